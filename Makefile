@@ -1,0 +1,53 @@
+# Panel: `make run` and `make test` install what is missing, then run. Both are idempotent.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+DEMO_PASSWORD ?= demo-sign-in-2027
+export FLASK_APP := wsgi
+export PATH := $(CURDIR)/$(BIN):$(PATH)
+
+.PHONY: run test install assets system-packages migrate demo bench clean
+
+run: system-packages install assets migrate demo
+	@echo "Starting the web app on http://127.0.0.1:5000 and the scheduler (Ctrl-C stops both)"
+	$(BIN)/honcho start -f Procfile
+
+test: system-packages install assets
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+system-packages:
+	@bash .ci/system-packages.sh $(if $(filter test,$(MAKECMDGOALS)),test,run)
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: setup.cfg pyproject.toml
+	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "Panel needs Python 3.11"'
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	touch $@
+
+assets: static/build/.built
+
+node_modules/.package-lock.json: package.json package-lock.json
+	npm ci --no-audit --no-fund --ignore-scripts --loglevel=error
+	touch $@
+
+static/build/.built: node_modules/.package-lock.json static/build.mjs $(wildcard static/src/*.scss)
+	node static/build.mjs
+	touch $@
+
+migrate: install
+	$(BIN)/flask db upgrade
+
+demo: migrate
+	@if $(BIN)/flask panel demo-data --password '$(DEMO_PASSWORD)' >/tmp/panel-demo.$$$$ 2>&1; then \
+	  cat /tmp/panel-demo.$$$$; echo "Demo password: $(DEMO_PASSWORD)"; \
+	else echo "Database already has data; demo users (if loaded) sign in with password: $(DEMO_PASSWORD)"; \
+	  echo "  admin@demo.invalid coordinator@demo.invalid chair@demo.invalid spoc.police@demo.invalid"; \
+	  echo "  spoc.housing@demo.invalid practitioner.health@demo.invalid board@demo.invalid"; fi; \
+	rm -f /tmp/panel-demo.$$$$
+
+clean:
+	rm -rf $(VENV) node_modules static/build

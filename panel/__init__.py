@@ -1,0 +1,144 @@
+"""Panel: multi-agency safeguarding panel and MDT coordination. create_app() builds the app."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+from jinja2 import ChoiceLoader, FileSystemLoader, PackageLoader, PrefixLoader
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+from panel.config import INSTANCE_DIR, load_config
+from panel.extensions import csrf, db, login_manager, migrate
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def create_app(overrides: dict[str, Any] | None = None, *, env: str | None = None) -> Flask:
+    """Build the web app. Never starts the scheduler: that is its own process."""
+    app = Flask(
+        __name__,
+        instance_path=str(INSTANCE_DIR),
+        template_folder=str(ROOT / "templates"),
+        static_folder=str(ROOT / "static"),
+        static_url_path="/static",
+    )
+    app.config.from_object(load_config(env))
+    if overrides:
+        app.config.update(overrides)
+    _engine_options(app)
+    register_extensions(app)
+    register_templates(app)
+    register_security(app)
+    register_blueprints(app)
+    register_errorhandlers(app)
+    register_commands(app)
+    register_notify(app)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    return app
+
+
+def _engine_options(app: Flask) -> None:
+    uri: str = app.config["SQLALCHEMY_DATABASE_URI"]
+    options = dict(app.config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
+    if uri.startswith("sqlite"):
+        if uri.startswith("sqlite:///") and ":memory:" not in uri:
+            Path(uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        options.setdefault("connect_args", {}).update({"timeout": 30, "check_same_thread": False})
+    elif uri.startswith("postgresql"):
+        # Timestamps set by the database are UTC whatever the server's own zone.
+        options.setdefault("connect_args", {}).update({"options": "-c timezone=UTC"})
+        options.setdefault("pool_pre_ping", True)
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_connect(dbapi_connection, connection_record) -> None:
+    """SQLite: foreign keys on, WAL, and our own BEGIN so every transaction begins IMMEDIATE.
+
+    BEGIN IMMEDIATE takes SQLite's single write lock at the start of a transaction, which
+    serialises writers: the audit chain and (later) the case cap rely on it.
+    """
+    import sqlite3
+
+    if isinstance(dbapi_connection, sqlite3.Connection):
+        dbapi_connection.isolation_level = None
+        cur = dbapi_connection.cursor()
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA busy_timeout=30000")
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.close()
+
+
+@event.listens_for(Engine, "begin")
+def _sqlite_begin(conn) -> None:
+    if conn.dialect.name == "sqlite":
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def register_extensions(app: Flask) -> None:
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(ROOT / "migrations"))
+    csrf.init_app(app)
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = "Sign in to continue."
+    login_manager.login_message_category = "info"
+    login_manager.session_protection = None  # our own idle and absolute timeouts apply
+
+
+def register_templates(app: Flask) -> None:
+    from govuk_frontend_wtf.main import WTFormsHelpers
+
+    from panel import filters
+
+    app.jinja_loader = ChoiceLoader(
+        [
+            FileSystemLoader(str(ROOT / "templates")),
+            PrefixLoader(
+                {
+                    "govuk_frontend_jinja": PackageLoader("govuk_frontend_jinja"),
+                    "govuk_frontend_wtf": PackageLoader("govuk_frontend_wtf"),
+                }
+            ),
+        ]
+    )
+    WTFormsHelpers(app)
+    filters.register(app)
+
+
+def register_security(app: Flask) -> None:
+    from panel.auth import guard
+
+    guard.register(app)
+
+
+def register_blueprints(app: Flask) -> None:
+    from panel.admin import bp as admin_bp
+    from panel.agencies import bp as agencies_bp
+    from panel.auth import bp as auth_bp
+    from panel.main import bp as main_bp
+
+    for bp in (main_bp, auth_bp, admin_bp, agencies_bp):
+        app.register_blueprint(bp)
+
+
+def register_errorhandlers(app: Flask) -> None:
+    from panel.main.errors import register
+
+    register(app)
+
+
+def register_commands(app: Flask) -> None:
+    from panel.cli import panel_cli
+
+    app.cli.add_command(panel_cli)
+
+
+def register_notify(app: Flask) -> None:
+    from panel.notify import register
+
+    register(app)

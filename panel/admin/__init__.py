@@ -1,0 +1,7 @@
+"""Administration: users, the audit trail, the email outbox and the admin dashboard."""
+
+from flask import Blueprint
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+
+from panel.admin import views  # noqa: E402,F401

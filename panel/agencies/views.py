@@ -1,0 +1,1 @@
+"""Agency views (being written)."""

@@ -1,0 +1,107 @@
+"""Request guards: the access table, session timeouts, forced set-up steps, security headers."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta, timezone
+
+from flask import Flask, abort, current_app, flash, redirect, request, session, url_for
+from flask_login import current_user, logout_user
+
+from panel import audit
+from panel.auth.policy import SETUP_ENDPOINTS, endpoint_allows, requires_mfa
+from panel.extensions import db, login_manager
+from panel.models import AuditAction, User
+
+log = logging.getLogger(__name__)
+
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "font-src 'self'; connect-src 'self'; form-action 'self'; base-uri 'none'; "
+    "object-src 'none'; frame-ancestors 'none'"
+)
+
+
+@login_manager.user_loader
+def _load_user(token: str) -> User | None:
+    """The session carries the user's session token, so a new token ends old sessions."""
+    if not token or len(token) > 64:
+        return None
+    user = db.session.execute(db.select(User).filter_by(session_token=token)).scalar_one_or_none()
+    if user is None or not user.active:
+        return None
+    return user
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _check_timeouts() -> bool:
+    """End the session after 30 idle minutes or 12 hours in all. True when it was ended."""
+    if not current_user.is_authenticated:
+        return False
+    now = _now().timestamp()
+    idle = current_app.config["IDLE_TIMEOUT_MINUTES"] * 60
+    absolute = current_app.config["ABSOLUTE_TIMEOUT_HOURS"] * 3600
+    started = session.get("signed_in_at", 0)
+    last = session.get("last_seen", 0)
+    if now - last > idle or now - started > absolute:
+        logout_user()
+        session.clear()
+        flash("You were signed out to protect the information. Sign in again to continue.", "info")
+        return True
+    if request.endpoint != "static":
+        session["last_seen"] = now
+    return False
+
+
+def enforce_access():
+    """before_request: apply timeouts, then the access table, then forced set-up steps."""
+    endpoint = request.endpoint
+    if endpoint is None:
+        return None  # Flask will answer 404 or 405
+    if _check_timeouts():
+        return redirect(url_for("auth.login", next=request.full_path if request.method == "GET" else None))
+    user = current_user._get_current_object() if current_user.is_authenticated else None
+    if endpoint_allows(endpoint, user):
+        if user is not None and endpoint not in SETUP_ENDPOINTS:
+            if user.must_change_password:
+                flash("Choose a new password before you continue.", "info")
+                return redirect(url_for("auth.change_password"))
+            if not user.mfa_enabled and requires_mfa(user, current_app.config["REQUIRE_MFA_FOR"]):
+                flash("Set up two-factor sign-in before you continue.", "info")
+                return redirect(url_for("auth.setup_mfa"))
+        return None
+    from panel.auth.policy import ACCESS
+
+    if endpoint not in ACCESS:
+        log.error("endpoint %s is missing from the access table", endpoint)
+        abort(404)
+    if user is None:
+        return login_manager.unauthorized()
+    audit.record(AuditAction.DENIED, "endpoint", endpoint, summary={"path": request.path[:200]})
+    db.session.commit()
+    abort(404)
+
+
+def security_headers(response):
+    response.headers["Content-Security-Policy"] = CSP
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Referrer-Policy"] = "same-origin"
+    response.headers["X-Frame-Options"] = "DENY"
+    response.headers["Permissions-Policy"] = "camera=(), microphone=(), geolocation=()"
+    if request.is_secure:
+        response.headers["Strict-Transport-Security"] = "max-age=31536000; includeSubDomains"
+    if request.endpoint != "static":
+        response.headers.setdefault("Cache-Control", "no-store")
+    return response
+
+
+def register(app: Flask) -> None:
+    app.before_request(enforce_access)
+    app.after_request(security_headers)
+    if app.config["ENV_NAME"] == "production":
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)  # behind one reverse proxy

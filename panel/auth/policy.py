@@ -1,0 +1,104 @@
+"""Who may do what. The access table lists every endpoint; record-level rules are pure functions.
+
+A before_request hook (panel.auth.guard) looks up each request's endpoint here. An endpoint
+missing from ACCESS answers 404 and the test suite fails, so no page can be added unguarded.
+Signed-in users whose role is not allowed get 404 too, so existence does not leak.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Final
+
+from panel.models import Agency, Role, User
+
+
+class _Marker:
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __repr__(self) -> str:
+        return self.name
+
+
+PUBLIC: Final = _Marker("PUBLIC")          # anyone, signed in or not
+SIGNED_IN: Final = _Marker("SIGNED_IN")    # any signed-in user, whatever the role
+ADMIN = frozenset({Role.ADMIN})
+ALL_ROLES = frozenset(Role)
+
+ACCESS: dict[str, object] = {
+    "static": PUBLIC,
+    "main.healthz": PUBLIC,
+    "auth.login": PUBLIC,
+    "auth.login_mfa": PUBLIC,       # needs the half-finished sign-in held in the session
+    "auth.logout": PUBLIC,
+    "main.dashboard": SIGNED_IN,
+    "auth.view_account": SIGNED_IN,
+    "auth.change_password": SIGNED_IN,
+    "auth.setup_mfa": SIGNED_IN,
+    "auth.disable_mfa": SIGNED_IN,
+    "admin.dashboard": ADMIN,
+    "admin.list_users": ADMIN,
+    "admin.add_user": ADMIN,
+    "admin.edit_user": ADMIN,
+    "admin.reset_password": ADMIN,
+    "admin.unlock_user": ADMIN,
+    "admin.audit_log": ADMIN,
+    "admin.export_audit": ADMIN,
+    "admin.outbox": ADMIN,
+    "admin.retry_message": ADMIN,
+    "agencies.list_agencies": ADMIN,
+    "agencies.add_agency": ADMIN,
+    "agencies.edit_agency": ADMIN,
+    "agencies.isa_register": ADMIN,
+}
+
+# Endpoints a user who must change their password or set up two-factor may still reach.
+SETUP_ENDPOINTS: Final = frozenset(
+    {"static", "main.healthz", "auth.login", "auth.login_mfa", "auth.logout", "auth.change_password", "auth.setup_mfa"}
+)
+
+
+def endpoint_allows(endpoint: str | None, user: User | None) -> bool:
+    """True when the access table lets this user (None when anonymous) reach the endpoint."""
+    rule = ACCESS.get(endpoint or "")
+    if rule is None:
+        return False
+    if rule is PUBLIC:
+        return True
+    if user is None:
+        return False
+    if rule is SIGNED_IN:
+        return True
+    return user.role in rule  # type: ignore[operator]
+
+
+def can_access_case_records(user: User, today: date) -> bool:
+    """Agencies with an unsigned or lapsed information sharing agreement cannot open case records.
+
+    Coordinators, chairs and admins belong to the host authority; their agency's ISA is
+    checked all the same, since the rule is about the agency, not the role.
+    """
+    return user.agency.isa_current(today)
+
+
+def isa_block_reason(agency: Agency, today: date) -> str | None:
+    """The message shown to users of an agency that cannot open case records, or None."""
+    if agency.isa_signed_on is None:
+        return (f"{agency.name} has not signed the information sharing agreement, so its staff "
+                "cannot open case records. Ask your agency's SPoC or the Panel administrator.")
+    if agency.isa_review_due is None or agency.isa_review_due < today:
+        return (f"{agency.name}'s information sharing agreement is past its review date, so its staff "
+                "cannot open case records until it is renewed. Ask your agency's SPoC or the Panel administrator.")
+    return None
+
+
+def requires_mfa(user: User, roles: frozenset[str]) -> bool:
+    """REQUIRE_MFA_FOR makes two-factor sign-in compulsory for the roles it names."""
+    return str(user.role) in roles
+
+
+def acts_as_spoc(user: User) -> bool:
+    """True for an agency's SPoC, and for its deputy while the SPoC is marked absent."""
+    agency = user.agency
+    return user.role == Role.SPOC and agency.acting_spoc is not None and agency.acting_spoc.id == user.id

@@ -1,0 +1,181 @@
+"""Sign in and out, the two-factor step, and the user's own account page."""
+
+from __future__ import annotations
+
+import secrets
+from urllib.parse import urlsplit
+
+import segno
+from flask import current_app, flash, redirect, render_template, request, session, url_for
+from flask_login import current_user, login_user, logout_user
+from markupsafe import Markup
+
+from panel.auth import bp, services
+from panel.auth.forms import LoginForm, MfaCodeForm, MfaDisableForm, PasswordChangeForm
+from panel.auth.passwords import verify_password
+from panel.extensions import db
+from panel.models import User, utcnow
+
+GENERIC_ERROR = "Enter a correct email address and password"
+LOCKED_ERROR = ("This account is locked for 15 minutes because of too many failed sign-in attempts. "
+                "Try again later or ask your Panel administrator to unlock it.")
+MFA_PENDING_SECONDS = 300
+
+
+def _safe_next(target: str | None) -> str:
+    """Only same-site paths; anything else goes to the dashboard."""
+    if not target:
+        return url_for("main.dashboard")
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return url_for("main.dashboard")
+    return target
+
+
+def _start_session(user: User) -> None:
+    """A fresh session at every sign-in: nothing from before sign-in survives."""
+    next_url = session.get("next_after_login")
+    session.clear()
+    now = utcnow().timestamp()
+    session["sid"] = secrets.token_hex(16)
+    session["signed_in_at"] = now
+    session["last_seen"] = now
+    login_user(user)
+    session["next_after_login"] = next_url
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    if current_user.is_authenticated:
+        return redirect(url_for("main.dashboard"))
+    form = LoginForm()
+    if request.method == "GET" and request.args.get("next"):
+        session["next_after_login"] = _safe_next(request.args.get("next"))
+    if form.validate_on_submit():
+        result = services.check_password(email=form.email.data, password=form.password.data)
+        if result.locked:
+            db.session.commit()
+            form.email.errors = [LOCKED_ERROR]
+        elif not result.ok:
+            db.session.commit()
+            form.email.errors = [GENERIC_ERROR]
+        elif result.user.mfa_enabled:
+            db.session.commit()
+            next_url = session.get("next_after_login")
+            session.clear()
+            session["mfa_user_id"] = result.user.id
+            session["mfa_started"] = utcnow().timestamp()
+            session["next_after_login"] = next_url
+            return redirect(url_for("auth.login_mfa"))
+        else:
+            services.complete_sign_in(result.user)
+            db.session.commit()
+            _start_session(result.user)
+            return redirect(_safe_next(session.pop("next_after_login", None)))
+    return render_template("auth/login.html", form=form)
+
+
+@bp.route("/login/two-factor", methods=["GET", "POST"])
+def login_mfa():
+    user_id = session.get("mfa_user_id")
+    started = session.get("mfa_started", 0)
+    if not user_id or utcnow().timestamp() - started > MFA_PENDING_SECONDS:
+        session.pop("mfa_user_id", None)
+        flash("Sign in again to continue.", "info")
+        return redirect(url_for("auth.login"))
+    user = db.session.get(User, user_id)
+    if user is None or not user.active:
+        session.clear()
+        return redirect(url_for("auth.login"))
+    form = MfaCodeForm()
+    if form.validate_on_submit():
+        now = utcnow()
+        if user.is_locked(now):
+            form.code.errors = [LOCKED_ERROR]
+        elif services.verify_totp(user, form.code.data, now=now):
+            services.complete_sign_in(user, now)
+            db.session.commit()
+            _start_session(user)
+            return redirect(_safe_next(session.pop("next_after_login", None)))
+        else:
+            locked = services.register_failure(user, now, "wrong security code")
+            form.code.errors = [LOCKED_ERROR if locked else "Enter the security code shown in your authenticator app"]
+        db.session.commit()
+    return render_template("auth/login_mfa.html", form=form)
+
+
+@bp.route("/logout", methods=["GET", "POST"])
+def logout():
+    if current_user.is_authenticated:
+        services.sign_out(current_user._get_current_object())
+        db.session.commit()
+    logout_user()
+    session.clear()
+    flash("You have signed out.", "success")
+    return redirect(url_for("auth.login"))
+
+
+@bp.route("/account")
+def view_account():
+    return render_template("auth/view_account.html", user=current_user)
+
+
+@bp.route("/account/password", methods=["GET", "POST"])
+def change_password():
+    user: User = current_user._get_current_object()
+    form = PasswordChangeForm(email=user.email)
+    if form.validate_on_submit():
+        if not verify_password(user.password_hash, form.current_password.data):
+            form.current_password.errors = ["Your current password is not correct"]
+        else:
+            services.set_password(user, form.new_password.data, by=user)
+            db.session.commit()
+            _start_session(user)  # the new session token ended every other session
+            session.pop("next_after_login", None)
+            flash("Your password has been changed. Other devices have been signed out.", "success")
+            return redirect(url_for("auth.view_account"))
+    return render_template("auth/change_password.html", form=form)
+
+
+@bp.route("/account/two-factor", methods=["GET", "POST"])
+def setup_mfa():
+    user: User = current_user._get_current_object()
+    if user.mfa_enabled:
+        return redirect(url_for("auth.view_account"))
+    secret = session.get("mfa_setup_secret")
+    if not secret:
+        secret = services.new_totp_secret()
+        session["mfa_setup_secret"] = secret
+    form = MfaCodeForm()
+    if form.validate_on_submit():
+        if services.verify_totp(user, form.code.data, secret=secret):
+            services.enable_mfa(user, secret)
+            db.session.commit()
+            session.pop("mfa_setup_secret", None)
+            flash("Two-factor sign-in is on. You will be asked for a security code each time you sign in.", "success")
+            return redirect(url_for("auth.view_account"))
+        form.code.errors = ["Enter the security code shown in your authenticator app"]
+    uri = services.provisioning_uri(user, secret)
+    qr_svg = Markup(segno.make(uri, error="m").svg_inline(scale=5, title="QR code for your authenticator app"))
+    return render_template("auth/setup_mfa.html", form=form, qr_svg=qr_svg,
+                           secret=" ".join(secret[i:i + 4] for i in range(0, len(secret), 4)))
+
+
+@bp.route("/account/two-factor/turn-off", methods=["GET", "POST"])
+def disable_mfa():
+    user: User = current_user._get_current_object()
+    if not user.mfa_enabled:
+        return redirect(url_for("auth.view_account"))
+    if str(user.role) in current_app.config["REQUIRE_MFA_FOR"]:
+        flash("Two-factor sign-in is compulsory for your role, so it cannot be turned off.", "info")
+        return redirect(url_for("auth.view_account"))
+    form = MfaDisableForm()
+    if form.validate_on_submit():
+        if not verify_password(user.password_hash, form.current_password.data):
+            form.current_password.errors = ["Your current password is not correct"]
+        else:
+            services.disable_mfa(user, by=user)
+            db.session.commit()
+            flash("Two-factor sign-in is off.", "success")
+            return redirect(url_for("auth.view_account"))
+    return render_template("auth/disable_mfa.html", form=form)

@@ -1,0 +1,108 @@
+"""Configuration classes, read from the environment and chosen by PANEL_ENV."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+INSTANCE_DIR = Path(os.environ.get("PANEL_INSTANCE_PATH", Path(__file__).resolve().parent.parent / "instance"))
+
+
+def _bool(name: str, default: bool = False) -> bool:
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _int(name: str, default: int) -> int:
+    value = os.environ.get(name, "")
+    return int(value) if value.strip() else default
+
+
+def _roles(name: str) -> frozenset[str]:
+    return frozenset(r.strip().lower() for r in os.environ.get(name, "").split(",") if r.strip())
+
+
+def _development_secret_key() -> str:
+    """Development keeps a generated key under instance/ so sessions survive restarts."""
+    path = INSTANCE_DIR / "secret_key"
+    if not path.exists():
+        INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_urlsafe(48))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+class Config:
+    """Settings shared by every profile. Each value can be set in the environment."""
+
+    ENV_NAME = "base"
+    SERVICE_NAME = os.environ.get("SERVICE_NAME", "Panel")
+    PUBLIC_URL = os.environ.get("PUBLIC_URL", "http://127.0.0.1:5000").rstrip("/")
+    SQLALCHEMY_DATABASE_URI = os.environ.get("DATABASE_URL") or f"sqlite:///{INSTANCE_DIR / 'panel.db'}"
+    SQLALCHEMY_ENGINE_OPTIONS: dict = {}
+    MAIL_SERVER = os.environ.get("MAIL_SERVER", "")
+    MAIL_PORT = _int("MAIL_PORT", 25)
+    MAIL_USE_TLS = _bool("MAIL_USE_TLS")
+    MAIL_USE_SSL = _bool("MAIL_USE_SSL")
+    MAIL_USERNAME = os.environ.get("MAIL_USERNAME", "")
+    MAIL_PASSWORD = os.environ.get("MAIL_PASSWORD", "")
+    MAIL_FROM = os.environ.get("MAIL_FROM", "panel@localhost")
+    MAIL_TIMEOUT = _int("MAIL_TIMEOUT", 10)
+    OUTBOX_DIR = str(INSTANCE_DIR / "outbox")
+    CASE_CAP = _int("CASE_CAP", 15)
+    REQUIRE_MFA_FOR = _roles("REQUIRE_MFA_FOR")
+    LOCKOUT_ATTEMPTS = 5
+    LOCKOUT_MINUTES = 15
+    IDLE_TIMEOUT_MINUTES = 30
+    ABSOLUTE_TIMEOUT_HOURS = 12
+    ISA_DUE_SOON_DAYS = 30
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    SESSION_COOKIE_SECURE = True
+    SESSION_COOKIE_NAME = "panel_session"
+    WTF_CSRF_TIME_LIMIT = None  # the session's own timeouts bound a form's life
+    MAX_CONTENT_LENGTH = 2 * 1024 * 1024
+    TESTING = False
+
+
+class DevelopmentConfig(Config):
+    ENV_NAME = "development"
+    SESSION_COOKIE_SECURE = False
+
+    def __init__(self) -> None:
+        self.SECRET_KEY = os.environ.get("SECRET_KEY") or _development_secret_key()
+
+
+class TestingConfig(Config):
+    ENV_NAME = "testing"
+    TESTING = True
+    SESSION_COOKIE_SECURE = False
+    MAIL_SERVER = ""
+    PUBLIC_URL = "http://localhost"
+
+    def __init__(self) -> None:
+        self.SECRET_KEY = os.environ.get("SECRET_KEY") or secrets.token_urlsafe(32)
+
+
+class ProductionConfig(Config):
+    ENV_NAME = "production"
+
+    def __init__(self) -> None:
+        key = os.environ.get("SECRET_KEY", "")
+        if len(key) < 32:
+            raise RuntimeError("SECRET_KEY must be set to at least 32 random characters when PANEL_ENV=production")
+        self.SECRET_KEY = key
+
+
+PROFILES = {"development": DevelopmentConfig, "testing": TestingConfig, "production": ProductionConfig}
+
+
+def load_config(name: str | None = None) -> Config:
+    """Return the config object for PANEL_ENV (development unless told otherwise)."""
+    name = (name or os.environ.get("PANEL_ENV") or "development").lower()
+    if name not in PROFILES:
+        raise RuntimeError(f"PANEL_ENV must be one of {', '.join(PROFILES)}, not {name!r}")
+    return PROFILES[name]()

@@ -1,0 +1,7 @@
+"""The dashboard for each role, the health check, and the error pages."""
+
+from flask import Blueprint
+
+bp = Blueprint("main", __name__)
+
+from panel.main import views  # noqa: E402,F401

@@ -1,0 +1,43 @@
+"""The health report behind /healthz: database, scheduler heartbeat, outbox backlog."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import sqlalchemy as sa
+
+from panel.extensions import db
+from panel.models import OutboxMessage, OutboxStatus, SchedulerState, utcnow
+
+HEARTBEAT_STALE_AFTER = timedelta(minutes=3)
+BACKLOG_STALE_AFTER = timedelta(minutes=60)
+
+
+def check() -> dict:
+    """Healthy when the database answers, the scheduler beat in the last 3 minutes and no
+    email has waited more than an hour. Never includes personal data."""
+    now = utcnow()
+    report: dict = {"status": "ok", "database": "ok", "scheduler": {}, "outbox": {}}
+    try:
+        db.session.execute(sa.text("SELECT 1"))
+        state = db.session.get(SchedulerState, "scheduler")
+        beat = state.heartbeat_at if state else None
+        fresh = beat is not None and now - beat <= HEARTBEAT_STALE_AFTER
+        report["scheduler"] = {"last_heartbeat": beat.isoformat() if beat else None, "ok": fresh}
+        waiting = sa.select(sa.func.count(), sa.func.min(OutboxMessage.created_at)).where(
+            OutboxMessage.status.in_([OutboxStatus.PENDING, OutboxStatus.SENDING])
+        )
+        backlog, oldest = db.session.execute(waiting).one()
+        failed = db.session.execute(
+            sa.select(sa.func.count()).where(OutboxMessage.status == OutboxStatus.FAILED)
+        ).scalar_one()
+        outbox_ok = oldest is None or now - oldest <= BACKLOG_STALE_AFTER
+        report["outbox"] = {"backlog": backlog, "failed": failed, "ok": outbox_ok,
+                            "oldest_waiting": oldest.isoformat() if oldest else None}
+        if not (fresh and outbox_ok):
+            report["status"] = "degraded"
+        db.session.rollback()
+    except sa.exc.SQLAlchemyError:
+        db.session.rollback()
+        report.update(status="error", database="unreachable")
+    return report

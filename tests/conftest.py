@@ -1,0 +1,169 @@
+"""Fixtures: app (a fresh, migrated database per test), db, client, login_as(role), live_server.
+
+SQLite (the default): the migrations run once into a template file, and each test gets its
+own copy. PostgreSQL (DATABASE_URL=postgresql+psycopg://...): the migrations run once, and
+every table is truncated before each test. Either way each test starts from an empty,
+migrated schema, and code under test can commit as it does in production.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+
+import pytest
+import sqlalchemy as sa
+from bs4 import BeautifulSoup
+from werkzeug.serving import make_server
+
+from panel import create_app
+from panel.extensions import db as _db
+from panel.models import Role
+
+from tests import factories
+
+PG_URL = os.environ.get("DATABASE_URL", "") if os.environ.get("DATABASE_URL", "").startswith("postgresql") else ""
+
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+def _make_app(uri: str, tmp_path, **overrides):
+    config = {
+        "SQLALCHEMY_DATABASE_URI": uri,
+        "OUTBOX_DIR": str(tmp_path / "outbox"),
+        "MAIL_SERVER": "",
+        "REQUIRE_MFA_FOR": frozenset(),
+        "SERVER_NAME": None,
+    }
+    config.update(overrides)
+    return create_app(config, env="testing")
+
+
+def _upgrade(app) -> None:
+    from flask_migrate import upgrade
+
+    with app.app_context():
+        upgrade()
+        _db.session.remove()
+        _db.engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def database_template(tmp_path_factory):
+    """Migrate once per run: a template SQLite file, or the PostgreSQL schema."""
+    tmp = tmp_path_factory.mktemp("template")
+    if PG_URL:
+        engine = sa.create_engine(PG_URL)
+        with engine.begin() as conn:
+            conn.execute(sa.text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
+        engine.dispose()
+        _upgrade(_make_app(PG_URL, tmp))
+        return PG_URL
+    path = tmp / "template.db"
+    _upgrade(_make_app(f"sqlite:///{path}", tmp))
+    return str(path)
+
+
+def _truncate_all() -> None:
+    tables = [t.name for t in _db.metadata.sorted_tables]
+    _db.session.execute(sa.text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+    _db.session.commit()
+
+
+@pytest.fixture
+def app_config():
+    """Override in a test module to change settings for the app fixture."""
+    return {}
+
+
+@pytest.fixture
+def app(database_template, tmp_path, app_config):
+    if PG_URL:
+        application = _make_app(PG_URL, tmp_path, **app_config)
+    else:
+        path = tmp_path / "panel.db"
+        shutil.copyfile(database_template, path)
+        application = _make_app(f"sqlite:///{path}", tmp_path, **app_config)
+    with application.app_context():
+        if PG_URL:
+            _truncate_all()
+        yield application
+        _db.session.remove()
+        _db.engine.dispose()
+
+
+@pytest.fixture
+def db(app):
+    return _db
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def login_as(app, client):
+    """login_as(role_or_user) signs the test client in and returns the user."""
+
+    def _login(who, **kwargs):
+        user = factories.create_user(role=Role(who), **kwargs) if isinstance(who, (str, Role)) else who
+        _db.session.commit()
+        with client.session_transaction() as sess:
+            import time
+
+            sess["_user_id"] = user.session_token
+            sess["_fresh"] = True
+            sess["signed_in_at"] = time.time()
+            sess["last_seen"] = time.time()
+        return user
+
+    return _login
+
+
+def page(response) -> BeautifulSoup:
+    return BeautifulSoup(response.get_data(as_text=True), "html.parser")
+
+
+def csrf_token(client, url: str) -> str:
+    soup = page(client.get(url))
+    field = soup.find("input", attrs={"name": "csrf_token"})
+    assert field is not None, f"no CSRF token on {url}"
+    return field["value"]
+
+
+def post_form(client, url: str, data: dict, *, follow_redirects: bool = False, token_from: str | None = None):
+    """Post a form the way a browser does: fetch the page for its CSRF token first."""
+    payload = dict(data)
+    payload["csrf_token"] = csrf_token(client, token_from or url)
+    return client.post(url, data=payload, follow_redirects=follow_redirects)
+
+
+def error_summary(response) -> list[str]:
+    soup = page(response)
+    box = soup.select_one(".govuk-error-summary")
+    return [a.get_text(" ", strip=True) for a in box.select("li")] if box else []
+
+
+# ---- browser tests -------------------------------------------------------------------
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args):
+    return {**browser_type_launch_args, "executable_path": "/usr/bin/chromium", "args": CHROMIUM_ARGS}
+
+
+@pytest.fixture
+def live_server(app):
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join(5)
+
+
+@pytest.fixture
+def base_url(live_server):
+    return live_server

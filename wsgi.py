@@ -1,0 +1,3 @@
+from panel import create_app
+
+app = create_app()
