@@ -167,3 +167,32 @@ def live_server(app):
 @pytest.fixture
 def base_url(live_server):
     return live_server
+
+
+@pytest.fixture
+def count_queries(app):
+    """with count_queries() as counter: ...; counter.count is the number of SQL statements run."""
+    import contextlib
+
+    class Counter:
+        count = 0
+        statements: list[str] = []
+
+    @contextlib.contextmanager
+    def _counting():
+        counter = Counter()
+        counter.statements = []
+
+        def _before(conn, cursor, statement, parameters, context, executemany):
+            if not statement.lstrip().upper().startswith(("BEGIN", "SAVEPOINT", "RELEASE", "PRAGMA")):
+                counter.count += 1
+                counter.statements.append(statement)
+
+        engine = _db.engine
+        sa.event.listen(engine, "before_cursor_execute", _before)
+        try:
+            yield counter
+        finally:
+            sa.event.remove(engine, "before_cursor_execute", _before)
+
+    return _counting

@@ -4,4 +4,4 @@ from flask import Blueprint
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
-from panel.admin import views  # noqa: E402,F401
+from panel.admin import audit_views, outbox_views, views  # noqa: E402,F401

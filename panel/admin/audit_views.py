@@ -1,0 +1,1 @@
+"""Audit trail pages (being written)."""

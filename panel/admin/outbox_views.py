@@ -1,0 +1,1 @@
+"""Email outbox pages (being written)."""
