@@ -110,7 +110,7 @@ def record(
     )
     row.hash = _digest(prev, row)
     db.session.add(row)
-    db.session.flush([row])
+    db.session.flush()
     return row
 
 

@@ -154,9 +154,24 @@ def browser_type_launch_args(browser_type_launch_args):
     return {**browser_type_launch_args, "executable_path": "/usr/bin/chromium", "args": CHROMIUM_ARGS}
 
 
-@pytest.fixture
-def live_server(app):
-    server = make_server("127.0.0.1", 0, app, threaded=True)
+class _SwitchableApp:
+    """The live server is started once per run; each test points it at that test's app."""
+
+    target = None
+
+    def __call__(self, environ, start_response):
+        if self.target is None:
+            start_response("503 Service Unavailable", [("Content-Type", "text/plain")])
+            return [b"no app under test"]
+        return self.target(environ, start_response)
+
+
+_switch = _SwitchableApp()
+
+
+@pytest.fixture(scope="session")
+def _live_server_url():
+    server = make_server("127.0.0.1", 0, _switch, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.server_port}"
@@ -164,9 +179,17 @@ def live_server(app):
     thread.join(5)
 
 
+@pytest.fixture(scope="session")
+def base_url(_live_server_url):
+    return _live_server_url
+
+
 @pytest.fixture
-def base_url(live_server):
-    return live_server
+def live_server(app, _live_server_url):
+    """Serve this test's app at base_url for the length of the test."""
+    _switch.target = app
+    yield _live_server_url
+    _switch.target = None
 
 
 @pytest.fixture

@@ -1,0 +1,45 @@
+"""Browser tests: Playwright driving Debian's chromium against a live server, plus axe-core."""
+
+from __future__ import annotations
+
+import pytest
+from axe_playwright_python.sync_playwright import Axe
+
+WCAG_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
+_axe = Axe()
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if "tests/browser/" in str(item.fspath).replace("\\", "/"):
+            item.add_marker(pytest.mark.browser)
+
+
+def assert_accessible(page) -> None:
+    """axe-core finds no WCAG 2.2 AA violation on the page as it is now."""
+    results = _axe.run(page, options={"runOnly": {"type": "tag", "values": WCAG_TAGS}})
+    violations = results.response["violations"]
+    assert not violations, "\n".join(
+        f"{v['id']}: {v['help']} — {[n['target'] for n in v['nodes']][:5]}" for v in violations
+    )
+
+
+def keyboard_fill(page, label: str, text: str) -> None:
+    """Tab to a field by its label (focus only, no clicks) and type into it."""
+    page.get_by_label(label, exact=True).focus()
+    page.keyboard.type(text)
+
+
+def tab_until(page, predicate_js: str, limit: int = 60) -> None:
+    """Press Tab until the focused element matches the JS predicate (el) => bool."""
+    for _ in range(limit):
+        page.keyboard.press("Tab")
+        if page.evaluate(f"(() => {{ const el = document.activeElement; return ({predicate_js})(el); }})()"):
+            return
+    raise AssertionError(f"never reached an element matching {predicate_js} by Tab")
+
+
+@pytest.fixture(autouse=True)
+def _serve_this_tests_app(live_server):
+    """Every browser test talks to its own app and database through the shared live server."""
+    return live_server
