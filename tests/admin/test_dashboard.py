@@ -1,0 +1,114 @@
+"""The admin dashboard: ISAs due soon or lapsed, locked accounts, and failed emails."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from panel.extensions import db
+from panel.models import OutboxMessage, OutboxStatus, utcnow
+from tests import factories
+from tests.conftest import page, post_form
+
+
+def _names(soup, table_id: str) -> list[str]:
+    table = soup.select_one(f"table[aria-labelledby={table_id}]")
+    return [] if table is None else [r.select_one("td").get_text(strip=True) for r in table.select("tbody tr")]
+
+
+def test_dashboard_renders_for_an_admin(client, login_as):
+    login_as("admin")
+    response = client.get("/admin/")
+    assert response.status_code == 200
+    assert page(response).h1.get_text(strip=True) == "Administration"
+
+
+def test_dashboard_is_404_for_a_coordinator(client, login_as):
+    login_as("coordinator")
+    assert client.get("/admin/").status_code == 404
+
+
+def test_dashboard_sends_an_anonymous_visitor_to_sign_in(client):
+    response = client.get("/admin/")
+    assert response.status_code == 302
+    assert response.headers["Location"].startswith("/login")
+
+
+def test_dashboard_lists_agencies_due_soon_and_those_that_cannot_open_case_records(client, login_as):
+    login_as("admin")
+    factories.create_agency(name="Fine Agency", isa="current")
+    factories.create_agency(name="Soon Agency", isa="due_soon")
+    factories.create_agency(name="Lapsed Agency", isa="lapsed")
+    factories.create_agency(name="Unsigned Agency", isa="unsigned")
+    edge = factories.create_agency(name="Edge Agency", isa="current")
+    edge.isa_review_due = edge.isa_signed_on + timedelta(days=100 + 30)  # exactly 30 days from today
+    db.session.commit()
+    soup = page(client.get("/admin/"))
+    assert _names(soup, "due-soon") == ["Soon Agency", "Edge Agency"]
+    assert _names(soup, "blocked") == ["Unsigned Agency", "Lapsed Agency"]
+    blocked = {r.select("td")[0].get_text(strip=True): r.select("td")[1].get_text(strip=True)
+               for r in soup.select("table[aria-labelledby=blocked] tbody tr")}
+    assert blocked == {"Unsigned Agency": "Not signed", "Lapsed Agency": "Past review"}
+
+
+@pytest.mark.parametrize("app_config", [{"ISA_DUE_SOON_DAYS": 5}])
+def test_due_soon_follows_the_setting(client, login_as, app_config):
+    login_as("admin")
+    factories.create_agency(name="Soon Agency", isa="due_soon")  # review in 10 days
+    db.session.commit()
+    soup = page(client.get("/admin/"))
+    assert _names(soup, "due-soon") == []
+    assert "No reviews are due in the next 5 days." in soup.get_text()
+
+
+def test_dashboard_says_when_all_is_well(client, login_as):
+    login_as("admin")
+    text = page(client.get("/admin/")).get_text(" ", strip=True)
+    assert "Every agency has a current information sharing agreement." in text
+    assert "No accounts are locked." in text
+    assert "No emails have failed." in text
+
+
+def test_dashboard_lists_locked_accounts_with_an_unlock_button(client, login_as):
+    login_as("admin")
+    now = utcnow()
+    locked = factories.create_user(name="Locked Person", locked_until=now + timedelta(minutes=10))
+    factories.create_user(name="Lock Expired", locked_until=now - timedelta(minutes=1))
+    factories.create_user(name="Never Locked")
+    db.session.commit()
+    soup = page(client.get("/admin/"))
+    assert _names(soup, "locked") == ["Locked Person"]
+    form = soup.select_one("table[aria-labelledby=locked] form")
+    assert form["action"] == f"/admin/users/{locked.id}/unlock"
+    assert form.select_one("input[name=csrf_token]") is not None
+
+    response = post_form(client, form["action"], {}, token_from="/admin/")
+    assert response.headers["Location"] == f"/admin/users/{locked.id}"
+    db.session.refresh(locked)
+    assert locked.locked_until is None
+    assert _names(page(client.get("/admin/")), "locked") == []
+
+
+def test_dashboard_counts_failed_emails_and_links_to_the_outbox(client, login_as):
+    login_as("admin")
+    for status in (OutboxStatus.FAILED, OutboxStatus.FAILED, OutboxStatus.SENT, OutboxStatus.PENDING):
+        db.session.add(OutboxMessage(to_addr="x@example.com", subject="s", body_text="b", status=status))
+    db.session.commit()
+    para = page(client.get("/admin/")).select_one("#failed-emails")
+    assert "2 emails could not be sent" in para.get_text(" ", strip=True)
+    assert para.select_one("a")["href"] == "/admin/outbox"
+
+
+def test_dashboard_query_count_does_not_grow_with_locked_users(client, login_as, count_queries):
+    login_as("admin")
+    factories.create_user(locked_until=utcnow() + timedelta(minutes=10))
+    db.session.commit()
+    with count_queries() as few:
+        client.get("/admin/")
+    for _ in range(10):
+        factories.create_user(locked_until=utcnow() + timedelta(minutes=10))
+    db.session.commit()
+    with count_queries() as many:
+        client.get("/admin/")
+    assert many.count == few.count
