@@ -1,4 +1,10 @@
-"""Browser tests: Playwright driving Debian's chromium against a live server, plus axe-core."""
+"""Browser tests: Playwright driving Debian's chromium against a live server, plus axe-core.
+
+Mind the database: on SQLite every transaction begins IMMEDIATE, so after a test commits its
+data it must not touch a model (a lazy load or attribute refresh opens a transaction) until the
+browser is done, or the server waits for the write lock. Keep ids in local variables, and call
+db.session.remove() before reading results back.
+"""
 
 from __future__ import annotations
 
