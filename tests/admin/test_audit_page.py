@@ -1,0 +1,349 @@
+"""The audit trail page and its CSV export: filters, order, pagination, query count, CSV safety."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import datetime, timezone
+
+import pytest
+import sqlalchemy as sa
+import time_machine
+
+from panel import audit
+from panel.admin import audit_views
+from panel.models import AuditAction, AuditEvent, Role
+
+from tests import factories
+from tests.conftest import error_summary, page
+
+
+def _add(n: int, *, user=None, action=AuditAction.UPDATE, object_type="user", object_id=None, summary=None):
+    rows = [audit.record(action, object_type, i if object_id is None else object_id,
+                         summary=summary if summary is not None else {"n": i}, user=user)
+            for i in range(n)]
+    return rows
+
+
+def _table_rows(response) -> list[list[str]]:
+    soup = page(response)
+    return [[td.get_text(" ", strip=True) for td in tr.find_all("td")] for tr in soup.select("table tbody tr")]
+
+
+def _entry_ids(response) -> list[int]:
+    return [int(tr["id"].removeprefix("entry-")) for tr in page(response).select("table tbody tr")]
+
+
+def _csv(response) -> list[list[str]]:
+    return list(csv.reader(io.StringIO(response.get_data(as_text=True))))
+
+
+@pytest.fixture
+def admin(login_as):
+    return login_as("admin", email="admin.person@council.invalid")
+
+
+# ---- the page ---------------------------------------------------------------------------
+
+def test_admin_sees_the_trail_newest_first(client, admin, db):
+    other = factories.create_user(email="jo.bloggs@police.invalid")
+    first = audit.record(AuditAction.CREATE, "agency", 7, summary={"name": "Housing"}, user=admin)
+    second = audit.record(AuditAction.LOGIN, "user", other.id, user=other)
+    db.session.commit()
+
+    response = client.get("/admin/audit")
+
+    assert response.status_code == 200
+    soup = page(response)
+    assert soup.h1.get_text(strip=True) == "Audit trail"
+    assert _entry_ids(response) == [second.id, first.id]
+    rows = _table_rows(response)
+    assert rows[0][1:4] == ["jo.bloggs@police.invalid", "Signed in", f"user {other.id}"]
+    assert rows[1][1:4] == ["admin.person@council.invalid", "Created", "agency 7"]
+    assert '"name": "Housing"' in rows[1][4]
+
+
+@pytest.mark.parametrize("role", [r for r in Role if r != Role.ADMIN])
+def test_only_admins_see_the_trail(client, login_as, role):
+    login_as(role)
+    assert client.get("/admin/audit").status_code == 404
+    assert client.get("/admin/audit.csv").status_code == 404
+
+
+def test_anonymous_is_sent_to_sign_in(client):
+    for url in ("/admin/audit", "/admin/audit.csv"):
+        response = client.get(url)
+        assert response.status_code == 302
+        assert response.headers["Location"].startswith("/login")
+
+
+def test_empty_trail_says_so(client, admin):
+    soup = page(client.get("/admin/audit"))
+    assert soup.select("table") == []
+    assert "The audit trail is empty." in soup.get_text()
+
+
+def test_user_filter_matches_part_of_the_email_whatever_the_case(client, admin, db):
+    jo = factories.create_user(email="jo.bloggs@police.invalid")
+    sam = factories.create_user(email="sam.smith@housing.invalid")
+    mine = audit.record(AuditAction.LOGIN, "user", jo.id, user=jo)
+    audit.record(AuditAction.LOGIN, "user", sam.id, user=sam)
+    db.session.commit()
+
+    response = client.get("/admin/audit", query_string={"user": "  BLOGGS@Police "})
+
+    assert _entry_ids(response) == [mine.id]
+    assert "matching the filters" in page(response).get_text()
+
+
+def test_user_filter_treats_wildcards_literally(client, admin, db):
+    jo = factories.create_user(email="jo_b@police.invalid")
+    sam = factories.create_user(email="joxb@housing.invalid")
+    mine = audit.record(AuditAction.LOGIN, "user", jo.id, user=jo)
+    audit.record(AuditAction.LOGIN, "user", sam.id, user=sam)
+    db.session.commit()
+
+    assert _entry_ids(client.get("/admin/audit", query_string={"user": "jo_b"})) == [mine.id]
+    assert _entry_ids(client.get("/admin/audit", query_string={"user": "%"})) == []
+
+
+def test_action_object_type_and_id_filters(client, admin, db):
+    wanted = audit.record(AuditAction.UPDATE, "agency", 12, user=admin)
+    audit.record(AuditAction.UPDATE, "agency", 13, user=admin)
+    audit.record(AuditAction.CREATE, "agency", 12, user=admin)
+    audit.record(AuditAction.UPDATE, "user", 12, user=admin)
+    db.session.commit()
+
+    response = client.get("/admin/audit", query_string={"action": "update", "object_type": "Agency",
+                                                          "object_id": "12"})
+
+    assert _entry_ids(response) == [wanted.id]
+    soup = page(response)
+    assert soup.select_one("select#action option[selected]")["value"] == "update"
+
+
+def test_date_filters_use_uk_days(client, admin, db):
+    """1 July 2027 in the UK (BST) begins at 23:00 UTC on 30 June."""
+    with time_machine.travel(datetime(2027, 6, 30, 22, 59, tzinfo=timezone.utc), tick=False):
+        before = audit.record(AuditAction.UPDATE, "user", 1, user=admin)
+    with time_machine.travel(datetime(2027, 6, 30, 23, 1, tzinfo=timezone.utc), tick=False):
+        first_of_july = audit.record(AuditAction.UPDATE, "user", 2, user=admin)
+    with time_machine.travel(datetime(2027, 7, 1, 22, 59, tzinfo=timezone.utc), tick=False):
+        late_first_of_july = audit.record(AuditAction.UPDATE, "user", 3, user=admin)
+    with time_machine.travel(datetime(2027, 7, 1, 23, 1, tzinfo=timezone.utc), tick=False):
+        audit.record(AuditAction.UPDATE, "user", 4, user=admin)
+    db.session.commit()
+
+    one_day = client.get("/admin/audit?from=1&from=7&from=2027&to=1&to=7&to=2027")
+    assert _entry_ids(one_day) == [late_first_of_july.id, first_of_july.id]
+    until = client.get("/admin/audit", query_string={"to": "2027-06-30"})
+    assert _entry_ids(until) == [before.id]
+    # The filter is kept in the form and in the pagination and export links.
+    soup = page(one_day)
+    assert [i["value"] for i in soup.select("input[name=from]")] == ["1", "7", "2027"]
+    assert "from=2027-07-01" in soup.find("a", string=lambda s: s and "CSV" in s)["href"]
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ("from=31&from=2&from=2027", "Date from must be a real date"),
+        ("from=1&from=&from=2027", "Date from must include a month"),
+        ("from=&from=&from=2027", "Date from must include a day and month"),
+        ("to=1&to=2&to=27", "Year in date to must include 4 numbers"),
+        ("to=one&to=2&to=2027", "Date to must be a real date"),
+        ("from=not-a-date", "Date from must be a real date"),
+        ("from=1&from=2", "Date from must be a real date"),
+        ("from=2&from=1&from=2027&to=1&to=1&to=2027", "Date to must be the same as or after date from"),
+        ("to=31&to=12&to=9999", None),
+        ("action=drop table", "Select an action from the list"),
+        ("object_id=" + "9" * 65, "Object ID must be 64 characters or fewer"),
+    ],
+)
+def test_invalid_filters_get_govuk_messages(client, admin, db, query, message):
+    audit.record(AuditAction.UPDATE, "user", 1, user=admin)
+    db.session.commit()
+
+    response = client.get(f"/admin/audit?{query}")
+
+    assert response.status_code == 200
+    if message is None:
+        assert error_summary(response) == []
+        return
+    assert error_summary(response) == [message]
+    soup = page(response)
+    assert soup.title.get_text().startswith("Error: ")
+    assert soup.select("table") == []
+    # An invalid export goes back to the page, where the message is shown.
+    export = client.get(f"/admin/audit.csv?{query}")
+    assert export.status_code == 302
+    assert error_summary(client.get(export.headers["Location"])) == [message]
+
+
+def test_hostile_filter_values_are_shown_as_text(client, admin):
+    response = client.get("/admin/audit", query_string={"user": "<script>alert(1)</script>",
+                                                         "object_id": "1' OR '1'='1"})
+    assert response.status_code == 200
+    assert "<script>alert(1)</script>" not in response.get_data(as_text=True)
+    assert page(response).select_one("input#user")["value"] == "<script>alert(1)</script>"
+
+
+@pytest.mark.parametrize("field", ["user", "object_type", "object_id", "from", "to", "action", "page"])
+def test_control_characters_in_filters_never_cause_an_error(client, admin, db, field):
+    audit.record(AuditAction.UPDATE, "user", 1, user=admin)
+    db.session.commit()
+
+    for url in ("/admin/audit", "/admin/audit.csv"):
+        response = client.get(url, query_string={field: "ab\x00c\x1b"})
+        response.close()
+        assert response.status_code in (200, 302)
+
+
+def test_pages_of_fifty_with_govuk_pagination(client, admin, db):
+    rows = _add(120, user=admin)
+    db.session.commit()
+    newest_first = [r.id for r in reversed(rows)]
+
+    first = client.get("/admin/audit")
+    assert _entry_ids(first) == newest_first[:50]
+    nav = page(first).select_one("nav.govuk-pagination")
+    assert [a.get_text(strip=True) for a in nav.select(".govuk-pagination__item a")] == ["1", "2", "3"]
+    assert nav.select_one(".govuk-pagination__item--current").get_text(strip=True) == "1"
+    assert nav.select_one(".govuk-pagination__prev") is None
+    assert nav.select_one(".govuk-pagination__next a")["href"] == "/admin/audit?page=2"
+    assert "Showing 1 to 50 of 120 entries" in page(first).get_text(" ", strip=True)
+
+    last = client.get("/admin/audit?page=3")
+    assert _entry_ids(last) == newest_first[100:]
+    assert "Showing 101 to 120 of 120 entries" in page(last).get_text(" ", strip=True)
+    assert page(last).select_one(".govuk-pagination__next") is None
+
+    assert _entry_ids(client.get("/admin/audit?page=99")) == newest_first[100:]
+    assert _entry_ids(client.get("/admin/audit?page=-1")) == newest_first[:50]
+    assert _entry_ids(client.get("/admin/audit?page=lots")) == newest_first[:50]
+
+
+def test_pagination_keeps_the_filters(client, admin, db):
+    _add(60, user=admin, object_type="agency")
+    _add(5, user=admin, object_type="user")
+    db.session.commit()
+
+    response = client.get("/admin/audit?object_type=agency")
+
+    nav = page(response).select_one("nav.govuk-pagination")
+    assert nav.select_one(".govuk-pagination__next a")["href"] == "/admin/audit?object_type=agency&page=2"
+    assert len(_entry_ids(client.get("/admin/audit?object_type=agency&page=2"))) == 10
+
+
+def test_the_number_of_queries_does_not_grow_with_the_rows(client, admin, db, count_queries):
+    def queries_for(url: str) -> int:
+        db.session.expire_all()
+        with count_queries() as counter:
+            assert client.get(url).status_code == 200
+        return counter.count
+
+    _add(3, user=admin)
+    db.session.commit()
+    few = queries_for("/admin/audit")
+    others = [factories.create_user() for _ in range(10)]
+    for i in range(117):
+        audit.record(AuditAction.LOGIN, "user", i, user=others[i % 10])
+    db.session.commit()
+    many = queries_for("/admin/audit")
+    filtered = queries_for("/admin/audit?user=test.invalid&action=login&from=2000-01-01&page=2")
+
+    assert few == many == filtered
+    assert many <= 5
+
+
+# ---- the CSV export ---------------------------------------------------------------------
+
+def test_export_is_a_streamed_csv_attachment_with_a_header(client, login_as, db):
+    with time_machine.travel(datetime(2027, 3, 4, 23, 30, tzinfo=timezone.utc), tick=False):
+        admin = login_as("admin", email="admin.person@council.invalid")
+        rows = _add(3, user=admin)
+        db.session.commit()
+        response = client.get("/admin/audit.csv")
+
+    assert response.status_code == 200
+    assert response.is_streamed
+    assert response.mimetype == "text/csv"
+    assert response.headers["Content-Disposition"] == 'attachment; filename="audit-2027-03-04.csv"'
+    assert response.headers["Cache-Control"] == "no-store"
+    text = response.get_data(as_text=True)
+    assert text.splitlines()[0] == ("When (UTC),User email,Action,Object type,Object ID,Summary,"
+                                    "IP address,User agent")
+    table = _csv(response)
+    assert [r[4] for r in table[1:]] == [str(r.object_id) for r in reversed(rows)]
+    newest = table[1]
+    assert newest[0] == rows[-1].occurred_at.isoformat()
+    assert newest[0].endswith("+00:00")
+    assert newest[1:4] == ["admin.person@council.invalid", "update", "user"]
+    assert json.loads(newest[5]) == {"n": 2}
+
+
+def test_export_applies_the_filters(client, admin, db):
+    keep = audit.record(AuditAction.LOGIN, "user", admin.id, user=admin)
+    audit.record(AuditAction.LOGOUT, "user", admin.id, user=admin)
+    db.session.commit()
+
+    table = _csv(client.get("/admin/audit.csv?action=login"))
+
+    assert len(table) == 2
+    assert table[1][0] == keep.occurred_at.isoformat()
+    assert table[1][2] == "login"
+
+
+def test_export_is_audited_and_committed(client, admin, db):
+    _add(4, user=admin, object_type="agency")
+    _add(2, user=admin, object_type="user")
+    db.session.commit()
+
+    table = _csv(client.get("/admin/audit.csv?object_type=agency&user=admin"))
+
+    db.session.rollback()
+    export = db.session.execute(
+        sa.select(AuditEvent).where(AuditEvent.action == AuditAction.EXPORT)
+    ).scalar_one()
+    assert export.object_type == "audit_events"
+    assert export.user_id == admin.id
+    assert json.loads(export.summary) == {"filters": {"object_type": "agency", "user": "admin"}, "rows": 4}
+    assert export.ip == "127.0.0.1"
+    assert len(table) == 1 + 4
+    # The export's own entry is not in the file it describes.
+    assert all(row[2] != "export" for row in table[1:])
+    assert audit.verify_chain().ok
+
+
+def test_export_streams_in_batches_without_losing_or_repeating_rows(client, admin, db, monkeypatch):
+    monkeypatch.setattr(audit_views, "EXPORT_BATCH", 7)
+    rows = _add(30, user=admin)
+    db.session.commit()
+
+    table = _csv(client.get("/admin/audit.csv"))
+
+    assert [r[4] for r in table[1:]] == [str(r.object_id) for r in reversed(rows)]
+
+
+@pytest.mark.parametrize("dangerous", ["=HYPERLINK(\"http://evil.example\",\"x\")", "+1+1", "-2+3", "@SUM(A1)",
+                                       "\tcmd", "\rcmd"])
+def test_export_defuses_spreadsheet_formulas(client, admin, db, dangerous):
+    audit.record(AuditAction.UPDATE, "user", dangerous, summary=dangerous, user=admin)
+    db.session.commit()
+
+    row = _csv(client.get("/admin/audit.csv"))[1]
+
+    assert row[4] == "'" + dangerous
+    assert row[5] == "'" + dangerous
+    assert row[4][0] not in "=+-@\t\r"
+
+
+def test_export_leaves_ordinary_values_alone(client, admin, db):
+    audit.record(AuditAction.UPDATE, "user", "42", summary='{"a": "b"}', user=admin)
+    db.session.commit()
+
+    row = _csv(client.get("/admin/audit.csv"))[1]
+
+    assert row[4] == "42"
+    assert row[5] == '{"a": "b"}'
