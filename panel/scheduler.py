@@ -1,0 +1,328 @@
+"""The job table and the scheduler process (`flask --app wsgi panel scheduler`).
+
+One scheduler runs per deployment, in its own process, never inside web workers. Before it
+runs anything it takes a database lock, so a second scheduler started by mistake exits
+without running a job:
+
+- PostgreSQL: a session-level advisory lock (pg_try_advisory_lock) held on a dedicated
+  connection for the life of the process; it goes when the process or its connection dies.
+- SQLite: the row "scheduler-lock" in scheduler_state, taken by an atomic UPDATE (or INSERT)
+  when it is free or its heartbeat is older than LOCK_STALE_AFTER, refreshed by every
+  heartbeat, released on a clean exit.
+
+Every job is idempotent, runs inside its own app context, commits its own work, and is
+logged with its result counts and duration. `flask panel run-job NAME` runs one now.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import signal
+import socket
+import sys
+import threading
+import time
+from datetime import datetime, timedelta
+from importlib import import_module
+from typing import Any, Callable, NamedTuple
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from flask import Flask
+from sqlalchemy.engine import Connection, Engine
+
+from panel.extensions import db
+from panel.models import SchedulerState, utcnow
+
+log = logging.getLogger(__name__)
+
+TIMEZONE = ZoneInfo("Europe/London")
+HEARTBEAT_NAME = "scheduler"           # the row /healthz reads
+LOCK_NAME = "scheduler-lock"           # the SQLite lock row
+LOCK_STALE_AFTER = timedelta(minutes=3)
+PG_LOCK_KEY = 726_102                  # the advisory lock's key (panel.audit uses 726_101)
+ALREADY_RUNNING = "Another scheduler is already running; this one will not run any jobs."
+
+
+class Job(NamedTuple):
+    """A row of the job table: the callable as "module:function" and its APScheduler trigger."""
+
+    path: str
+    trigger: dict[str, Any]
+
+
+JOBS: dict[str, Job] = {
+    "heartbeat": Job("panel.scheduler:heartbeat", {"trigger": "interval", "seconds": 60}),
+    "outbox": Job("panel.notify.delivery:deliver_due", {"trigger": "interval", "seconds": 60}),
+}
+
+
+class LockLost(RuntimeError):
+    """The scheduler no longer holds its lock (its heartbeat went stale, or the connection died)."""
+
+
+# ---- the lock ---------------------------------------------------------------------------------
+
+class SchedulerLock:
+    """The one-scheduler-per-deployment lock; acquire() is False when another process holds it."""
+
+    def __init__(self, engine: Engine, holder: str) -> None:
+        self.engine = engine
+        self.holder = holder[:120]
+        self.postgres = engine.dialect.name == "postgresql"
+        self._conn: Connection | None = None
+        self.held = False
+
+    def acquire(self, now: datetime | None = None) -> bool:
+        self.held = self._acquire_pg() if self.postgres else self._acquire_row(now or utcnow())
+        return self.held
+
+    def _acquire_pg(self) -> bool:
+        conn = self.engine.connect()
+        try:
+            got = bool(conn.execute(sa.text("SELECT pg_try_advisory_lock(:k)"), {"k": PG_LOCK_KEY}).scalar())
+            conn.commit()  # the lock is session-level: it outlives this transaction
+        except BaseException:
+            conn.close()
+            raise
+        if not got:
+            conn.close()
+            return False
+        self._conn = conn
+        return True
+
+    def _acquire_row(self, now: datetime) -> bool:
+        t = SchedulerState.__table__
+        try:
+            # One transaction; on SQLite it begins IMMEDIATE, so two schedulers starting at the
+            # same moment are serialised and only one of them sees the row free.
+            with self.engine.begin() as conn:
+                taken = conn.execute(
+                    t.update()
+                    .where(t.c.name == LOCK_NAME,
+                           sa.or_(t.c.holder == "", t.c.heartbeat_at.is_(None),
+                                  t.c.heartbeat_at < now - LOCK_STALE_AFTER))
+                    .values(holder=self.holder, started_at=now, heartbeat_at=now)
+                )
+                if taken.rowcount == 1:
+                    return True
+                if conn.execute(sa.select(t.c.name).where(t.c.name == LOCK_NAME)).first() is not None:
+                    return False
+                conn.execute(t.insert().values(name=LOCK_NAME, holder=self.holder, started_at=now,
+                                               heartbeat_at=now))
+                return True
+        except sa.exc.IntegrityError:
+            return False
+
+    def refresh(self, now: datetime | None = None) -> None:
+        """Prove the lock is still ours (and, on SQLite, keep it fresh). Raises LockLost."""
+        if not self.held:
+            raise LockLost("the scheduler lock is not held")
+        try:
+            if self.postgres:
+                assert self._conn is not None
+                mine = self._conn.execute(
+                    sa.text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted "
+                            "AND pid = pg_backend_pid() AND classid = 0 AND objid = :k AND objsubid = 1"),
+                    {"k": PG_LOCK_KEY},
+                ).scalar()
+                self._conn.commit()
+                ok = bool(mine)
+            else:
+                t = SchedulerState.__table__
+                with self.engine.begin() as conn:
+                    ok = conn.execute(
+                        t.update().where(t.c.name == LOCK_NAME, t.c.holder == self.holder)
+                        .values(heartbeat_at=now or utcnow())
+                    ).rowcount == 1
+        except sa.exc.DBAPIError as exc:
+            raise LockLost(f"the scheduler lock could not be checked ({type(exc).__name__})") from exc
+        if not ok:
+            self.held = False
+            raise LockLost("another process holds the scheduler lock")
+
+    def release(self) -> None:
+        """Give the lock up (never raises: the process is exiting anyway)."""
+        if not self.held:
+            return
+        self.held = False
+        try:
+            if self.postgres:
+                assert self._conn is not None
+                self._conn.execute(sa.text("SELECT pg_advisory_unlock(:k)"), {"k": PG_LOCK_KEY})
+                self._conn.commit()
+            else:
+                t = SchedulerState.__table__
+                with self.engine.begin() as conn:
+                    conn.execute(t.update().where(t.c.name == LOCK_NAME, t.c.holder == self.holder)
+                                 .values(holder="", heartbeat_at=None))
+        except sa.exc.DBAPIError:
+            log.warning("scheduler: could not release the lock cleanly; it expires by itself")
+        finally:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+
+
+_active_lock: SchedulerLock | None = None
+
+
+# ---- jobs -----------------------------------------------------------------------------------
+
+def heartbeat(now: datetime | None = None) -> dict[str, int]:
+    """Job: record that the scheduler is alive. /healthz reports it stale after 3 minutes.
+
+    Side effects: in the scheduler process, refreshes the lock first (raising LockLost if it
+    has gone); then sets SchedulerState("scheduler").heartbeat_at and commits.
+    """
+    now = now or utcnow()
+    if _active_lock is not None:
+        _active_lock.refresh(now)
+    state = db.session.get(SchedulerState, HEARTBEAT_NAME)
+    if state is None:
+        state = SchedulerState(name=HEARTBEAT_NAME, holder="", started_at=now)
+        db.session.add(state)
+    if _active_lock is not None and state.holder != _active_lock.holder:
+        state.holder = _active_lock.holder
+        state.started_at = now
+    state.heartbeat_at = now
+    db.session.commit()
+    return {"beats": 1}
+
+
+def _resolve(path: str) -> Callable[[], Any]:
+    module, _, name = path.partition(":")
+    return getattr(import_module(module), name)
+
+
+def _summarise(result: Any) -> str:
+    if isinstance(result, dict):
+        return ", ".join(f"{key} {value}" for key, value in result.items()) or "nothing to do"
+    if result is None:
+        return "done"
+    return str(result)
+
+
+def _execute(name: str) -> str:
+    job = JOBS[name]
+    started = time.monotonic()
+    try:
+        result = _resolve(job.path)()
+    except Exception:
+        db.session.rollback()
+        log.exception("job %s failed after %.2fs", name, time.monotonic() - started)
+        raise
+    duration = time.monotonic() - started
+    summary = _summarise(result)
+    log.info("job %s: %s (%.2fs)", name, summary, duration)
+    return f"{name}: {summary} ({duration:.2f}s)"
+
+
+def run_job(name: str) -> str:
+    """Run one job now, in the current app context, and return a one-line summary."""
+    if name not in JOBS:
+        raise KeyError(f"Unknown job {name!r}")
+    return _execute(name)
+
+
+# ---- the scheduler process ----------------------------------------------------------------------
+
+class _Stopper:
+    """Stops the scheduler from outside its main loop: on a signal, or when the lock is lost.
+
+    BlockingScheduler.shutdown() waits for running jobs, so it runs in its own thread rather
+    than in the signal handler (or in a job, which would wait for itself).
+    """
+
+    def __init__(self, scheduler: Any) -> None:
+        self.scheduler = scheduler
+        self.exit_code = 0
+        self.requested = False
+        self.main_done = threading.Event()
+        self._guard = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    def request(self, exit_code: int) -> None:
+        with self._guard:
+            if self.requested:
+                return
+            self.requested = True
+            self.exit_code = exit_code
+            self._thread = threading.Thread(target=self._stop, name="scheduler-stop")
+            self._thread.start()
+
+    def _stop(self) -> None:
+        while not self.scheduler.running and not self.main_done.is_set():
+            time.sleep(0.05)  # a signal just before start(): wait for it to be running
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=True)
+
+    def join(self) -> None:
+        self.main_done.set()
+        if self._thread is not None:
+            self._thread.join()
+
+
+def _holder_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
+
+
+def run_scheduler(app: Flask) -> int:
+    """Take the lock, then run every job in JOBS on its trigger until SIGTERM or SIGINT.
+
+    Returns the exit code: 0 after a signal, 1 when another scheduler holds the lock (nothing
+    is run) or when the lock is lost while running. Releases the lock on the way out.
+    """
+    from apscheduler.schedulers.blocking import BlockingScheduler
+
+    global _active_lock
+    with app.app_context():
+        engine = db.engine
+    lock = SchedulerLock(engine, _holder_name())
+    if not lock.acquire():
+        print(ALREADY_RUNNING, file=sys.stderr)
+        return 1
+    _active_lock = lock
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)  # our own log line covers each run
+    scheduler = BlockingScheduler(
+        timezone=TIMEZONE,
+        job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 3600},
+    )
+    stopper = _Stopper(scheduler)
+
+    def scheduled(name: str) -> None:
+        with app.app_context():
+            try:
+                _execute(name)
+            except LockLost as exc:
+                log.error("scheduler: %s; stopping so that only one scheduler runs jobs", exc)
+                stopper.request(1)
+            except Exception:  # noqa: BLE001 - logged by _execute; the next run tries again
+                pass
+
+    start = datetime.now(TIMEZONE)
+    for name, job in JOBS.items():
+        trigger = dict(job.trigger)
+        if trigger.get("trigger") == "interval":
+            trigger.setdefault("next_run_time", start)  # first run straight away
+        scheduler.add_job(scheduled, args=[name], id=name, name=name, **trigger)
+
+    def on_signal(signum: int, frame: Any) -> None:
+        log.info("scheduler: %s received, stopping after running jobs finish", signal.Signals(signum).name)
+        stopper.request(0)
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
+    log.info("scheduler: started as %s with jobs %s", lock.holder, ", ".join(JOBS))
+    try:
+        if not stopper.requested:
+            scheduler.start()
+    finally:
+        stopper.join()
+        lock.release()
+        _active_lock = None
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        log.info("scheduler: stopped")
+    return stopper.exit_code
