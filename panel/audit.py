@@ -36,13 +36,19 @@ def _redact(summary: Any) -> str:
         return ""
     if isinstance(summary, str):
         return summary[:2000]
-    if isinstance(summary, dict):
-        clean = {
-            str(k): ("[redacted]" if any(w in str(k).lower() for w in _SECRET_WORDS) else v)
-            for k, v in summary.items()
+    return json.dumps(_scrub(summary), sort_keys=True, default=str)[:2000]
+
+
+def _scrub(value: Any) -> Any:
+    """Redact secret-named keys at any depth, e.g. {"changes": {"password_hash": [old, new]}}."""
+    if isinstance(value, dict):
+        return {
+            str(k): ("[redacted]" if any(w in str(k).lower() for w in _SECRET_WORDS) else _scrub(v))
+            for k, v in value.items()
         }
-        return json.dumps(clean, sort_keys=True, default=str)[:2000]
-    return json.dumps(summary, sort_keys=True, default=str)[:2000]
+    if isinstance(value, (list, tuple)):
+        return [_scrub(v) for v in value]
+    return value
 
 
 def _digest(prev_hash: str, event_: AuditEvent) -> str:
@@ -141,13 +147,14 @@ def verify_chain() -> ChainReport:
     prev = GENESIS
     checked = 0
     rows = db.session.execute(sa.select(AuditEvent).order_by(AuditEvent.id).execution_options(yield_per=1000))
-    for row in rows.scalars():
-        if row.prev_hash != prev:
-            return ChainReport(False, checked, row.id, "previous hash does not match the row before it")
-        if _digest(prev, row) != row.hash:
-            return ChainReport(False, checked, row.id, "content does not match its hash")
-        prev = row.hash
-        checked += 1
+    with rows:  # close PostgreSQL's server-side cursor when we stop early
+        for row in rows.scalars():
+            if row.prev_hash != prev:
+                return ChainReport(False, checked, row.id, "previous hash does not match the row before it")
+            if _digest(prev, row) != row.hash:
+                return ChainReport(False, checked, row.id, "content does not match its hash")
+            prev = row.hash
+            checked += 1
     return ChainReport(True, checked)
 
 

@@ -78,6 +78,14 @@ def app_config():
     return {}
 
 
+def _fresh_g(sender, **extra) -> None:
+    """Test requests reuse the test's app context, and so its `g`: Flask-Login's cached user and
+    Flask-WTF's CSRF token would leak from one request (or client) to the next. Start each clean."""
+    from flask import g
+
+    g.__dict__.clear()
+
+
 @pytest.fixture
 def app(database_template, tmp_path, app_config):
     if PG_URL:
@@ -86,6 +94,9 @@ def app(database_template, tmp_path, app_config):
         path = tmp_path / "panel.db"
         shutil.copyfile(database_template, path)
         application = _make_app(f"sqlite:///{path}", tmp_path, **app_config)
+    from flask import request_started
+
+    request_started.connect(_fresh_g, application)
     with application.app_context():
         if PG_URL:
             _truncate_all()

@@ -32,6 +32,8 @@ class SignInResult:
 
 def find_user_by_email(email: str) -> User | None:
     email = (email or "").strip().lower()
+    if "\x00" in email:  # PostgreSQL refuses NUL in text, so no account can match it
+        return None
     return db.session.execute(db.select(User).filter_by(email=email)).scalar_one_or_none()
 
 
@@ -75,6 +77,9 @@ def complete_sign_in(user: User, now: datetime | None = None) -> None:
 
 
 def sign_out(user: User) -> None:
+    """Audit the sign-out and end the session on the server too: the session cookie is only
+    signed, so a copy of it would otherwise keep working. This also ends the user's other sessions."""
+    user.session_token = secrets.token_hex(32)
     audit.record(AuditAction.LOGOUT, "user", user.id, user=user)
 
 
