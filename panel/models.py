@@ -178,8 +178,8 @@ class User(UserMixin, db.Model):
     password_hash: Mapped[str] = mapped_column(sa.String(255))
     password_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     must_change_password: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
-    # Rotated at every sign-in and password change; the session cookie carries it, so changing
-    # it ends every other session of this user.
+    # The session cookie carries this token. It is replaced on password change, sign-out and
+    # deactivation, which ends every session of the user on every device.
     session_token: Mapped[str] = mapped_column(sa.String(64), unique=True, default=lambda: secrets.token_hex(32))
     failed_logins: Mapped[int] = mapped_column(default=0, server_default="0")
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)

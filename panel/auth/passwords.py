@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from importlib import resources
 
@@ -43,8 +44,9 @@ def password_problem(password: str, *, email: str = "") -> str | None:
     if len(password) > MAX_LENGTH:
         return f"Password must be {MAX_LENGTH} characters or fewer"
     lowered = password.lower()
-    stripped = lowered.rstrip("0123456789!?.*#@$ ")
-    if lowered in _common() or stripped in _common() or len(set(lowered)) < 4:
+    squashed = re.sub(r"[\s\-_.]+", "", lowered)  # "correct horse battery staple" is still the famous one
+    candidates = {lowered, squashed, lowered.rstrip("0123456789!?.*#@$ "), squashed.rstrip("0123456789!?*#@$")}
+    if candidates & _common() or len(set(lowered)) < 4:
         return "Password is too common. Choose one that is harder to guess, such as three random words"
     local = email.split("@")[0].lower()
     if local and len(local) >= 4 and local in lowered:

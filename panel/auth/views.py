@@ -106,6 +106,10 @@ def login_mfa():
 
 @bp.route("/logout", methods=["GET", "POST"])
 def logout():
+    """Sign out. A GET started from another site (Sec-Fetch-Site: cross-site) is asked to confirm,
+    so a link elsewhere cannot sign people out; the POST is CSRF-protected."""
+    if request.method == "GET" and request.headers.get("Sec-Fetch-Site") == "cross-site" and current_user.is_authenticated:
+        return render_template("auth/logout.html")
     if current_user.is_authenticated:
         services.sign_out(current_user._get_current_object())
         db.session.commit()

@@ -109,3 +109,10 @@ def test_a_changed_password_is_stored_as_argon2id(client, db, login_as):
     assert user.password_hash.startswith("$argon2id$")
     assert verify_password(user.password_hash, "purple elephant sandwich rain")
     assert user.password_changed_at is not None
+
+
+def test_a_famous_passphrase_is_refused_even_with_spaces():
+    from panel.auth.passwords import password_problem
+
+    assert "too common" in password_problem("correct horse battery staple")
+    assert password_problem("violet kettle harbour sprint") is None

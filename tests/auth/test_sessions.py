@@ -204,3 +204,14 @@ def test_a_copied_session_cookie_stops_working_after_signing_out(client, app, us
     replay = app.test_client()
     replay.set_cookie("panel_session", cookie)
     assert _sent_to_sign_in(replay.get("/"))
+
+
+def test_a_sign_out_link_on_another_site_only_asks_for_confirmation(client, login_as):
+    login_as("coordinator")
+    response = client.get("/logout", headers={"Sec-Fetch-Site": "cross-site"})
+    assert response.status_code == 200
+    assert "Do you want to sign out?" in response.get_data(as_text=True)
+    assert client.get("/").status_code == 200  # still signed in
+    token = page(response).find("input", attrs={"name": "csrf_token"})["value"]
+    assert client.post("/logout", data={"csrf_token": token}).status_code == 302
+    assert client.get("/").status_code == 302
