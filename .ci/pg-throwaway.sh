@@ -12,7 +12,8 @@ start)
   if [ -n "$AS" ]; then chown postgres:postgres "$PGDATA"; fi
   $AS "$PGBIN/initdb" -D "$PGDATA" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 --no-sync >/dev/null
   $AS "$PGBIN/pg_ctl" -D "$PGDATA" -l "$PGDATA/server.log" -w -t 30 \
-      -o "-c listen_addresses=127.0.0.1 -p $PGPORT -c unix_socket_directories=$PGDATA -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200" start >/dev/null
+      -o "-c listen_addresses=127.0.0.1 -p $PGPORT -c unix_socket_directories=$PGDATA -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200" start >/dev/null \
+    || { cat "$PGDATA/server.log" >&2; exit 1; }
   $AS "$PGBIN/createdb" -h 127.0.0.1 -p "$PGPORT" -U postgres "$DB"
   echo "postgresql+psycopg://postgres@127.0.0.1:$PGPORT/$DB" ;;
 stop)
