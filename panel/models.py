@@ -256,3 +256,303 @@ class SchedulerState(db.Model):
     holder: Mapped[str] = mapped_column(sa.String(120), default="")
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+# ---- referrals and cases --------------------------------------------------------------
+
+
+class RiskLevel(StrEnum):
+    CRITICAL = "critical"
+    HIGH = "high"
+    MEDIUM = "medium"
+    LOW = "low"
+
+    @property
+    def label(self) -> str:
+        return self.value.capitalize()
+
+    @property
+    def rank(self) -> int:
+        """0 for critical, the most urgent, up to 3 for low."""
+        return list(RiskLevel).index(self)
+
+
+class Need(StrEnum):
+    DUAL_DIAGNOSIS = "dual_diagnosis"
+    OFFENDING = "offending"
+    MENTAL_HEALTH = "mental_health"
+    SELF_NEGLECT = "self_neglect"
+    HOUSING = "housing"
+    SOCIAL_EXCLUSION = "social_exclusion"
+    POORLY_MANAGED_HEALTH = "poorly_managed_health"
+    VICTIMISATION = "victimisation"
+    ANTISOCIAL_BEHAVIOUR = "antisocial_behaviour"
+    UNABLE_TO_PROTECT_SELF = "unable_to_protect_self"
+    UNHELPFUL_THINKING = "unhelpful_thinking"
+    POOR_ENGAGEMENT = "poor_engagement"
+
+    @property
+    def label(self) -> str:
+        return NEED_LABELS[self]
+
+
+NEED_LABELS = {
+    Need.DUAL_DIAGNOSIS: "Dual diagnosis (mental health and substance use)",
+    Need.OFFENDING: "Risk of offending or reoffending",
+    Need.MENTAL_HEALTH: "Poor mental health",
+    Need.SELF_NEGLECT: "Poor self-care or self-neglect",
+    Need.HOUSING: "Vulnerable housing or unstable tenancy",
+    Need.SOCIAL_EXCLUSION: "Social exclusion and difficulty accessing support",
+    Need.POORLY_MANAGED_HEALTH: "Poorly managed health",
+    Need.VICTIMISATION: "Victimisation by others",
+    Need.ANTISOCIAL_BEHAVIOUR: "Anti-social behaviour",
+    Need.UNABLE_TO_PROTECT_SELF: "Inability to protect themselves from harm",
+    Need.UNHELPFUL_THINKING: "Unhelpful thinking and behaviours",
+    Need.POOR_ENGAGEMENT: "Poor engagement with and by services",
+}
+
+
+class LawfulBasis(StrEnum):
+    """Lawful reasons for sharing without consent (UK GDPR / DPA 2018, Care Act 2014 s.45)."""
+
+    VITAL_INTERESTS = "vital_interests"
+    PUBLIC_TASK = "public_task"
+    SAFEGUARDING_INDIVIDUALS = "safeguarding_individuals"
+    PREVENTION_OF_CRIME = "prevention_of_crime"
+    LEGAL_OBLIGATION = "legal_obligation"
+
+    @property
+    def label(self) -> str:
+        return LAWFUL_BASIS_LABELS[self]
+
+
+LAWFUL_BASIS_LABELS = {
+    LawfulBasis.VITAL_INTERESTS: "Vital interests: to protect the person’s or someone else’s life",
+    LawfulBasis.PUBLIC_TASK: "Public task: the agency’s statutory safeguarding duties (Care Act 2014)",
+    LawfulBasis.SAFEGUARDING_INDIVIDUALS: "Safeguarding of individuals at risk (DPA 2018 Schedule 1 paragraph 18)",
+    LawfulBasis.PREVENTION_OF_CRIME: "Prevention or detection of crime",
+    LawfulBasis.LEGAL_OBLIGATION: "Legal obligation or court order",
+}
+
+
+class ReferralStatus(StrEnum):
+    DRAFT = "draft"
+    SUBMITTED = "submitted"
+    INFO_REQUESTED = "info_requested"
+    AWAITING_PANEL = "awaiting_panel"
+    ACCEPTED = "accepted"
+    DECLINED = "declined"
+    WITHDRAWN = "withdrawn"
+    WAITING = "waiting"
+
+    @property
+    def label(self) -> str:
+        return REFERRAL_STATUS_LABELS[self]
+
+
+REFERRAL_STATUS_LABELS = {
+    ReferralStatus.DRAFT: "Draft",
+    ReferralStatus.SUBMITTED: "Submitted",
+    ReferralStatus.INFO_REQUESTED: "More information requested",
+    ReferralStatus.AWAITING_PANEL: "Awaiting panel",
+    ReferralStatus.ACCEPTED: "Accepted",
+    ReferralStatus.DECLINED: "Declined",
+    ReferralStatus.WITHDRAWN: "Withdrawn",
+    ReferralStatus.WAITING: "Waiting list",
+}
+
+# Referrals in these statuses hold a place in the pathway.
+OPEN_REFERRAL_STATUSES = (ReferralStatus.SUBMITTED, ReferralStatus.INFO_REQUESTED, ReferralStatus.AWAITING_PANEL)
+
+
+class CaseStatus(StrEnum):
+    ACTIVE = "active"
+    CLOSURE_PROPOSED = "closure_proposed"
+    CLOSED = "closed"
+
+    @property
+    def label(self) -> str:
+        return {"active": "Active", "closure_proposed": "Closure proposed", "closed": "Closed"}[self.value]
+
+
+OPEN_CASE_STATUSES = (CaseStatus.ACTIVE, CaseStatus.CLOSURE_PROPOSED)
+
+
+class Person(db.Model):
+    """The adult at risk. Fields fill in page by page while a referral is a draft."""
+
+    __tablename__ = "persons"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    given_name: Mapped[str] = mapped_column(sa.String(100), default="")
+    family_name: Mapped[str] = mapped_column(sa.String(100), default="")
+    other_names: Mapped[str] = mapped_column(sa.String(200), default="")
+    date_of_birth: Mapped[date | None] = mapped_column(index=True)
+    gender: Mapped[str] = mapped_column(sa.String(60), default="")
+    ethnicity: Mapped[str] = mapped_column(sa.String(100), default="")
+    first_language: Mapped[str] = mapped_column(sa.String(60), default="")
+    interpreter_needed: Mapped[bool | None]
+    communication_needs: Mapped[str] = mapped_column(sa.Text, default="")
+    address: Mapped[str] = mapped_column(sa.String(300), default="")
+    postcode: Mapped[str] = mapped_column(sa.String(10), default="")
+    nhs_number: Mapped[str] = mapped_column(sa.String(10), default="", index=True)
+    other_identifiers: Mapped[str] = mapped_column(sa.String(300), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, server_default=NOW)
+
+    @property
+    def full_name(self) -> str:
+        return " ".join(p for p in (self.given_name, self.family_name) if p)
+
+    @property
+    def initials(self) -> str:
+        return "".join(p[0].upper() for p in (self.given_name, self.family_name) if p)
+
+
+class Referral(db.Model):
+    """A referral into the pathway, from its draft to the panel's decision."""
+
+    __tablename__ = "referrals"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    reference: Mapped[str | None] = mapped_column(sa.String(20), unique=True)
+    status: Mapped[ReferralStatus] = mapped_column(_enum(ReferralStatus), default=ReferralStatus.DRAFT)
+    source: Mapped[str] = mapped_column(sa.String(10), default="form")  # form or api
+    person_id: Mapped[int] = mapped_column(sa.ForeignKey("persons.id"), index=True)
+    referring_agency_id: Mapped[int] = mapped_column(sa.ForeignKey("agencies.id"), index=True)
+    created_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"), index=True)
+    api_token_id: Mapped[int | None] = mapped_column(sa.ForeignKey("api_tokens.id"))
+    idempotency_key: Mapped[str | None] = mapped_column(sa.String(100))
+    referrer_name: Mapped[str] = mapped_column(sa.String(120), default="")
+    referrer_email: Mapped[str] = mapped_column(sa.String(254), default="")
+    referrer_phone: Mapped[str] = mapped_column(sa.String(40), default="")
+    manager_name: Mapped[str] = mapped_column(sa.String(120), default="")
+    lives_in_area: Mapped[bool | None]
+    single_agency_tried: Mapped[bool | None]
+    needs: Mapped[list] = mapped_column(sa.JSON, default=list)
+    risk_level: Mapped[RiskLevel | None] = mapped_column(_enum(RiskLevel))
+    risk_summary: Mapped[str] = mapped_column(sa.Text, default="")
+    risk_assessment: Mapped[str] = mapped_column(sa.Text, default="")
+    tried_already: Mapped[str] = mapped_column(sa.Text, default="")
+    rapport: Mapped[str] = mapped_column(sa.Text, default="")
+    persons_views: Mapped[str] = mapped_column(sa.Text, default="")
+    desired_outcomes: Mapped[list] = mapped_column(sa.JSON, default=list)
+    capacity: Mapped[str] = mapped_column(sa.Text, default="")
+    consent_given: Mapped[bool | None]
+    consent_lawful_basis: Mapped[LawfulBasis | None] = mapped_column(_enum(LawfulBasis, 40))
+    consent_reason: Mapped[str] = mapped_column(sa.Text, default="")
+    staff_hostility: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    staff_lone_working_restricted: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    staff_safety_details: Mapped[str] = mapped_column(sa.Text, default="")
+    info_requested: Mapped[str] = mapped_column(sa.Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, server_default=NOW)
+    updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    person: Mapped[Person] = relationship()
+    referring_agency: Mapped[Agency] = relationship()
+    created_by: Mapped[User | None] = relationship()
+    involvements: Mapped[list[Involvement]] = relationship(
+        back_populates="referral", foreign_keys="Involvement.referral_id", order_by="Involvement.id")
+    decisions: Mapped[list[ReferralDecision]] = relationship(back_populates="referral", order_by="ReferralDecision.id")
+
+    __table_args__ = (
+        sa.Index("ix_referrals_status_submitted", "status", "submitted_at"),
+        sa.UniqueConstraint("api_token_id", "idempotency_key", name="uq_referrals_api_token_id"),
+    )
+
+
+class ReferralDecision(db.Model):
+    """One outcome in a referral's life (submitted, triaged, info requested, declined...): who, when, why."""
+
+    __tablename__ = "referral_decisions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    referral_id: Mapped[int] = mapped_column(sa.ForeignKey("referrals.id"), index=True)
+    outcome: Mapped[str] = mapped_column(sa.String(30))
+    from_status: Mapped[str] = mapped_column(sa.String(20), default="")
+    to_status: Mapped[str] = mapped_column(sa.String(20), default="")
+    by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    reason: Mapped[str] = mapped_column(sa.Text, default="")
+    signposting: Mapped[str] = mapped_column(sa.Text, default="")
+
+    referral: Mapped[Referral] = relationship(back_populates="decisions")
+    by: Mapped[User | None] = relationship()
+
+
+class Case(db.Model):
+    """A person accepted into the pathway, with a lead agency, until closure."""
+
+    __tablename__ = "cases"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    reference: Mapped[str] = mapped_column(sa.String(20), unique=True)
+    person_id: Mapped[int] = mapped_column(sa.ForeignKey("persons.id"), index=True)
+    referral_id: Mapped[int] = mapped_column(sa.ForeignKey("referrals.id"), unique=True)
+    status: Mapped[CaseStatus] = mapped_column(_enum(CaseStatus), default=CaseStatus.ACTIVE, index=True)
+    lead_agency_id: Mapped[int] = mapped_column(sa.ForeignKey("agencies.id"), index=True)
+    risk_level: Mapped[RiskLevel] = mapped_column(_enum(RiskLevel))
+    accepted_on: Mapped[date]
+    accepted_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    closed_on: Mapped[date | None]
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, server_default=NOW)
+
+    person: Mapped[Person] = relationship()
+    referral: Mapped[Referral] = relationship()
+    lead_agency: Mapped[Agency] = relationship()
+    involvements: Mapped[list[Involvement]] = relationship(
+        back_populates="case", foreign_keys="Involvement.case_id", order_by="Involvement.id")
+
+
+class Involvement(db.Model):
+    """An agency involved with a referral or a case, its named worker, and whether they have rapport."""
+
+    __tablename__ = "involvements"
+    __table_args__ = (
+        sa.UniqueConstraint("referral_id", "agency_id", name="uq_involvements_referral_id"),
+        sa.UniqueConstraint("case_id", "agency_id", name="uq_involvements_case_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    referral_id: Mapped[int | None] = mapped_column(sa.ForeignKey("referrals.id"), index=True)
+    case_id: Mapped[int | None] = mapped_column(sa.ForeignKey("cases.id"), index=True)
+    agency_id: Mapped[int] = mapped_column(sa.ForeignKey("agencies.id"), index=True)
+    named_worker: Mapped[str] = mapped_column(sa.String(120), default="")
+    worker_user_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"), index=True)
+    has_rapport: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, server_default=NOW)
+
+    referral: Mapped[Referral | None] = relationship(back_populates="involvements", foreign_keys=[referral_id])
+    case: Mapped[Case | None] = relationship(back_populates="involvements", foreign_keys=[case_id])
+    agency: Mapped[Agency] = relationship()
+    worker: Mapped[User | None] = relationship()
+
+
+class Pathway(db.Model):
+    """One row: the lock admissions take on PostgreSQL (SELECT ... FOR UPDATE), and counters."""
+
+    __tablename__ = "pathway"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    next_referral_number: Mapped[int] = mapped_column(default=1, server_default="1")
+    next_case_year: Mapped[int] = mapped_column(default=0, server_default="0")
+    next_case_number: Mapped[int] = mapped_column(default=1, server_default="1")
+
+
+class ApiToken(db.Model):
+    """A bearer token for the referral API. Belongs to one agency; only its SHA-256 is stored."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    agency_id: Mapped[int] = mapped_column(sa.ForeignKey("agencies.id"), index=True)
+    token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(sa.String(12))
+    label: Mapped[str] = mapped_column(sa.String(120), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, server_default=NOW)
+    created_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    agency: Mapped[Agency] = relationship()

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Final
 
-from panel.models import Agency, Role, User
+from panel.models import Agency, Referral, Role, User
 
 
 class _Marker:
@@ -25,6 +25,9 @@ PUBLIC: Final = _Marker("PUBLIC")          # anyone, signed in or not
 SIGNED_IN: Final = _Marker("SIGNED_IN")    # any signed-in user, whatever the role
 ADMIN = frozenset({Role.ADMIN})
 ALL_ROLES = frozenset(Role)
+OPERATIONS = frozenset({Role.COORDINATOR, Role.CHAIR})
+COORDINATOR = frozenset({Role.COORDINATOR})
+REFERRERS = frozenset({Role.COORDINATOR, Role.CHAIR, Role.SPOC, Role.PRACTITIONER})
 
 ACCESS: dict[str, object] = {
     "static": PUBLIC,
@@ -51,6 +54,27 @@ ACCESS: dict[str, object] = {
     "agencies.add_agency": ADMIN,
     "agencies.edit_agency": ADMIN,
     "agencies.isa_register": ADMIN,
+    # referrals: record-level checks (can_view_referral, can_edit_referral) follow in the views
+    "referrals.list_referrals": REFERRERS,
+    "referrals.list_drafts": REFERRERS,
+    "referrals.add_referral": REFERRERS,
+    "referrals.edit_section": REFERRERS,
+    "referrals.check_answers": REFERRERS,
+    "referrals.submitted": REFERRERS,
+    "referrals.delete_draft": REFERRERS,
+    "referrals.view_referral": REFERRERS,
+    "referrals.withdraw_referral": REFERRERS,
+    "referrals.triage": OPERATIONS,
+    "referrals.triage_referral": COORDINATOR,
+    "referrals.decide_referral": OPERATIONS,
+    "referrals.link_person": COORDINATOR,
+    "referrals.list_waiting": OPERATIONS,
+    "referrals.promote_referral": COORDINATOR,
+    "admin.list_api_tokens": ADMIN,
+    "admin.revoke_api_token": ADMIN,
+    # the API authenticates each call by its bearer token, in the view
+    "api.create_referral": PUBLIC,
+    "api.openapi": PUBLIC,
 }
 
 # Endpoints a user who must change their password or set up two-factor may still reach.
@@ -102,3 +126,39 @@ def acts_as_spoc(user: User) -> bool:
     """True for an agency's SPoC, and for its deputy while the SPoC is marked absent."""
     agency = user.agency
     return user.role == Role.SPOC and agency.acting_spoc is not None and agency.acting_spoc.id == user.id
+
+
+def can_view_referral(user: User, referral: "Referral", today: date) -> bool:
+    """Coordinators and chairs see every referral; a SPoC sees their agency's; a practitioner
+    their own. Drafts are seen only by the person writing them. Nobody from an agency without a
+    current information sharing agreement sees any."""
+    if not can_access_case_records(user, today):
+        return False
+    if referral.status == "draft":
+        return referral.created_by_id == user.id
+    if user.role in OPERATIONS:
+        return True
+    if user.role == Role.SPOC:
+        return referral.referring_agency_id == user.agency_id
+    if user.role == Role.PRACTITIONER:
+        return referral.created_by_id == user.id
+    return False
+
+
+def can_edit_referral(user: User, referral: "Referral", today: date) -> bool:
+    """Only the person who wrote it changes a draft, or a referral sent back for more information."""
+    return (
+        referral.status in ("draft", "info_requested")
+        and referral.created_by_id == user.id
+        and can_access_case_records(user, today)
+    )
+
+
+def can_withdraw_referral(user: User, referral: "Referral", today: date) -> bool:
+    """The referrer, their agency's SPoC, or a coordinator may withdraw an open or waiting referral."""
+    if referral.status not in ("submitted", "info_requested", "awaiting_panel", "waiting"):
+        return False
+    if not can_view_referral(user, referral, today):
+        return False
+    return user.role == Role.COORDINATOR or referral.created_by_id == user.id or (
+        user.role == Role.SPOC and referral.referring_agency_id == user.agency_id)

@@ -1,0 +1,2 @@
+"""The referral form: question pages, drafts, check your answers (being written)."""
+from panel.referrals import bp  # noqa: F401
