@@ -497,10 +497,24 @@ class Case(db.Model):
     accepted_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
     closed_on: Mapped[date | None]
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, server_default=NOW)
+    # the case record (issue: the case record)
+    risk_summary: Mapped[str] = mapped_column(sa.Text, default="", server_default="")
+    contingency_plan: Mapped[str] = mapped_column(sa.Text, default="", server_default="")
+    # closure and step-down
+    closure_rationale: Mapped[str] = mapped_column(sa.Text, default="", server_default="")
+    closure_for_non_engagement: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    closure_proposed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    closure_proposed_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    step_down_agency_id: Mapped[int | None] = mapped_column(sa.ForeignKey("agencies.id"))
+    step_down_accepted_by: Mapped[str] = mapped_column(sa.String(120), default="", server_default="")
+    step_down_accepted_on: Mapped[date | None]
+    closure_approved_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    closure_panel_date: Mapped[date | None]
 
     person: Mapped[Person] = relationship()
     referral: Mapped[Referral] = relationship()
-    lead_agency: Mapped[Agency] = relationship()
+    lead_agency: Mapped[Agency] = relationship(foreign_keys=[lead_agency_id])
+    step_down_agency: Mapped[Agency | None] = relationship(foreign_keys=[step_down_agency_id])
     involvements: Mapped[list[Involvement]] = relationship(
         back_populates="case", foreign_keys="Involvement.case_id", order_by="Involvement.id")
 
@@ -556,3 +570,206 @@ class ApiToken(db.Model):
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     agency: Mapped[Agency] = relationship()
+
+
+# ---- the case record ------------------------------------------------------------------
+
+
+class StaffSafetyKind(StrEnum):
+    HOSTILITY = "hostility"
+    NO_LONE_VISITS = "no_lone_visits"
+    OTHER = "other"
+
+    @property
+    def label(self) -> str:
+        return {"hostility": "Hostility towards staff", "no_lone_visits": "No lone visits",
+                "other": "Other staff-safety concern"}[self.value]
+
+
+class EngagementMethod(StrEnum):
+    PHONE = "phone"
+    TEXT = "text"
+    LETTER = "letter"
+    EMAIL = "email"
+    HOME_VISIT = "home_visit"
+    JOINT_VISIT = "joint_visit"
+    UNANNOUNCED_VISIT = "unannounced_visit"
+    OFFICE_APPOINTMENT = "office_appointment"
+
+    @property
+    def label(self) -> str:
+        return self.value.replace("_", " ").capitalize()
+
+    @property
+    def is_planned_visit(self) -> bool:
+        return self in (EngagementMethod.HOME_VISIT, EngagementMethod.JOINT_VISIT, EngagementMethod.OFFICE_APPOINTMENT)
+
+
+class EngagementOutcome(StrEnum):
+    ENGAGED = "engaged"
+    PARTLY_ENGAGED = "partly_engaged"
+    NO_ANSWER = "no_answer"
+    NOT_IN = "not_in"
+    DECLINED = "declined"
+    CANCELLED_BY_PERSON = "cancelled_by_person"
+    MISSED_APPOINTMENT = "missed_appointment"
+
+    @property
+    def label(self) -> str:
+        return self.value.replace("_", " ").capitalize()
+
+    @property
+    def succeeded(self) -> bool:
+        return self in (EngagementOutcome.ENGAGED, EngagementOutcome.PARTLY_ENGAGED)
+
+
+class NonEngagementKind(StrEnum):
+    """Camden's kinds of non-engagement."""
+
+    AMBIVALENCE = "ambivalence"
+    AVOIDANCE = "avoidance"
+    NON_COMPLIANCE = "non_compliance"
+    DISGUISED_COMPLIANCE = "disguised_compliance"
+    CONFRONTATION = "confrontation"
+    HOSTILITY = "hostility"
+
+    @property
+    def label(self) -> str:
+        return self.value.replace("_", " ").capitalize()
+
+
+class OutcomeReview(StrEnum):
+    OPEN = "open"
+    ACHIEVED = "achieved"
+    PARTLY_ACHIEVED = "partly_achieved"
+    NOT_ACHIEVED = "not_achieved"
+
+    @property
+    def label(self) -> str:
+        return {"open": "Not yet reviewed", "achieved": "Achieved", "partly_achieved": "Partly achieved",
+                "not_achieved": "Not achieved"}[self.value]
+
+
+class RiskChange(db.Model):
+    """One change of a case's risk level: from, to, why, who and when."""
+
+    __tablename__ = "risk_changes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(sa.ForeignKey("cases.id"), index=True)
+    from_level: Mapped[RiskLevel | None] = mapped_column(_enum(RiskLevel))
+    to_level: Mapped[RiskLevel] = mapped_column(_enum(RiskLevel))
+    reason: Mapped[str] = mapped_column(sa.Text, default="")
+    by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    by: Mapped[User | None] = relationship()
+
+
+class StaffSafetyFlag(db.Model):
+    """A warning shown on every page of a case until it is cleared."""
+
+    __tablename__ = "staff_safety_flags"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(sa.ForeignKey("cases.id"), index=True)
+    kind: Mapped[StaffSafetyKind] = mapped_column(_enum(StaffSafetyKind))
+    details: Mapped[str] = mapped_column(sa.Text, default="")
+    set_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    set_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    cleared_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    cleared_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    set_by: Mapped[User | None] = relationship(foreign_keys=[set_by_id])
+
+
+class EngagementAttempt(db.Model):
+    """One attempt by an involved agency to reach the person."""
+
+    __tablename__ = "engagement_attempts"
+    __table_args__ = (sa.Index("ix_engagement_attempts_case_when", "case_id", "occurred_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(sa.ForeignKey("cases.id"))
+    agency_id: Mapped[int] = mapped_column(sa.ForeignKey("agencies.id"), index=True)
+    recorded_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    method: Mapped[EngagementMethod] = mapped_column(_enum(EngagementMethod))
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    out_of_hours: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    planned: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    outcome: Mapped[EngagementOutcome] = mapped_column(_enum(EngagementOutcome))
+    persons_words: Mapped[str] = mapped_column(sa.Text, default="")
+    worker_view: Mapped[str] = mapped_column(sa.Text, default="")
+    non_engagement: Mapped[NonEngagementKind | None] = mapped_column(_enum(NonEngagementKind))
+    small_step: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, server_default=NOW)
+
+    agency: Mapped[Agency] = relationship()
+    recorded_by: Mapped[User | None] = relationship()
+
+
+class InsightVersion(db.Model):
+    """Westminster's five insight questions, kept as dated versions."""
+
+    __tablename__ = "insight_versions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(sa.ForeignKey("cases.id"), index=True)
+    most_settled: Mapped[str] = mapped_column(sa.Text, default="")
+    upsets: Mapped[str] = mapped_column(sa.Text, default="")
+    responds_to: Mapped[str] = mapped_column(sa.Text, default="")
+    engages_best_with: Mapped[str] = mapped_column(sa.Text, default="")
+    matters_and_trust: Mapped[str] = mapped_column(sa.Text, default="")
+    written_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    written_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    written_by: Mapped[User | None] = relationship()
+
+
+class PersonalOutcome(db.Model):
+    """Making Safeguarding Personal: an outcome in the person's own words, and its review."""
+
+    __tablename__ = "personal_outcomes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(sa.ForeignKey("cases.id"), index=True)
+    words: Mapped[str] = mapped_column(sa.Text)
+    asked: Mapped[bool] = mapped_column(default=True, server_default=sa.true())
+    expressed: Mapped[bool] = mapped_column(default=True, server_default=sa.true())
+    review: Mapped[OutcomeReview] = mapped_column(_enum(OutcomeReview), default=OutcomeReview.OPEN)
+    reviewed_on: Mapped[date | None]
+    reviewed_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, server_default=NOW)
+
+
+class CaseEvent(db.Model):
+    """The chronology: one row per dated event on a case, written by the services that cause it."""
+
+    __tablename__ = "case_events"
+    __table_args__ = (sa.Index("ix_case_events_case_when", "case_id", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(sa.ForeignKey("cases.id"))
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    kind: Mapped[str] = mapped_column(sa.String(30), index=True)
+    agency_id: Mapped[int | None] = mapped_column(sa.ForeignKey("agencies.id"))
+    by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    summary: Mapped[str] = mapped_column(sa.String(500), default="")
+    ref_type: Mapped[str] = mapped_column(sa.String(30), default="")
+    ref_id: Mapped[int | None]
+
+    agency: Mapped[Agency | None] = relationship()
+    by: Mapped[User | None] = relationship()
+
+
+class CaseNotice(db.Model):
+    """A notice raised once for a case (e.g. two missed planned visits in a row)."""
+
+    __tablename__ = "case_notices"
+    __table_args__ = (sa.UniqueConstraint("case_id", "kind", "trigger_id", name="uq_case_notices_case_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(sa.ForeignKey("cases.id"), index=True)
+    kind: Mapped[str] = mapped_column(sa.String(40))
+    trigger_id: Mapped[int] = mapped_column(default=0)
+    raised_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
