@@ -162,3 +162,30 @@ def can_withdraw_referral(user: User, referral: "Referral", today: date) -> bool
         return False
     return user.role == Role.COORDINATOR or referral.created_by_id == user.id or (
         user.role == Role.SPOC and referral.referring_agency_id == user.agency_id)
+
+
+def case_access(user: User, case_agency_ids: set[int], today: date) -> str | None:
+    """Need to know for a case record: "full", "restricted", or None (answer 404).
+
+    Coordinators and chairs see everything. A SPoC or practitioner whose agency is involved
+    sees the full record. A SPoC whose agency is not involved sees the restricted view
+    (reference, initials, risk level, lead agency, involved agencies). Anyone else: nothing.
+    Nobody from an agency without a current information sharing agreement sees anything.
+    """
+    if not can_access_case_records(user, today):
+        return None
+    if user.role in OPERATIONS:
+        return "full"
+    if user.role in (Role.SPOC, Role.PRACTITIONER) and user.agency_id in case_agency_ids:
+        return "full"
+    if user.role == Role.SPOC:
+        return "restricted"
+    return None
+
+
+def can_change_case(user: User, case_agency_ids: set[int], today: date) -> bool:
+    """Recording on a case (engagement, insight, outcomes, flags): coordinators, and SPoCs and
+    practitioners of involved agencies. Chairs read; decisions are theirs at panel."""
+    if case_access(user, case_agency_ids, today) != "full":
+        return False
+    return user.role == Role.COORDINATOR or user.role in (Role.SPOC, Role.PRACTITIONER)
