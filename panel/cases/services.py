@@ -12,7 +12,7 @@ from datetime import date, datetime
 from typing import Any
 
 import sqlalchemy as sa
-from flask import current_app, url_for
+from flask import current_app
 
 from panel import audit, notify, pathway
 from panel.extensions import db
@@ -46,8 +46,9 @@ class CaseStateError(ValueError):
     """The case is not in a state that allows this."""
 
 
-def case_link(case: Case, endpoint: str = "cases.view_case") -> str:
-    return current_app.config["PUBLIC_URL"] + url_for(endpoint, reference=case.reference)
+def case_link(case: Case) -> str:
+    """The case's stable address (/cases/<reference>), built without a request so jobs can use it."""
+    return f"{current_app.config['PUBLIC_URL']}/cases/{case.reference}"
 
 
 def add_event(case: Case, kind: str, summary: str, *, by: User | None, agency_id: int | None = None,
