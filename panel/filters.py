@@ -41,3 +41,4 @@ def register(app: Flask) -> None:
     app.add_template_filter(govuk_datetime)
     app.add_template_global(policy, "policy")
     app.add_template_global(lambda: app.config["SERVICE_NAME"], "service_name")
+    app.add_template_global(lambda: {rule.endpoint for rule in app.url_map.iter_rules()}, "url_map_endpoints")
