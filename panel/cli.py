@@ -65,3 +65,59 @@ def run_job_command(name: str) -> None:
     if name not in JOBS:
         raise click.UsageError(f"Unknown job {name!r}. Jobs: {', '.join(sorted(JOBS))}")
     click.echo(run_job(name))
+
+
+@panel_cli.group("api-token")
+def api_token_cli() -> None:
+    """Tokens for the referral API: create (shown once), list, revoke."""
+
+
+@api_token_cli.command("create")
+@click.option("--agency", "agency_code", required=True, help="The code of the agency the token belongs to.")
+@click.option("--label", default="", help="What the token is for, e.g. the system that uses it.")
+def api_token_create_command(agency_code: str, label: str) -> None:
+    """Make a token for an agency and print it once. Only its hash is kept."""
+    from panel.models import Agency
+    from panel.referrals.tokens import create_token
+
+    agency = db.session.execute(db.select(Agency).filter_by(code=agency_code)).scalar_one_or_none()
+    if agency is None:
+        raise click.UsageError(f"No agency has the code {agency_code!r}")
+    row, token = create_token(agency=agency, label=label)
+    db.session.commit()
+    click.echo(f"Token {row.id} for {agency.name}. Copy it now: it is not stored and cannot be shown again.")
+    click.echo(token)
+
+
+@api_token_cli.command("list")
+def api_token_list_command() -> None:
+    """List tokens: id, agency, prefix, label, created, last used, revoked."""
+    from panel.referrals.tokens import list_tokens
+
+    def when(value) -> str:
+        return value.strftime("%Y-%m-%d %H:%M") if value else "-"
+
+    rows = list_tokens()
+    if not rows:
+        click.echo("No API tokens.")
+    for row in rows:
+        state = f"revoked {when(row.revoked_at)}" if row.revoked_at else "active"
+        click.echo(f"{row.id}\t{row.agency.code}\t{row.prefix}…\t{row.label or '-'}\tcreated {when(row.created_at)}"
+                   f"\tlast used {when(row.last_used_at)}\t{state}")
+
+
+@api_token_cli.command("revoke")
+@click.argument("token_id", type=int)
+def api_token_revoke_command(token_id: int) -> None:
+    """Revoke a token by its id: calls with it are refused from now on."""
+    from panel.models import ApiToken
+    from panel.referrals.tokens import revoke_token
+
+    row = db.session.get(ApiToken, token_id)
+    if row is None:
+        raise click.UsageError(f"No API token has the id {token_id}")
+    if revoke_token(row):
+        db.session.commit()
+        click.echo(f"Token {token_id} ({row.prefix}…) is revoked.")
+    else:
+        click.echo(f"Token {token_id} was already revoked.")

@@ -33,7 +33,7 @@ def nhs_number_problem(value: str) -> str | None:
     digits = re.sub(r"[\s-]", "", value or "")
     if not digits:
         return None
-    if not digits.isdigit() or len(digits) != 10:
+    if not digits.isascii() or not digits.isdigit() or len(digits) != 10:  # not "٠١٢" or "９"
         return "NHS number must be 10 digits, like 943 476 5919"
     total = sum(int(d) * w for d, w in zip(digits[:9], range(10, 1, -1)))
     check = 11 - total % 11
