@@ -3,7 +3,7 @@ and the seven demo users named in DESIGN §4. Everything here is invented."""
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta, timezone
 
 import sqlalchemy as sa
 
@@ -89,5 +89,151 @@ def load(*, password: str, today: date | None = None) -> list[str]:
             agency.spoc, agency.deputy_spoc, agency.escalation_contact = spoc, deputy, lead
     agencies["probation"].spoc_absent = True  # shows the deputy acting for an absent SPoC
     db.session.flush()
+    load_referrals(today=today)
+    __import__("panel.demo_cases").demo_cases.load(today=today)  # the case record: panel/demo_cases.py
     audit.record(AuditAction.CREATE, "demo_data", "", summary={"agencies": len(agencies)})
     return list(named)
+
+
+# ---- referrals and cases ----------------------------------------------------------------
+# Every person is invented. Each referral goes through the real services (draft, answers,
+# submit, triage, panel decision), so references, decisions and the audit trail are real; only
+# the times are moved back afterwards so the history reads as it would have happened.
+#
+# With the default cap of 15: 6 open cases + 9 open referrals = 15 of 15 places used, and one
+# referral waiting. Sam Demo-Person is referred three times in the year (declined, withdrawn,
+# open), the last time under a new person record that matches by NHS number, and by date of
+# birth and a similar name.
+
+# (days ago submitted, referrer email, given, family, date of birth, NHS number, risk, needs, what happens)
+# what happens: ("submitted",), ("panel", days), ("info", days), ("declined", days), ("withdrawn", days),
+# ("declined_at_panel", days to panel, days declined), ("case", days to panel, days accepted, lead agency
+# code[, "closure_proposed"])
+DEMO_REFERRALS = [
+    (240, "worker.police@demo.invalid", "Alex", "Sample", date(1979, 4, 2), "9990000018", "critical",
+     ["dual_diagnosis", "victimisation", "poor_engagement"], ("case", 232, 225, "police")),
+    (205, "worker.police@demo.invalid", "Sam", "Demo-Person", date(1984, 3, 9), "9990000026", "high",
+     ["housing", "self_neglect"], ("declined", 198)),
+    (200, "worker.mentalhealth@demo.invalid", "Morgan", "Specimen", date(1966, 11, 30), "", "critical",
+     ["mental_health", "self_neglect"], ("case", 195, 190, "mental-health", "closure_proposed")),
+    (160, "spoc.housing@demo.invalid", "Riley", "Fictional", date(1991, 7, 15), "9990000034", "high",
+     ["housing", "antisocial_behaviour"], ("case", 155, 150, "housing")),
+    (150, "worker.asc@demo.invalid", "Rowan", "Example", date(1958, 1, 21), "", "high",
+     ["poorly_managed_health", "social_exclusion"], ("declined_at_panel", 140, 133)),
+    (120, "worker.drugalcohol@demo.invalid", "Kit", "Notreal", date(1987, 9, 5), "9990000042", "critical",
+     ["dual_diagnosis", "offending"], ("case", 115, 110, "drug-alcohol")),
+    (95, "spoc.housing@demo.invalid", "Samuel", "Demo-Person", date(1984, 3, 9), "", "high",
+     ["housing", "unable_to_protect_self"], ("withdrawn", 85)),
+    (80, "worker.probation@demo.invalid", "Jordan", "Madeup", date(1995, 2, 14), "9990000050", "high",
+     ["offending", "unhelpful_thinking"], ("case", 75, 70, "probation")),
+    (60, "worker.fire@demo.invalid", "Jude", "Placeholder", date(1949, 6, 18), "", "high",
+     ["self_neglect", "poorly_managed_health"], ("withdrawn", 52)),
+    (45, "worker.asc@demo.invalid", "Taylor", "Mockup", date(1972, 12, 1), "9990000069", "critical",
+     ["victimisation", "unable_to_protect_self"], ("case", 40, 35, "asc")),
+    (30, "spoc.police@demo.invalid", "Robin", "Dummy", date(1983, 5, 27), "", "critical",
+     ["antisocial_behaviour", "mental_health"], ("panel", 25)),
+    (25, "practitioner.health@demo.invalid", "Ellis", "Invented", date(1969, 8, 8), "9990000077", "high",
+     ["poorly_managed_health", "self_neglect"], ("panel", 20)),
+    (20, "worker.mentalhealth@demo.invalid", "Frankie", "Pretend", date(1990, 10, 10), "", "critical",
+     ["mental_health", "dual_diagnosis"], ("panel", 15)),
+    (18, "spoc.housing@demo.invalid", "Harley", "Imaginary", date(1977, 3, 3), "", "high",
+     ["housing", "social_exclusion"], ("info", 14)),
+    (12, "worker.primarycare@demo.invalid", "Jesse", "Fabricated", date(1962, 4, 4), "9990000085", "high",
+     ["poorly_managed_health", "poor_engagement"], ("info", 10)),
+    (6, "practitioner.health@demo.invalid", "Sam", "Demo-Person", date(1984, 3, 9), "9990000026", "critical",
+     ["housing", "self_neglect", "mental_health"], ("submitted",)),
+    (4, "spoc.police@demo.invalid", "Lee", "Hypothetical", date(1988, 1, 30), "", "critical",
+     ["offending", "victimisation"], ("submitted",)),
+    (3, "worker.probation@demo.invalid", "Nico", "Exemplar", date(1993, 9, 19), "9990000093", "high",
+     ["offending", "poor_engagement"], ("submitted",)),
+    (2, "worker.fire@demo.invalid", "Parker", "Sampleton", date(1955, 5, 5), "", "high",
+     ["self_neglect", "unable_to_protect_self"], ("submitted",)),
+    (1, "worker.asc@demo.invalid", "Reese", "Standby", date(1981, 8, 12), "9990000107", "critical",
+     ["victimisation", "mental_health"], ("submitted",)),  # the pathway is full: waits
+]
+
+
+def _when(today: date, days_ago: int, hour: int = 10) -> datetime:
+    return datetime.combine(today - timedelta(days=days_ago), time(hour, 0), tzinfo=timezone.utc)
+
+
+def load_referrals(*, today: date) -> int:
+    """Add the demo referrals and cases, once (flushes, does not commit). Returns how many were made."""
+    from panel.cases import services as case_services
+    from panel.models import LawfulBasis, Referral, RiskLevel
+    from panel.referrals import services
+
+    if db.session.execute(sa.select(sa.func.count()).select_from(Referral)).scalar_one():
+        return 0  # already there: --force adds nothing twice
+    agencies = {a.code: a for a in db.session.execute(sa.select(Agency)).scalars()}
+    users = {u.email: u for u in db.session.execute(sa.select(User)).scalars()}
+    coordinator, chair = users["coordinator@demo.invalid"], users["chair@demo.invalid"]
+
+    def backdate(referral, days_ago: int, hour: int = 11) -> None:
+        referral.decisions[-1].at = _when(today, days_ago, hour)
+        if referral.decided_at is not None:
+            referral.decided_at = _when(today, days_ago, hour)
+
+    for n, (days, email, given, family, born, nhs, risk, needs, plan) in enumerate(DEMO_REFERRALS):
+        by = users[email]
+        others = [code for code in ("police", "housing", "mental-health", "asc") if code != by.agency.code][n % 3:][:2]
+        referral = services.start_draft(by=by)
+        services.update_answers(
+            referral, by=by,
+            person={"given_name": given, "family_name": family, "date_of_birth": born, "nhs_number": nhs,
+                    "gender": ("Female", "Male", "Non-binary")[n % 3], "first_language": "English",
+                    "interpreter_needed": False, "address": f"{10 + n} Demo Street, Demo Town",
+                    "postcode": f"LU{1 + n % 4} {n % 9}DX"},
+            answers={"manager_name": "Demo Team Manager", "referrer_phone": "01632 960000",
+                     "lives_in_area": True, "single_agency_tried": True, "needs": needs,
+                     "risk_level": RiskLevel(risk),
+                     "risk_summary": "Fictional demo risk summary: repeated crises despite single-agency work.",
+                     "risk_assessment": "Agency risk assessment (demo) rates the risk as " + risk + ".",
+                     "tried_already": "Fictional: outreach visits and a support plan; engagement lasted two weeks.",
+                     "rapport": "Gets on best with the outreach worker (demo).",
+                     "persons_views": "“I want to be left alone, but I want somewhere warm.” (demo)",
+                     "desired_outcomes": ["Somewhere safe to live", "Fewer visits from the police"],
+                     "capacity": "No concerns about capacity recorded (demo).",
+                     "consent_given": n % 7 != 3,
+                     "consent_lawful_basis": None if n % 7 != 3 else LawfulBasis.SAFEGUARDING_INDIVIDUALS,
+                     "consent_reason": "" if n % 7 != 3 else "Serious risk of harm; the person declined (demo).",
+                     "staff_hostility": n % 5 == 1,
+                     "staff_safety_details": "Visit in pairs; dog at the address (demo)." if n % 5 == 1 else ""},
+            involvements=[{"agency_id": agencies[code].id, "named_worker": f"Demo Worker {n}-{i}",
+                           "has_rapport": i == 0} for i, code in enumerate(others)],
+        )
+        status = services.submit(referral, by=by, today=today - timedelta(days=days))
+        referral.submitted_at = _when(today, days, 9)
+        backdate(referral, days, 9)
+        if status != "submitted":
+            continue  # held on the waiting list (the last one, or more with a smaller cap)
+        what = plan[0]
+        if what == "declined":
+            services.decline(referral, by=coordinator, rationale="Risk can be held by a single agency (demo).",
+                             signposting="Adult social care front door; housing options (demo).")
+            backdate(referral, plan[1])
+        elif what == "withdrawn":
+            services.withdraw(referral, by=by, reason="The person has moved out of the area (demo).")
+            backdate(referral, plan[1])
+        elif what == "info":
+            services.request_information(referral, by=coordinator,
+                                         request="Please add the latest risk assessment and the GP's view (demo).")
+            backdate(referral, plan[1])
+        elif what in ("panel", "declined_at_panel", "case"):
+            services.put_to_panel(referral, by=coordinator)
+            backdate(referral, plan[1])
+            if what == "declined_at_panel":
+                services.decline(referral, by=chair, rationale="The panel agreed the risk is not critical (demo).",
+                                 signposting="Community mental health team (demo).", at_panel=True)
+                backdate(referral, plan[2], 12)
+            elif what == "case":
+                case = services.accept(referral, by=chair, lead_agency=agencies[plan[3]],
+                                       today=today - timedelta(days=plan[2]))
+                backdate(referral, plan[2], 12)
+                if plan[4:] == ("closure_proposed",):
+                    case_services.propose_closure(
+                        case, rationale="Risk reduced to medium; housing stable for three months (demo).",
+                        for_non_engagement=False, step_down_agency=agencies["asc"],
+                        accepted_by="Demo Team Manager", accepted_on=today - timedelta(days=7), by=coordinator)
+    db.session.flush()
+    return len(DEMO_REFERRALS)

@@ -45,3 +45,34 @@ def create_user(*, role: Role = Role.PRACTITIONER, agency: Agency | None = None,
     db.session.add(user)
     db.session.flush()
     return user
+
+
+def create_referral(*, agency: Agency | None = None, by: User | None = None, status: str = "submitted",
+                    given_name: str = "Sam", family_name: str = "Example",
+                    date_of_birth: date | None = date(1980, 5, 17),
+                    nhs_number: str = "", postcode: str = "LU1 2AB", person=None, submitted_at=None,
+                    **answers):
+    """A complete referral (every answer the rules need), made directly rather than through the
+    services; not a draft unless asked, with a reference and a submission time."""
+    from panel.models import Person, Referral, ReferralStatus, RiskLevel, utcnow
+
+    n = next(_seq)
+    status = ReferralStatus(status)
+    agency = agency or (by.agency if by is not None else create_agency())
+    person = person or Person(given_name=given_name, family_name=family_name, date_of_birth=date_of_birth,
+                              nhs_number=nhs_number, address=f"{n} Test Street", postcode=postcode)
+    values = dict(
+        referrer_name=by.name if by else "Robin Referrer",
+        referrer_email=by.email if by else f"referrer{n}@test.invalid",
+        manager_name="Morgan Manager", lives_in_area=True, single_agency_tried=True, needs=["housing"],
+        risk_level=RiskLevel.HIGH, risk_summary="Risks summarised.", tried_already="Tried already.",
+        desired_outcomes=["Somewhere safe to live"], consent_given=True,
+    )
+    values.update(answers)
+    referral = Referral(status=status, person=person, referring_agency_id=agency.id, created_by=by,
+                        reference=None if status == ReferralStatus.DRAFT else f"R-TEST-{n:05d}",
+                        submitted_at=None if status == ReferralStatus.DRAFT else (submitted_at or utcnow()),
+                        **values)
+    db.session.add(referral)
+    db.session.flush()
+    return referral

@@ -82,3 +82,127 @@ def test_demo_data_needs_a_long_enough_password(app):
     result = app.test_cli_runner().invoke(args=["panel", "demo-data", "--password", "short"])
     assert result.exit_code == 2
     assert "12 characters" in result.output
+
+
+# ---- referrals and cases ------------------------------------------------------------------
+
+
+def test_demo_pathway_is_exactly_full_with_one_referral_waiting(demo, db):
+    from panel import pathway
+    from panel.models import Referral, ReferralStatus
+
+    occupancy = pathway.occupancy()
+    assert occupancy.words == "15 of 15 places used"
+    assert (occupancy.referrals, occupancy.cases) == (9, 6)
+    waiting = pathway.waiting_list()
+    assert len(waiting) == 1 and waiting[0].person.full_name == "Reese Standby"
+    statuses = [r.status for r in db.session.execute(db.select(Referral)).scalars()]
+    for status, count in ((ReferralStatus.SUBMITTED, 4), (ReferralStatus.INFO_REQUESTED, 2),
+                          (ReferralStatus.AWAITING_PANEL, 3), (ReferralStatus.ACCEPTED, 6),
+                          (ReferralStatus.DECLINED, 2), (ReferralStatus.WITHDRAWN, 2)):
+        assert statuses.count(status) == count, status
+    assert ReferralStatus.DRAFT not in statuses
+
+
+def test_demo_cases_span_agencies_with_one_proposed_for_closure(demo, db):
+    from panel.models import Case, CaseStatus
+
+    cases = db.session.execute(db.select(Case)).scalars().all()
+    assert sorted(c.status for c in cases).count(CaseStatus.CLOSURE_PROPOSED) == 1
+    assert len({c.lead_agency_id for c in cases}) == 6
+    assert all(c.reference.startswith("CASPA-") and c.involvements for c in cases)
+
+
+def test_demo_repeat_person_is_flagged_three_times_in_the_year(demo, db):
+    from panel.models import Person, Referral, ReferralStatus
+    from panel.referrals import matching
+
+    open_one = db.session.execute(
+        db.select(Referral).join(Person).where(Person.family_name == "Demo-Person",
+                                                Referral.status == ReferralStatus.SUBMITTED)).scalar_one()
+    history = matching.history(open_one)
+    assert history.repeat and history.referred_last_year == 3
+    assert sorted(m.reason.split(" (")[0] for m in history.matches) == [
+        "Same NHS number", "Same date of birth and similar name"]
+    assert {i.referral.status for i in history.referrals} == {ReferralStatus.DECLINED, ReferralStatus.WITHDRAWN}
+    assert matching.flags([open_one])[open_one.id].repeat
+
+
+def test_demo_decisions_are_real_and_dated_in_the_past(demo, db):
+    from panel.audit import verify_chain
+    from panel.models import Referral, ReferralDecision, utcnow
+
+    declined = db.session.execute(db.select(ReferralDecision).filter_by(outcome="declined")).scalar_one()
+    assert declined.reason and declined.signposting and declined.by.email == "coordinator@demo.invalid"
+    assert declined.at < utcnow()
+    referrals = db.session.execute(db.select(Referral)).scalars().all()
+    assert len({r.reference for r in referrals}) == len(referrals)
+    assert all(r.submitted_at < utcnow() for r in referrals)
+    assert verify_chain().ok
+
+
+def test_demo_data_with_force_adds_no_referrals_twice(demo, app, db):
+    from panel.models import Referral
+
+    before = db.session.execute(db.select(db.func.count()).select_from(Referral)).scalar_one()
+    app.test_cli_runner().invoke(args=["panel", "demo-data", "--password", DEMO_PASSWORD, "--force"])
+    db.session.remove()
+    assert db.session.execute(db.select(db.func.count()).select_from(Referral)).scalar_one() == before == 20
+
+
+def test_demo_users_see_the_demo_referrals(demo, db, app):
+    for email, path, expect in (("coordinator@demo.invalid", "/", "15 of 15 places used"),
+                                ("chair@demo.invalid", "/referrals/triage", "15 of 15 places used"),
+                                ("coordinator@demo.invalid", "/referrals/waiting", "1 waiting"),
+                                ("practitioner.health@demo.invalid", "/referrals", "2 referrals"),
+                                ("spoc.housing@demo.invalid", "/referrals", "3 referrals")):
+        client = app.test_client()
+        post_form(client, "/login", {"email": email, "password": DEMO_PASSWORD})
+        response = client.get(path)
+        assert response.status_code == 200 and expect in response.get_data(as_text=True), (email, path)
+
+
+# ---- the case record --------------------------------------------------------------------
+
+
+def test_demo_case_records_are_rich_with_one_hostile_flag_and_one_case_ready_to_close(demo, app, db):
+    from panel.cases import services
+    from panel.models import (Case, CaseEvent, CaseStatus, EngagementAttempt, InsightVersion, OutcomeReview,
+                              PersonalOutcome, RiskChange, StaffSafetyFlag, StaffSafetyKind, utcnow)
+
+    cases = db.session.execute(db.select(Case).order_by(Case.reference)).scalars().all()
+    assert cases
+    reviews = set()
+    for case in cases:
+        attempts = db.session.execute(db.select(EngagementAttempt).filter_by(case_id=case.id)).scalars().all()
+        assert len(attempts) >= 24, case.reference
+        assert len({a.agency_id for a in attempts}) >= 2 and len({a.method for a in attempts}) >= 4
+        assert {a.out_of_hours for a in attempts} == {True, False}
+        assert len({a.occurred_at.weekday() for a in attempts}) >= 5
+        assert any(a.small_step for a in attempts) and any(a.non_engagement for a in attempts)
+        assert any(a.persons_words for a in attempts) and all(a.worker_view for a in attempts)
+        assert any(a.outcome.succeeded for a in attempts) and not all(a.outcome.succeeded for a in attempts)
+        assert all(a.occurred_at < utcnow() for a in attempts)
+        assert db.session.execute(db.select(InsightVersion).filter_by(case_id=case.id)).first()
+        assert db.session.execute(db.select(RiskChange).filter_by(case_id=case.id)).first()
+        assert case.risk_summary and case.contingency_plan
+        outcomes = db.session.execute(db.select(PersonalOutcome).filter_by(case_id=case.id)).scalars().all()
+        assert len(outcomes) >= 2
+        reviews |= {o.review for o in outcomes}
+        kinds = set(db.session.execute(db.select(CaseEvent.kind).filter_by(case_id=case.id)).scalars())
+        assert {"engagement", "risk", "insight", "outcome"} <= kinds
+    assert OutcomeReview.OPEN in reviews and len(reviews) >= 3  # some reviewed, some not yet
+    flags = db.session.execute(db.select(StaffSafetyFlag).where(StaffSafetyFlag.cleared_at.is_(None))).scalars().all()
+    assert [f.kind for f in flags if f.kind == StaffSafetyKind.HOSTILITY] == [StaffSafetyKind.HOSTILITY]
+    proposed = [c for c in cases if c.status == CaseStatus.CLOSURE_PROPOSED]
+    assert len(proposed) == 1 and services.closure_check(proposed[0]).ready
+
+    client = app.test_client()
+    post_form(client, "/login", {"email": "coordinator@demo.invalid", "password": DEMO_PASSWORD})
+    for case in cases:
+        for section in ("engagement", "engagement/patterns", "chronology", "closure"):
+            assert client.get(f"/cases/{case.reference}/{section}").status_code == 200, (case.reference, section)
+    before = db.session.execute(db.select(db.func.count(EngagementAttempt.id))).scalar_one()
+    app.test_cli_runner().invoke(args=["panel", "demo-data", "--password", DEMO_PASSWORD, "--force"])
+    db.session.remove()
+    assert db.session.execute(db.select(db.func.count(EngagementAttempt.id))).scalar_one() == before

@@ -87,10 +87,15 @@ def text_problem(value: str, label: str, limit: int, *, required: bool = False) 
     return None
 
 
+# Letters that Unicode does not decompose into a base letter and an accent.
+_FOLD = str.maketrans({"ø": "o", "æ": "ae", "œ": "oe", "ł": "l", "đ": "d", "ð": "d", "þ": "th", "ß": "ss",
+                       "ı": "i"})
+
+
 def name_key(given: str, family: str) -> str:
     """A name folded for matching: no accents, case, punctuation or extra spaces."""
     text = unicodedata.normalize("NFKD", f"{given} {family}")
-    text = "".join(c for c in text if not unicodedata.combining(c)).lower()
+    text = "".join(c for c in text if not unicodedata.combining(c)).lower().translate(_FOLD)
     return " ".join(re.sub(r"[^a-z ]", " ", text).split())
 
 

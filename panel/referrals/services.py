@@ -8,7 +8,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from flask import current_app, url_for
+from flask import current_app, has_request_context, url_for
 
 from panel import audit, notify, pathway
 from panel.extensions import db
@@ -49,7 +49,12 @@ EDITABLE_STATUSES = (ReferralStatus.DRAFT, ReferralStatus.INFO_REQUESTED)
 
 
 def _link(endpoint: str, **values: Any) -> str:
-    return current_app.config["PUBLIC_URL"] + url_for(endpoint, _external=False, **values)
+    if has_request_context():
+        path = url_for(endpoint, _external=False, **values)
+    else:  # the CLI (demo data) and the scheduler have no request to build URLs from
+        path = current_app.url_map.bind("localhost", script_name=current_app.config["APPLICATION_ROOT"]).build(
+            endpoint, values)
+    return current_app.config["PUBLIC_URL"] + path
 
 
 def _decide(referral: Referral, outcome: str, to_status: ReferralStatus, *, by: User | None,

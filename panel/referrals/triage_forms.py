@@ -1,0 +1,202 @@
+"""Forms for the referral list filters, triage, the panel decision, withdrawal, linking and promotion."""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from govuk_frontend_wtf.wtforms_widgets import GovRadioInput, GovSelect, GovSubmitInput, GovTextArea
+from wtforms import HiddenField, RadioField, SelectChoice, SelectField, SubmitField, TextAreaField
+from wtforms.validators import DataRequired, InputRequired, Length
+
+from panel.models import Agency, ReferralStatus
+from panel.referrals import rules
+
+LONG = rules.LONG
+
+# Triage outcomes and the status each leads to (a repeated POST finds it already there).
+TO_PANEL, REQUEST_INFORMATION, DECLINE = "to_panel", "request_information", "decline"
+TRIAGE_TARGETS = {
+    TO_PANEL: ReferralStatus.AWAITING_PANEL,
+    REQUEST_INFORMATION: ReferralStatus.INFO_REQUESTED,
+    DECLINE: ReferralStatus.DECLINED,
+}
+# What triage offers for a referral in each status (the services enforce the same rules).
+TRIAGE_OPTIONS = {
+    ReferralStatus.SUBMITTED: (TO_PANEL, REQUEST_INFORMATION, DECLINE),
+    ReferralStatus.AWAITING_PANEL: (REQUEST_INFORMATION, DECLINE),
+    ReferralStatus.INFO_REQUESTED: (DECLINE,),
+    ReferralStatus.WAITING: (DECLINE,),
+}
+ACCEPT = "accept"
+DECISION_TARGETS = {ACCEPT: ReferralStatus.ACCEPTED, DECLINE: ReferralStatus.DECLINED}
+DECISION_STATUSES = (ReferralStatus.SUBMITTED, ReferralStatus.AWAITING_PANEL)
+
+
+def clean_long(value: str | None) -> str:
+    """Free text as typed, less control characters (PostgreSQL refuses NUL)."""
+    return rules.clean_text(value, multiline=True)
+
+
+def optional_int(value) -> int | None:
+    """A select or hidden field's id: "" is none; anything but a short whole number is refused."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, int):
+        return value
+    text = str(value)
+    if not text.isascii() or not text.isdigit() or len(text) > 12:
+        raise ValueError("not an id")
+    return int(text)
+
+
+def _text(label: str, what: str) -> TextAreaField:
+    return TextAreaField(
+        label,
+        widget=GovTextArea(),
+        filters=[clean_long],
+        validators=[Length(max=LONG, message=f"{what} must be {LONG:,} characters or fewer")],
+    )
+
+
+def _require(field, message: str) -> None:
+    if not field.data and not field.errors:
+        field.errors = [*field.errors, message]
+
+
+class ReferralFilterForm(FlaskForm):
+    """Filters for the referral list, read from the query string. Bad values are ignored."""
+
+    class Meta:
+        csrf = False
+
+    status = SelectField("Status", widget=GovSelect())
+    agency = SelectField("Referring agency", widget=GovSelect(), coerce=optional_int)
+
+    def __init__(self, *args, agencies: list[Agency] | None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.status.choices = [SelectChoice("", "All statuses")] + [
+            SelectChoice(s.value, s.label) for s in ReferralStatus if s != ReferralStatus.DRAFT]
+        self.agency.choices = [SelectChoice("", "All agencies")] + [
+            SelectChoice(str(a.id), a.name) for a in agencies or []]
+        if agencies is None:
+            del self.agency
+
+    def chosen(self) -> tuple[ReferralStatus | None, int | None]:
+        """The status and agency id to filter by, leaving out any that did not validate."""
+        self.validate()
+        status = ReferralStatus(self.status.data) if self.status.data and not self.status.errors else None
+        agency = getattr(self, "agency", None)
+        agency_id = agency.data if agency is not None and not agency.errors else None
+        return status, agency_id
+
+    def filters(self) -> dict[str, str]:
+        status, agency_id = self.chosen()
+        out = {}
+        if status is not None:
+            out["status"] = status.value
+        if agency_id is not None:
+            out["agency"] = str(agency_id)
+        return out
+
+
+class TriageForm(FlaskForm):
+    outcome = RadioField(
+        "What do you want to do with this referral?",
+        widget=GovRadioInput(),
+        choices=[
+            SelectChoice(TO_PANEL, "Put it on the next panel’s agenda"),
+            SelectChoice(REQUEST_INFORMATION, "Ask the referrer for more information"),
+            SelectChoice(DECLINE, "Decline it"),
+        ],
+        invalid_value_message="Select what you want to do with this referral",
+        invalid_choice_message="Select what you want to do with this referral",
+        validators=[InputRequired("Select what you want to do with this referral")],
+    )
+    request = _text("What information do you need?", "The information you need")
+    rationale = _text("Why is it declined?", "The reason")
+    signposting = _text("Where could the referrer go instead? (optional)", "Signposting")
+    submit = SubmitField("Save and tell the referrer", widget=GovSubmitInput())
+
+    def validate(self, extra_validators=None) -> bool:
+        super().validate(extra_validators)
+        # Only the boxes shown for the chosen answer count; the others keep what was typed.
+        if self.outcome.data == REQUEST_INFORMATION:
+            _require(self.request, "Enter the information you need from the referrer")
+        else:
+            self.request.errors = []
+        if self.outcome.data == DECLINE:
+            _require(self.rationale, "Enter why the referral is declined")
+        else:
+            self.rationale.errors = self.signposting.errors = []
+        return not self.errors
+
+
+class DecisionForm(FlaskForm):
+    decision = RadioField(
+        "What did the panel decide?",
+        widget=GovRadioInput(),
+        choices=[
+            SelectChoice(ACCEPT, "Accept into the pathway"),
+            SelectChoice(DECLINE, "Decline"),
+        ],
+        invalid_value_message="Select the panel’s decision",
+        invalid_choice_message="Select the panel’s decision",
+        validators=[InputRequired("Select the panel’s decision")],
+    )
+    lead_agency_id = SelectField(
+        "Lead agency",
+        widget=GovSelect(),
+        coerce=optional_int,
+        invalid_value_message="Select the lead agency",
+        invalid_choice_message="Select the lead agency",
+    )
+    rationale = _text("Why did the panel decline it?", "The reason")
+    signposting = _text("Where could the referrer go instead? (optional)", "Signposting")
+    submit = SubmitField("Record the decision", widget=GovSubmitInput())
+
+    def __init__(self, *args, agencies: list[Agency], **kwargs):
+        super().__init__(*args, **kwargs)
+        self.lead_agency_id.choices = [SelectChoice("", "Choose the lead agency")] + [
+            SelectChoice(str(a.id), a.name) for a in agencies]
+
+    def validate(self, extra_validators=None) -> bool:
+        super().validate(extra_validators)
+        # Only the questions shown for the chosen answer count; the others keep what was typed.
+        if self.decision.data == ACCEPT:
+            _require(self.lead_agency_id, "Select the lead agency")
+        else:
+            self.lead_agency_id.errors = []
+        if self.decision.data == DECLINE:
+            _require(self.rationale, "Enter why the panel declined the referral")
+        else:
+            self.rationale.errors = self.signposting.errors = []
+        return not self.errors
+
+
+class WithdrawForm(FlaskForm):
+    reason = TextAreaField(
+        "Why is the referral being withdrawn?",
+        widget=GovTextArea(),
+        filters=[clean_long],
+        validators=[
+            DataRequired("Enter why the referral is being withdrawn"),
+            Length(max=LONG, message=f"The reason must be {LONG:,} characters or fewer"),
+        ],
+    )
+    submit = SubmitField("Withdraw referral", widget=GovSubmitInput())
+
+
+class LinkPersonForm(FlaskForm):
+    person_id = HiddenField(filters=[lambda v: v if v is None else str(v)[:20]])
+    submit = SubmitField("Link to this person", widget=GovSubmitInput())
+
+    def person(self) -> int | None:
+        try:
+            return optional_int(self.person_id.data)
+        except ValueError:
+            return None
+
+
+class ConfirmForm(FlaskForm):
+    """A bare form for a button (promote): it carries only the CSRF token."""
+
+    submit = SubmitField("Continue", widget=GovSubmitInput())
