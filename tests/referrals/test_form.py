@@ -181,6 +181,7 @@ def test_a_practitioner_walks_every_page_and_submits(client, practitioner, agenc
     panel = page(confirmation).select_one(".govuk-panel")
     assert "Referral submitted" in panel.get_text(" ", strip=True)
     assert referral.reference in panel.get_text(" ", strip=True)
+    assert panel.select_one("strong").get_text(strip=True) == referral.reference  # markup, not escaped text
     assert "with the coordinator" in page(confirmation).get_text(" ", strip=True)
 
     emails = db.session.execute(sa.select(OutboxMessage)).scalars().all()
