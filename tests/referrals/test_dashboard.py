@@ -60,15 +60,16 @@ def test_coordinators_and_chairs_see_occupancy_and_what_uses_each_place(client, 
     links = {a.get_text(strip=True): a["href"] for a in soup.select("main a")}
     assert links["Triage new referrals"] == "/referrals/triage"
     assert links["Waiting list (2 waiting)"] == "/referrals/waiting"
-    assert not any(href.startswith("/cases/") for href in links.values())
+    assert links["Case CASPA-2027-001"] == "/cases/CASPA-2027-001"
     assert "Quinlan" not in soup.get_text() and "Zephyrine" not in soup.get_text()
 
 
-def test_the_places_table_links_referrals_to_their_pages(client, login_as, pathway_in_use):
+def test_the_places_table_links_referrals_and_cases_to_their_pages(client, login_as, pathway_in_use):
     login_as("coordinator")
     soup = page(client.get("/"))
     hrefs = [a["href"] for a in soup.select("#places a")]
-    assert len(hrefs) == 2 and all(h.startswith("/referrals/") for h in hrefs)
+    assert hrefs[0] == "/cases/CASPA-2027-001"
+    assert len(hrefs) == 3 and all(h.startswith("/referrals/") for h in hrefs[1:])
 
 
 def test_the_dashboard_uses_a_fixed_number_of_queries(client, login_as, pathway_in_use, count_queries):

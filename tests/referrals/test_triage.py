@@ -430,7 +430,7 @@ def test_accept_with_a_lead_agency_makes_the_case_and_shows_its_reference(client
     reference = f"CASPA-{date.today().year}-001"
     assert reference in banner(response)
     assert reference in page(response).select_one(".govuk-inset-text").get_text()
-    assert page(response).find("a", href=f"/cases/{reference}") is None  # the case page is a later issue
+    assert page(response).find("a", href=f"/cases/{reference}") is not None  # links to the case page
     case = db.session.execute(sa.select(Case)).scalar_one()
     assert (case.reference, case.lead_agency_id, case.referral_id) == (reference, world["police"].id, r.id)
     assert {i.agency_id for i in case.involvements} == {world["housing"].id, world["police"].id}
