@@ -90,7 +90,9 @@ def load(*, password: str, today: date | None = None) -> list[str]:
     agencies["probation"].spoc_absent = True  # shows the deputy acting for an absent SPoC
     db.session.flush()
     load_referrals(today=today)
-    __import__("panel.demo_cases").demo_cases.load(today=today)  # the case record: panel/demo_cases.py
+    from panel import demo_cases  # the case record's demo data (imported here: it builds on the referrals above)
+
+    demo_cases.load(today=today)
     audit.record(AuditAction.CREATE, "demo_data", "", summary={"agencies": len(agencies)})
     return list(named)
 
