@@ -14,7 +14,7 @@ ADMIN_PAGES = [
     "/admin/", "/admin/users", "/admin/users/new", "/admin/users/{user_id}",
     "/admin/users/{user_id}/reset-password",
     "/admin/agencies", "/admin/agencies/new", "/admin/agencies/{agency_id}", "/admin/isa",
-    "/admin/audit", "/admin/audit?action=login&from=1+1+2020", "/admin/outbox", "/no-such-page",
+    "/admin/audit", "/admin/audit?action=login&from=1+1+2020", "/admin/outbox", "/admin/api-tokens", "/no-such-page",
 ]
 
 
