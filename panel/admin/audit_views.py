@@ -11,7 +11,7 @@ from urllib.parse import urlencode
 import sqlalchemy as sa
 from flask import Response, redirect, render_template, request, stream_with_context, url_for
 
-from panel import audit
+from panel import audit, pagination as paging
 from panel.admin import bp
 from panel.admin.audit_forms import ACTION_LABELS, LONDON, AuditFilterForm
 from panel.extensions import db
@@ -49,34 +49,6 @@ def _count(where: list[sa.ColumnElement[bool]]) -> int:
     return db.session.execute(sa.select(sa.func.count(AuditEvent.id)).where(*where)).scalar_one()
 
 
-def _page_number(pages: int) -> int:
-    raw = request.args.get("page", "1")
-    number = int(raw) if raw.isdecimal() and len(raw) < 9 else 1
-    return min(max(number, 1), pages)
-
-
-def _pagination(page: int, pages: int, filters: dict[str, str]) -> dict[str, Any] | None:
-    """Parameters for govukPagination: first, last, and the pages either side of this one."""
-    if pages <= 1:
-        return None
-
-    def href(n: int) -> str:
-        return url_for("admin.audit_log", **filters, page=n)
-
-    items: list[dict[str, Any]] = []
-    shown = sorted({1, pages, page - 1, page, page + 1} & set(range(1, pages + 1)))
-    for i, n in enumerate(shown):
-        if i and n - shown[i - 1] > 1:
-            items.append({"ellipsis": True})
-        items.append({"number": n, "href": href(n), "current": n == page})
-    return {
-        "previous": {"href": href(page - 1)} if page > 1 else None,
-        "next": {"href": href(page + 1)} if page < pages else None,
-        "items": items,
-        "landmarkLabel": "Audit trail pages",
-    }
-
-
 @bp.route("/audit")
 def audit_log():
     form = AuditFilterForm(request.args)
@@ -89,12 +61,12 @@ def audit_log():
         where = _conditions(form)
         total = _count(where)
         pages = max(1, -(-total // PAGE_SIZE))
-        page = _page_number(pages)
+        page = paging.page_number(pages)
         events = list(db.session.execute(
             sa.select(AuditEvent).where(*where).order_by(AuditEvent.id.desc())
             .limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)
         ).scalars())
-        pagination = _pagination(page, pages, filters)
+        pagination = paging.pagination("admin.audit_log", page, pages, label="Audit trail pages", **filters)
     return render_template(
         "admin/audit_log.html",
         form=form,

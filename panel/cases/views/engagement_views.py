@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from panel import audit
+from panel import audit, pagination as paging
 from panel.cases import bp, patterns as pattern_figures, services
 from panel.cases.access import CaseView, load_case
 from panel.cases.engagement_forms import (
@@ -96,35 +96,6 @@ def _changeable(view: CaseView, section: str) -> None:
         abort(404)
 
 
-def _page_number(pages: int) -> int:
-    raw = request.args.get("page", "1")
-    number = int(raw) if raw.isascii() and raw.isdecimal() and len(raw) < 9 else 1
-    return min(max(number, 1), pages)
-
-
-def _pagination(endpoint: str, reference: str, page: int, pages: int, filters: dict[str, Any],
-                label: str) -> dict[str, Any] | None:
-    """Parameters for govukPagination: first, last, and the pages either side of this one."""
-    if pages <= 1:
-        return None
-
-    def href(n: int) -> str:
-        return url_for(endpoint, reference=reference, **filters, page=n)
-
-    items: list[dict[str, Any]] = []
-    shown = sorted({1, pages, page - 1, page, page + 1} & set(range(1, pages + 1)))
-    for i, n in enumerate(shown):
-        if i and n - shown[i - 1] > 1:
-            items.append({"ellipsis": True})
-        items.append({"number": n, "href": href(n), "current": n == page})
-    return {
-        "previous": {"href": href(page - 1)} if page > 1 else None,
-        "next": {"href": href(page + 1)} if page < pages else None,
-        "items": items,
-        "landmarkLabel": label,
-    }
-
-
 def _involved(case: Case) -> list[Agency]:
     return sorted((inv.agency for inv in case.involvements), key=lambda a: a.name.lower())
 
@@ -145,7 +116,7 @@ def engagement(reference: str):
         where.append(EngagementAttempt.outcome == outcome)
     total = db.session.execute(sa.select(sa.func.count(EngagementAttempt.id)).where(*where)).scalar_one()
     pages = max(1, -(-total // PAGE_SIZE))
-    page = _page_number(pages)
+    page = paging.page_number(pages)
     attempts = db.session.execute(
         sa.select(EngagementAttempt).where(*where)
         .options(sa.orm.joinedload(EngagementAttempt.agency), sa.orm.joinedload(EngagementAttempt.recorded_by))
@@ -155,7 +126,7 @@ def engagement(reference: str):
     return _done(render_template(
         "cases/engagement.html", view=view, case=case, filters=filters, attempts=attempts, total=total,
         page=page, pages=pages, first=(page - 1) * PAGE_SIZE + 1, filtered=bool(chosen),
-        pagination=_pagination("cases.engagement", case.reference, page, pages, chosen, "Engagement log pages")))
+        pagination=paging.pagination("cases.engagement", page, pages, label="Engagement log pages", reference=case.reference, **chosen)))
 
 
 @bp.route("/<reference>/engagement/new", methods=["GET", "POST"])
@@ -261,7 +232,7 @@ def chronology(reference: str):
         page, pages, limit, offset = 1, 1, PRINT_LIMIT, 0
     else:
         pages = max(1, -(-total // PAGE_SIZE))
-        page = _page_number(pages)
+        page = paging.page_number(pages)
         limit, offset = PAGE_SIZE, (page - 1) * PAGE_SIZE
     by = sa.orm.aliased(User)
     rows = db.session.execute(
@@ -277,8 +248,7 @@ def chronology(reference: str):
         printed_at=utcnow(), filter_words=filter_words,
         print_url=url_for("cases.chronology", reference=case.reference, **chosen, print=1),
         screen_url=url_for("cases.chronology", reference=case.reference, **chosen),
-        pagination=None if printing else _pagination("cases.chronology", case.reference, page, pages, chosen,
-                                                     "Chronology pages")))
+        pagination=None if printing else paging.pagination("cases.chronology", page, pages, label="Chronology pages", reference=case.reference, **chosen)))
 
 
 # ---- closure and step-down ----------------------------------------------------------------

@@ -16,7 +16,7 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy.exc import IntegrityError
 
-from panel import audit
+from panel import audit, pagination as paging
 from panel.cases import bp, services
 from panel.cases.access import CaseView, load_case
 from panel.cases.forms import (
@@ -99,24 +99,7 @@ def _render(template: str, view: CaseView, error_form=None, **context: Any):
 def _page(total: int, size: int) -> tuple[int, int]:
     """This page's number (from ?page=, clamped) and the number of pages."""
     pages = max(1, -(-total // size))
-    raw = request.args.get("page", "1")
-    number = int(raw) if raw.isascii() and raw.isdigit() and len(raw) < 7 else 1
-    return min(max(number, 1), pages), pages
-
-
-def _pagination(endpoint: str, reference: str, page: int, pages: int, label: str) -> dict[str, Any] | None:
-    if pages <= 1:
-        return None
-    href = lambda n: url_for(endpoint, reference=reference, page=n)  # noqa: E731
-    shown = sorted({1, pages, page - 1, page, page + 1} & set(range(1, pages + 1)))
-    items, last = [], 0
-    for n in shown:
-        if n - last > 1:
-            items.append({"ellipsis": True})
-        items.append({"number": n, "href": href(n), "current": n == page})
-        last = n
-    return {"items": items, "previous": {"href": href(page - 1)} if page > 1 else None,
-            "next": {"href": href(page + 1)} if page < pages else None, "landmarkLabel": label}
+    return paging.page_number(pages), pages
 
 
 def _users(ids: set[int | None]) -> dict[int, User]:
@@ -168,7 +151,7 @@ def edit_risk(reference: str):
         .limit(RISK_PAGE_SIZE).offset((page - 1) * RISK_PAGE_SIZE)).scalars().all()
     return _render("cases/edit_risk.html", view, error_form, level_form=level_form, plan_form=plan_form,
                    changes=changes, total=total,
-                   pagination=_pagination("cases.edit_risk", case.reference, page, pages, "Risk history pages"))
+                   pagination=paging.pagination("cases.edit_risk", page, pages, label="Risk history pages", reference=case.reference))
 
 
 # ---- agencies and rapport -------------------------------------------------------------
@@ -321,7 +304,7 @@ def insight(reference: str):
             .limit(INSIGHT_PAGE_SIZE).offset(1 + (page - 1) * INSIGHT_PAGE_SIZE)).scalars().all()
     return _render("cases/insight.html", view, form, form_=form, latest=latest, earlier=earlier,
                    earlier_total=earlier_total, questions=services.INSIGHT_QUESTIONS,
-                   pagination=_pagination("cases.insight", case.reference, page, pages, "Earlier versions pages"))
+                   pagination=paging.pagination("cases.insight", page, pages, label="Earlier versions pages", reference=case.reference))
 
 
 # ---- the person's outcomes ------------------------------------------------------------

@@ -11,7 +11,7 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy.orm import joinedload, selectinload
 
-from panel import audit, pathway
+from panel import audit, pathway, pagination as paging
 from panel.auth import policy
 from panel.extensions import db
 from panel.models import (
@@ -91,34 +91,6 @@ def _isa_message(user: User) -> str | None:
 # ---- lists --------------------------------------------------------------------------
 
 
-def _page_number(pages: int) -> int:
-    raw = request.args.get("page", "1")
-    number = int(raw) if raw.isdecimal() and len(raw) < 9 else 1
-    return min(max(number, 1), pages)
-
-
-def _pagination(page: int, pages: int, filters: dict[str, str]) -> dict[str, Any] | None:
-    """Parameters for govukPagination: first, last, and the pages either side of this one."""
-    if pages <= 1:
-        return None
-
-    def href(n: int) -> str:
-        return url_for("referrals.list_referrals", **filters, page=n)
-
-    items: list[dict[str, Any]] = []
-    shown = sorted({1, pages, page - 1, page, page + 1} & set(range(1, pages + 1)))
-    for i, n in enumerate(shown):
-        if i and n - shown[i - 1] > 1:
-            items.append({"ellipsis": True})
-        items.append({"number": n, "href": href(n), "current": n == page})
-    return {
-        "previous": {"href": href(page - 1)} if page > 1 else None,
-        "next": {"href": href(page + 1)} if page < pages else None,
-        "items": items,
-        "landmarkLabel": "Referral list pages",
-    }
-
-
 def _scope(user: User) -> list[sa.ColumnElement[bool]]:
     """The referrals this user may see (as policy.can_view_referral), drafts left out."""
     where: list[sa.ColumnElement[bool]] = [Referral.status != ReferralStatus.DRAFT]
@@ -148,7 +120,7 @@ def list_referrals():
             where.append(Referral.referring_agency_id == int(filters["agency"]))
         total = db.session.execute(sa.select(sa.func.count(Referral.id)).where(*where)).scalar_one()
         pages = max(1, -(-total // PAGE_SIZE))
-        page = _page_number(pages)
+        page = paging.page_number(pages)
         referrals = list(db.session.execute(
             sa.select(Referral).where(*where)
             .options(joinedload(Referral.person), joinedload(Referral.referring_agency))
@@ -157,7 +129,7 @@ def list_referrals():
         ).scalars())
     return render_template(
         "referrals/list_referrals.html", form=None, filters=form, referrals=referrals, total=total,
-        first=(page - 1) * PAGE_SIZE + 1, pages=pages, pagination=_pagination(page, pages, filters),
+        first=(page - 1) * PAGE_SIZE + 1, pages=pages, pagination=paging.pagination("referrals.list_referrals", page, pages, label="Referral list pages", **filters),
         filtered=bool(filters), isa_message=isa_message, operations=operations)
 
 
