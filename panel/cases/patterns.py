@@ -107,7 +107,7 @@ def _slot_expression() -> sa.ColumnElement[int]:
         raw = connection.connection.dbapi_connection
         raw.create_function(SQLITE_SLOT_FUNCTION, 1, _sqlite_slot, deterministic=True)
         return getattr(sa.func, SQLITE_SLOT_FUNCTION)(EngagementAttempt.occurred_at)
-    raise NotImplementedError(connection.dialect.name)  # pragma: no cover
+    raise RuntimeError(f"Panel supports SQLite and PostgreSQL, not {connection.dialect.name}")  # pragma: no cover
 
 
 def _counts():
