@@ -7,6 +7,7 @@ from govuk_frontend_wtf.wtforms_widgets import GovRadioInput, GovSelect, GovSubm
 from wtforms import HiddenField, RadioField, SelectChoice, SelectField, SubmitField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length
 
+from panel.admin.forms import optional_int
 from panel.models import Agency, ReferralStatus
 from panel.referrals import rules
 
@@ -34,18 +35,6 @@ DECISION_STATUSES = (ReferralStatus.SUBMITTED, ReferralStatus.AWAITING_PANEL)
 def clean_long(value: str | None) -> str:
     """Free text as typed, less control characters (PostgreSQL refuses NUL)."""
     return rules.clean_text(value, multiline=True)
-
-
-def optional_int(value) -> int | None:
-    """A select or hidden field's id: "" is none; anything but a short whole number is refused."""
-    if value is None or value == "":
-        return None
-    if isinstance(value, int):
-        return value
-    text = str(value)
-    if not text.isascii() or not text.isdigit() or len(text) > 12:
-        raise ValueError("not an id")
-    return int(text)
 
 
 def _text(label: str, what: str) -> TextAreaField:
