@@ -49,3 +49,21 @@ def tab_until(page, predicate_js: str, limit: int = 60) -> None:
 def _serve_this_tests_app(live_server):
     """Every browser test talks to its own app and database through the shared live server."""
     return live_server
+
+
+def press_and_wait(page, key: str = "Enter") -> None:
+    """Press a key that navigates, and wait for the new page."""
+    with page.expect_navigation():
+        page.keyboard.press(key)
+
+
+def sign_in(page, email: str, password: str | None = None) -> None:
+    """Sign in by keyboard alone: Tab to the email field, type, Tab, type, Enter."""
+    from tests import factories
+
+    page.goto("/login")
+    tab_until(page, "el => el.name === 'email'")
+    page.keyboard.type(email)
+    page.keyboard.press("Tab")
+    page.keyboard.type(password or factories.PASSWORD)
+    press_and_wait(page)

@@ -7,21 +7,7 @@ from playwright.sync_api import expect
 from panel.extensions import db
 from panel.models import Agency, AgencyKind, Role, User
 from tests import factories
-from tests.browser.conftest import assert_accessible, tab_until
-
-
-def _press_and_wait(page, key: str) -> None:
-    with page.expect_navigation():
-        page.keyboard.press(key)
-
-
-def _sign_in(page, email: str) -> None:
-    page.goto("/login")
-    tab_until(page, "el => el.name === 'email'")
-    page.keyboard.type(email)
-    page.keyboard.press("Tab")
-    page.keyboard.type(factories.PASSWORD)
-    _press_and_wait(page, "Enter")
+from tests.browser.conftest import assert_accessible, tab_until, press_and_wait as _press_and_wait, sign_in as _sign_in
 
 
 def test_an_admin_adds_a_user_by_keyboard(page, app):

@@ -23,24 +23,10 @@ from panel.models import (
     StaffSafetyKind,
 )
 from tests import factories
-from tests.browser.conftest import assert_accessible, tab_until
+from tests.browser.conftest import assert_accessible, tab_until, press_and_wait as _press_and_wait, sign_in as _sign_in
 from tests.cases.helpers import create_case
 
 IN_CASE_NAV = "el.closest('.panel-case-nav') !== null"
-
-
-def _press_and_wait(page, key: str) -> None:
-    with page.expect_navigation():
-        page.keyboard.press(key)
-
-
-def _sign_in(page, email: str) -> None:
-    page.goto("/login")
-    tab_until(page, "el => el.name === 'email'")
-    page.keyboard.type(email)
-    page.keyboard.press("Tab")
-    page.keyboard.type(factories.PASSWORD)
-    _press_and_wait(page, "Enter")
 
 
 def _open_section(page, label: str) -> None:

@@ -12,27 +12,13 @@ from playwright.sync_api import expect
 from panel.extensions import db
 from panel.models import AgencyKind, Referral, ReferralDecision, ReferralStatus, Role, utcnow
 from tests import factories
-from tests.browser.conftest import assert_accessible, tab_until
+from tests.browser.conftest import assert_accessible, tab_until, press_and_wait as _press_and_wait, sign_in as _sign_in
 
 
 @pytest.fixture
 def app_config():
     return {"CASE_CAP": 3}
 
-
-
-def _press_and_wait(page, key: str) -> None:
-    with page.expect_navigation():
-        page.keyboard.press(key)
-
-
-def _sign_in(page, email: str) -> None:
-    page.goto("/login")
-    tab_until(page, "el => el.name === 'email'")
-    page.keyboard.type(email)
-    page.keyboard.press("Tab")
-    page.keyboard.type(factories.PASSWORD)
-    _press_and_wait(page, "Enter")
 
 
 def _follow(page, text: str) -> None:
