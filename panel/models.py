@@ -773,3 +773,189 @@ class CaseNotice(db.Model):
     kind: Mapped[str] = mapped_column(sa.String(40))
     trigger_id: Mapped[int] = mapped_column(default=0)
     raised_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+# ---- the action log and the escalation ladder -------------------------------------------
+
+
+class ActionStatus(StrEnum):
+    OPEN = "open"
+    DONE = "done"
+    NOT_POSSIBLE = "not_possible"
+    NOT_DONE = "not_done"
+    CANCELLED = "cancelled"
+
+    @property
+    def label(self) -> str:
+        return ACTION_STATUS_LABELS[self]
+
+
+ACTION_STATUS_LABELS = {
+    ActionStatus.OPEN: "Open",
+    ActionStatus.DONE: "Done",
+    ActionStatus.NOT_POSSIBLE: "Not possible because circumstances changed",
+    ActionStatus.NOT_DONE: "Not done by the agency",
+    ActionStatus.CANCELLED: "Cancelled",
+}
+
+
+class LadderStep(StrEnum):
+    """The rungs of the escalation ladder, in order, and the coordinator's escalation by hand."""
+
+    REMINDER = "reminder"
+    OVERDUE = "overdue"
+    AGENCY = "agency"
+    CHAIR = "chair"
+    MANUAL_AGENCY = "manual_agency"
+    MANUAL_CHAIR = "manual_chair"
+
+    @property
+    def label(self) -> str:
+        return LADDER_STEP_LABELS[self]
+
+    @property
+    def to_chair(self) -> bool:
+        return self in (LadderStep.CHAIR, LadderStep.MANUAL_CHAIR)
+
+    @property
+    def is_escalation(self) -> bool:
+        return self not in (LadderStep.REMINDER, LadderStep.OVERDUE)
+
+
+LADDER_STEP_LABELS = {
+    LadderStep.REMINDER: "Reminder before the due date",
+    LadderStep.OVERDUE: "Overdue notice",
+    LadderStep.AGENCY: "Escalated to the agency’s escalation contact",
+    LadderStep.CHAIR: "Escalated to the panel chair",
+    LadderStep.MANUAL_AGENCY: "Escalated by the coordinator to the agency’s escalation contact",
+    LadderStep.MANUAL_CHAIR: "Escalated by the coordinator to the panel chair",
+}
+
+
+class Action(db.Model):
+    """An action agreed for a case, owned by one agency, with a due date and the ladder's place.
+
+    `next_step` / `next_step_on` say which rung of the escalation ladder is due next and on
+    which date (London); the daily sweep reads only rows with next_step_on <= today, through
+    ix_actions_ladder. `ladder_round` goes up when the due date changes: the ladder restarts.
+    """
+
+    __tablename__ = "actions"
+    __table_args__ = (
+        sa.Index("ix_actions_ladder", "next_step_on"),
+        sa.Index("ix_actions_agency_status", "agency_id", "status"),
+        sa.Index("ix_actions_case_status", "case_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(sa.ForeignKey("cases.id"))
+    meeting_id: Mapped[int | None] = mapped_column(index=True)  # the meeting it came from (meetings issue)
+    description: Mapped[str] = mapped_column(sa.Text)
+    agency_id: Mapped[int] = mapped_column(sa.ForeignKey("agencies.id"))
+    assignee_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"), index=True)
+    due_on: Mapped[date]
+    status: Mapped[ActionStatus] = mapped_column(_enum(ActionStatus), default=ActionStatus.OPEN)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    ladder_round: Mapped[int] = mapped_column(default=1, server_default="1")
+    next_step: Mapped[LadderStep | None] = mapped_column(_enum(LadderStep))
+    next_step_on: Mapped[date | None]
+    escalated_to_chair_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+
+    case: Mapped[Case] = relationship()
+    agency: Mapped[Agency] = relationship()
+    assignee: Mapped[User | None] = relationship(foreign_keys=[assignee_id])
+    created_by: Mapped[User | None] = relationship(foreign_keys=[created_by_id])
+    updates: Mapped[list[ActionUpdate]] = relationship(back_populates="action", order_by="ActionUpdate.id")
+    escalations: Mapped[list[Escalation]] = relationship(back_populates="action", order_by="Escalation.id")
+
+    @property
+    def is_open(self) -> bool:
+        return self.status == ActionStatus.OPEN
+
+    def is_overdue(self, today: date) -> bool:
+        return self.status == ActionStatus.OPEN and self.due_on < today
+
+
+class ActionUpdate(db.Model):
+    """One dated update to an action: a note, a status change, a due-date change with its reason."""
+
+    __tablename__ = "action_updates"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    action_id: Mapped[int] = mapped_column(sa.ForeignKey("actions.id"), index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    note: Mapped[str] = mapped_column(sa.Text, default="")
+    old_status: Mapped[ActionStatus | None] = mapped_column(_enum(ActionStatus))
+    new_status: Mapped[ActionStatus | None] = mapped_column(_enum(ActionStatus))
+    old_due_on: Mapped[date | None]
+    new_due_on: Mapped[date | None]
+    due_change_reason: Mapped[str] = mapped_column(sa.String(500), default="")
+
+    action: Mapped[Action] = relationship(back_populates="updates")
+    by: Mapped[User | None] = relationship()
+
+
+class Escalation(db.Model):
+    """A rung of the ladder taken for an action: once per (action, step, round), with who was told.
+
+    Manual escalations by the coordinator use their own round numbers (1, 2, ...), so each is
+    recorded once too. The escalation contact (or a chair, for the chair's rungs) acknowledges.
+    """
+
+    __tablename__ = "escalations"
+    __table_args__ = (sa.UniqueConstraint("action_id", "step", "round", name="uq_escalations_action_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    action_id: Mapped[int] = mapped_column(sa.ForeignKey("actions.id"), index=True)
+    step: Mapped[LadderStep] = mapped_column(_enum(LadderStep))
+    round: Mapped[int] = mapped_column(default=1)
+    due_for: Mapped[date]
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))  # None: the daily sweep
+    reason: Mapped[str] = mapped_column(sa.String(1000), default="")
+    told: Mapped[str] = mapped_column(sa.Text, default="")  # "Name <email>" per line
+    contact_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))  # who is asked to acknowledge
+    acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    acknowledged_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    acknowledgement: Mapped[str] = mapped_column(sa.String(1000), default="")
+
+    action: Mapped[Action] = relationship(back_populates="escalations")
+    by: Mapped[User | None] = relationship(foreign_keys=[by_id])
+    contact: Mapped[User | None] = relationship(foreign_keys=[contact_id])
+    acknowledged_by: Mapped[User | None] = relationship(foreign_keys=[acknowledged_by_id])
+
+    @property
+    def told_list(self) -> list[str]:
+        return [line for line in self.told.splitlines() if line]
+
+
+class DigestItem(db.Model):
+    """A line waiting for someone's daily digest email; `digest_id` is set when it is sent."""
+
+    __tablename__ = "digest_items"
+    __table_args__ = (
+        sa.UniqueConstraint("user_id", "escalation_id", name="uq_digest_items_user_id"),
+        sa.Index("ix_digest_items_pending", "digest_id", "user_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"))
+    escalation_id: Mapped[int] = mapped_column(sa.ForeignKey("escalations.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    digest_id: Mapped[int | None] = mapped_column(sa.ForeignKey("digests.id"))
+
+
+class Digest(db.Model):
+    """One digest email per person per London day (the unique row is what makes it once)."""
+
+    __tablename__ = "digests"
+    __table_args__ = (sa.UniqueConstraint("user_id", "day", name="uq_digests_user_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"))
+    day: Mapped[date]
+    sent_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    items: Mapped[int] = mapped_column(default=0)

@@ -56,6 +56,8 @@ class Job(NamedTuple):
 JOBS: dict[str, Job] = {
     "heartbeat": Job("panel.scheduler:heartbeat", {"trigger": "interval", "seconds": 60}),
     "outbox": Job("panel.notify.delivery:deliver_due", {"trigger": "interval", "seconds": 60}),
+    # the escalation ladder and the daily digests, 07:00 Europe/London (the scheduler's timezone)
+    "escalations": Job("panel.actions.jobs:sweep", {"trigger": "cron", "hour": 7, "minute": 0}),
 }
 
 

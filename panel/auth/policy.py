@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Final
 
-from panel.models import Agency, Referral, Role, User
+from panel.models import Action, Agency, Referral, Role, User
 
 
 class _Marker:
@@ -207,3 +207,20 @@ def can_change_case(user: User, case_agency_ids: set[int], today: date) -> bool:
     if case_access(user, case_agency_ids, today) != "full":
         return False
     return user.role == Role.COORDINATOR or user.role in (Role.SPOC, Role.PRACTITIONER)
+
+
+def can_view_action(user: User, case_agency_ids: set[int], today: date) -> bool:
+    """An action is case data: whoever sees the full case record sees its actions."""
+    return case_access(user, case_agency_ids, today) == "full"
+
+
+def can_update_action(user: User, action: "Action", case_agency_ids: set[int], today: date) -> bool:
+    """Coordinators update any action; the acting SPoC of the owning agency updates its actions;
+    a practitioner (or SPoC) updates the actions assigned to them. Nobody else."""
+    if not can_view_action(user, case_agency_ids, today):
+        return False
+    if user.role == Role.COORDINATOR:
+        return True
+    if user.role in (Role.SPOC, Role.PRACTITIONER) and action.assignee_id == user.id:
+        return True
+    return user.role == Role.SPOC and user.agency_id == action.agency_id and acts_as_spoc(user)

@@ -17,6 +17,8 @@ from flask import current_app
 from panel import audit, notify, pathway
 from panel.extensions import db
 from panel.models import (
+    Action,
+    ActionStatus,
     Agency,
     AuditAction,
     Case,
@@ -300,9 +302,12 @@ def persistence_record(case_id: int) -> dict[str, Any]:
     }
 
 
-def closure_check(case: Case, *, open_actions: int = 0) -> ClosureCheck:
-    """The checklist on the closure page. `open_actions` counts actions not done, not possible
-    or transferred (the action log passes it in once it exists)."""
+def closure_check(case: Case, *, open_actions: int | None = None) -> ClosureCheck:
+    """The checklist on the closure page. `open_actions` (counted from the action log unless
+    given) is the number of the case's actions still open."""
+    if open_actions is None:
+        open_actions = db.session.scalar(sa.select(sa.func.count()).select_from(Action).where(
+            Action.case_id == case.id, Action.status == ActionStatus.OPEN)) or 0
     result = ClosureCheck()
     result.check(case.risk_level in (RiskLevel.MEDIUM, RiskLevel.LOW), "Risk is below high",
                  f"Risk is {case.risk_level.label.lower()}: it must be below high")
@@ -340,7 +345,7 @@ def propose_closure(case: Case, *, rationale: str, for_non_engagement: bool, ste
     audit.record(AuditAction.UPDATE, "case", case.reference, summary={"status": "closure_proposed"}, user=by)
 
 
-def approve_closure(case: Case, *, panel_date: date, by: User, open_actions: int = 0) -> None:
+def approve_closure(case: Case, *, panel_date: date, by: User, open_actions: int | None = None) -> None:
     """The chair approves closure at panel: closes the case, frees a place, tells people."""
     if case.status != CaseStatus.CLOSURE_PROPOSED:
         raise CaseStateError("Closure has not been proposed for this case")

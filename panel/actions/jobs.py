@@ -1,0 +1,190 @@
+"""The daily escalation sweep (07:00 Europe/London, and `flask --app wsgi panel run-job escalations`).
+
+1. Take every open action whose next rung is due (next_step_on <= today, read through the
+   ix_actions_ladder index: only those rows, never the whole log).
+2. Take the rungs due today, each recorded once as an Escalation row (unique per action, rung
+   and round; inserted with ON CONFLICT DO NOTHING) with who was told, and move the action on
+   to its next rung.
+3. Send each person with something waiting one digest email for the day (unique per person and
+   London day), listing items with links: the action number, the case reference and the agency
+   name, never the adult's details or the action's text.
+
+Idempotent: a second run finds nothing due and no digest to send. Two runs at once on
+PostgreSQL are serialised by a transaction-level advisory lock (SQLite transactions already
+begin IMMEDIATE), and the unique rows stop any double even without it.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import date, datetime
+
+import sqlalchemy as sa
+from flask import current_app
+from sqlalchemy.dialects import postgresql, sqlite
+
+from panel import audit, notify
+from panel.actions import ladder
+from panel.actions.services import (
+    StaffDirectory,
+    acknowledge_link,
+    action_link,
+    london_today,
+    offsets,
+    recipients,
+    told_text,
+)
+from panel.extensions import db
+from panel.filters import govuk_date
+from panel.models import (
+    Action,
+    ActionStatus,
+    Agency,
+    AuditAction,
+    Case,
+    Digest,
+    DigestItem,
+    Escalation,
+    LadderStep,
+    Role,
+    User,
+    utcnow,
+)
+
+PG_SWEEP_LOCK = 726_103  # advisory lock key (panel.audit uses 726_101, the scheduler 726_102)
+
+
+def _insert(table: sa.Table):
+    """INSERT ... ON CONFLICT DO NOTHING for the current database."""
+    dialect = db.session.get_bind().dialect.name
+    return (postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)).on_conflict_do_nothing()
+
+
+def _lock() -> None:
+    if db.session.get_bind().dialect.name == "postgresql":
+        db.session.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": PG_SWEEP_LOCK})
+
+
+def due_actions(today: date) -> list[Action]:
+    """Open actions with a rung due on or before today, with what deciding recipients needs."""
+    return list(db.session.scalars(
+        sa.select(Action)
+        .where(Action.next_step_on <= today, Action.status == ActionStatus.OPEN)
+        .options(sa.orm.joinedload(Action.agency).joinedload(Agency.spoc),
+                 sa.orm.joinedload(Action.agency).joinedload(Agency.deputy_spoc),
+                 sa.orm.joinedload(Action.agency).joinedload(Agency.escalation_contact),
+                 sa.orm.joinedload(Action.assignee))
+        .order_by(Action.id)))
+
+
+def sweep(now: datetime | None = None) -> dict[str, int]:
+    """Job "escalations": take the rungs due today, then send the day's digests. Commits."""
+    now = now or utcnow()
+    today = london_today(now)
+    _lock()
+    steps_taken = _climb(today, now)
+    digests = send_digests(today, now)
+    if steps_taken or digests:
+        audit.record(AuditAction.UPDATE, "escalation_sweep", today.isoformat(),
+                     summary={"steps": steps_taken, "digests": digests})
+    db.session.commit()
+    return {"steps": steps_taken, "digests": digests}
+
+
+def _climb(today: date, now: datetime) -> int:
+    actions = due_actions(today)
+    if not actions:
+        return 0
+    staff = StaffDirectory.load()
+    rows: list[dict] = []
+    told: dict[tuple[int, str], list[int]] = {}
+    for action in actions:
+        plan = ladder.plan(action.due_on, today, offsets(), start=action.next_step)
+        dates = ladder.step_dates(action.due_on, offsets())
+        for step in plan.due_now:
+            who = recipients(action, step, staff)
+            rows.append({"action_id": action.id, "step": step.value, "round": action.ladder_round,
+                         "due_for": dates[step], "at": now, "told": told_text(who.users, who.note),
+                         "contact_id": who.contact.id if who.contact else None,
+                         "reason": "", "acknowledgement": ""})
+            told[(action.id, step.value)] = [u.id for u in who.users]
+            if step == LadderStep.CHAIR:
+                action.escalated_to_chair_at = now
+        action.next_step, action.next_step_on = plan.next_step, plan.next_on
+    db.session.flush()
+    if not rows:
+        return 0
+    table = Escalation.__table__
+    inserted = db.session.execute(
+        _insert(table).returning(table.c.id, table.c.action_id, table.c.step), rows).all()
+    items = [{"user_id": user_id, "escalation_id": esc_id, "created_at": now}
+             for esc_id, action_id, step in inserted
+             for user_id in told.get((action_id, str(step)), [])]
+    if items:
+        db.session.execute(_insert(DigestItem.__table__), items)
+    return len(inserted)
+
+
+_LINES = {
+    LadderStep.REMINDER: "Action {id} on case {ref} ({agency}) is due on {due}.",
+    LadderStep.OVERDUE: "Action {id} on case {ref} ({agency}) was due on {due} and is overdue.",
+    LadderStep.AGENCY: "Action {id} on case {ref} ({agency}) was due on {due} and has been escalated to you "
+                       "as the agency’s escalation contact. Please acknowledge it.",
+    LadderStep.CHAIR: "Action {id} on case {ref} ({agency}) was due on {due} and has been escalated to the "
+                      "panel chair. It will be on the next panel’s agenda.",
+    LadderStep.MANUAL_AGENCY: "The coordinator has escalated action {id} on case {ref} ({agency}) to you as the "
+                              "agency’s escalation contact. Please acknowledge it.",
+    LadderStep.MANUAL_CHAIR: "The coordinator has escalated action {id} on case {ref} ({agency}) to the panel chair.",
+}
+
+
+def send_digests(today: date, now: datetime) -> int:
+    """One email per person with waiting items and no digest yet today. Items that arrive after
+    a person's digest has gone wait for tomorrow's."""
+    pending = db.session.execute(
+        sa.select(DigestItem.id, DigestItem.user_id, Escalation.id, Escalation.step, Escalation.contact_id,
+                  Action.id, Action.due_on, Case.reference, Agency.name)
+        .join(Escalation, Escalation.id == DigestItem.escalation_id)
+        .join(Action, Action.id == Escalation.action_id)
+        .join(Case, Case.id == Action.case_id)
+        .join(Agency, Agency.id == Action.agency_id)
+        .where(DigestItem.digest_id.is_(None))
+        .order_by(DigestItem.user_id, Action.due_on, Action.id, Escalation.id)).all()
+    if not pending:
+        return 0
+    by_user: dict[int, list] = defaultdict(list)
+    for row in pending:
+        by_user[row[1]].append(row)
+    users = {u.id: u for u in db.session.scalars(sa.select(User).where(User.id.in_(list(by_user))))}
+    sent = 0
+    for user_id, rows in by_user.items():
+        user = users.get(user_id)
+        digest_id = db.session.execute(
+            _insert(Digest.__table__).returning(Digest.__table__.c.id),
+            [{"user_id": user_id, "day": today, "sent_at": now, "items": len(rows)}]).scalar()
+        if digest_id is None:
+            continue  # today's digest has gone: these wait for tomorrow's
+        db.session.execute(sa.update(DigestItem).where(DigestItem.id.in_([r[0] for r in rows]))
+                           .values(digest_id=digest_id).execution_options(synchronize_session=False))
+        if user is None or not user.active:
+            continue
+        notify.queue_email(to=user.email, subject=f"{current_app.config['SERVICE_NAME']}: your actions for "
+                                                  f"{govuk_date(today)}", body=_digest_body(user, rows, today))
+        sent += 1
+    return sent
+
+
+def _digest_body(user: User, rows: list, today: date) -> str:
+    lines = [f"Hello {user.name},", "",
+             f"{len(rows)} item{'s' if len(rows) != 1 else ''} on the action log need{'s' if len(rows) == 1 else ''} "
+             "your attention today.", ""]
+    for _item_id, _user_id, esc_id, step, contact_id, action_id, due_on, reference, agency_name in rows:
+        step = LadderStep(step)
+        lines.append("- " + _LINES[step].format(id=action_id, ref=reference, agency=agency_name, due=govuk_date(due_on)))
+        if step.is_escalation and (contact_id == user.id or (step.to_chair and user.role == Role.CHAIR)):
+            lines.append(f"  Acknowledge: {acknowledge_link(esc_id)}")
+        else:
+            lines.append(f"  Open: {action_link(action_id)}")
+    lines += ["", "You need to sign in to see the details. This email holds no personal information.",
+              "You get one email a day, only when there is something for you."]
+    return "\n".join(lines)

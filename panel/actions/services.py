@@ -1,0 +1,374 @@
+"""The action log's rules: create and update actions, escalate by hand, acknowledge escalations,
+and the queries behind the action log, "our actions" and each case's actions.
+
+Services flush but never commit. Every change writes the audit trail and the case chronology.
+Who is told about a rung of the ladder is decided here (recipients()) and used by the daily
+sweep (panel.actions.jobs) and by escalation by hand; they hear through the daily digest.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Iterable
+
+import sqlalchemy as sa
+from flask import current_app
+
+from panel import audit
+from panel.actions import ladder
+from panel.cases.services import add_event
+from panel.extensions import db
+from panel.models import (
+    Action,
+    ActionStatus,
+    ActionUpdate,
+    Agency,
+    AuditAction,
+    Case,
+    DigestItem,
+    Escalation,
+    Involvement,
+    LadderStep,
+    Role,
+    User,
+    utcnow,
+)
+from panel.workdays import LONDON
+
+DESCRIPTION_MAX = 1000
+NOTE_MAX = 2000
+REASON_MAX = 500
+
+
+class ActionError(ValueError):
+    """The action cannot be changed this way (the message says why, for the user)."""
+
+
+def london_today(now: datetime | None = None) -> date:
+    return (now or utcnow()).astimezone(LONDON).date()
+
+
+def offsets() -> ladder.Offsets:
+    return ladder.Offsets.from_config(current_app.config)
+
+
+def action_link(action_id: int) -> str:
+    """The action's address, built without a request so the sweep can use it."""
+    return f"{current_app.config['PUBLIC_URL']}/actions/{action_id}"
+
+
+def acknowledge_link(escalation_id: int) -> str:
+    return f"{current_app.config['PUBLIC_URL']}/actions/escalations/{escalation_id}/acknowledge"
+
+
+def _start_ladder(action: Action, today: date) -> None:
+    action.next_step, action.next_step_on = ladder.first_step(action.due_on, today, offsets())
+
+
+# ---- create and update ------------------------------------------------------------------
+
+
+def create_action(case: Case, *, description: str, agency: Agency, due_on: date, by: User,
+                  assignee: User | None = None, meeting_id: int | None = None,
+                  today: date | None = None) -> Action:
+    """Add an open action for an agency involved in the case; its ladder starts from due_on."""
+    description = description.strip()
+    if not description:
+        raise ActionError("Enter what the agency will do")
+    if len(description) > DESCRIPTION_MAX:
+        raise ActionError(f"The action must be {DESCRIPTION_MAX} characters or fewer")
+    involved = {inv.agency_id for inv in case.involvements}
+    if agency.id not in involved:
+        raise ActionError("Choose an agency involved in the case")
+    if assignee is not None and assignee.agency_id != agency.id:
+        raise ActionError("The named person must work for the agency that owns the action")
+    today = today or london_today()
+    if due_on < today:
+        raise ActionError("The due date must be today or in the future")
+    action = Action(case_id=case.id, description=description, agency_id=agency.id,
+                    assignee_id=assignee.id if assignee else None, due_on=due_on,
+                    status=ActionStatus.OPEN, created_by_id=by.id, meeting_id=meeting_id)
+    _start_ladder(action, today)
+    db.session.add(action)
+    db.session.flush()
+    add_event(case, "action", f"Action {action.id} agreed for {agency.name}, due {due_on:%d/%m/%Y}",
+              by=by, agency_id=agency.id, ref_type="action", ref_id=action.id)
+    audit.record(AuditAction.CREATE, "action", action.id,
+                 summary={"case": case.reference, "agency": agency.code, "due_on": due_on.isoformat()}, user=by)
+    return action
+
+
+def update_action(action: Action, *, by: User, note: str = "", status: ActionStatus | None = None,
+                  due_on: date | None = None, reason: str = "", today: date | None = None) -> ActionUpdate:
+    """Record a dated update: a note, a new status, and/or a new due date (with its reason).
+
+    A new due date restarts the ladder from that date (a new round); any status but open
+    stops it. A closed action cannot be changed: the history keeps what happened.
+    """
+    today = today or london_today()
+    note, reason = note.strip(), reason.strip()
+    if action.status != ActionStatus.OPEN:
+        raise ActionError(f"This action is {action.status.label.lower()}; it can no longer be changed")
+    if len(note) > NOTE_MAX:
+        raise ActionError(f"The update must be {NOTE_MAX} characters or fewer")
+    new_status = status if status is not None and status != action.status else None
+    new_due = due_on if due_on is not None and due_on != action.due_on else None
+    if new_due is not None:
+        if new_due < today:
+            raise ActionError("The new due date must be today or in the future")
+        if not reason:
+            raise ActionError("Enter why the due date is changing")
+        if len(reason) > REASON_MAX:
+            raise ActionError(f"The reason must be {REASON_MAX} characters or fewer")
+    if not note and new_status is None and new_due is None:
+        raise ActionError("Write an update, or change the status or the due date")
+    update = ActionUpdate(action_id=action.id, by_id=by.id, note=note,
+                          old_status=action.status if new_status else None, new_status=new_status,
+                          old_due_on=action.due_on if new_due else None, new_due_on=new_due,
+                          due_change_reason=reason if new_due else "")
+    db.session.add(update)
+    changes: dict[str, object] = {}
+    if new_due is not None:
+        changes["due_on"] = [action.due_on.isoformat(), new_due.isoformat()]
+        action.due_on = new_due
+        action.ladder_round += 1
+        _start_ladder(action, today)
+    if new_status is not None:
+        changes["status"] = [str(action.status), str(new_status)]
+        action.status = new_status
+        action.closed_at = utcnow()
+        action.next_step = action.next_step_on = None  # the ladder stops
+    if note:
+        changes["note"] = True
+    summary = (f"Action {action.id}: " + "; ".join(
+        filter(None, [new_status and f"now {new_status.label.lower()}",
+                      new_due and f"due date changed to {new_due:%d/%m/%Y}",
+                      note and "update recorded"])))
+    add_event(action.case, "action", summary, by=by, agency_id=action.agency_id, ref_type="action", ref_id=action.id)
+    audit.record(AuditAction.UPDATE, "action", action.id, summary=changes, user=by)
+    db.session.flush()
+    return update
+
+
+# ---- who is told ---------------------------------------------------------------------------
+
+
+def _active(users: Iterable[User | None]) -> list[User]:
+    seen: dict[int, User] = {}
+    for u in users:
+        if u is not None and u.active and u.id not in seen:
+            seen[u.id] = u
+    return list(seen.values())
+
+
+def staff_with_role(role: Role) -> list[User]:
+    return list(db.session.scalars(
+        sa.select(User).where(User.role == role, User.active.is_(True)).order_by(User.id)))
+
+
+@dataclass
+class Recipients:
+    """Who is told of a rung, and who (if anyone) is asked to acknowledge it."""
+
+    users: list[User]
+    contact: User | None = None
+    note: str = ""
+
+
+@dataclass
+class StaffDirectory:
+    """Coordinators and chairs, fetched once per sweep rather than once per action."""
+
+    coordinators: list[User] = field(default_factory=list)
+    chairs: list[User] = field(default_factory=list)
+
+    @classmethod
+    def load(cls) -> StaffDirectory:
+        return cls(staff_with_role(Role.COORDINATOR), staff_with_role(Role.CHAIR))
+
+
+def recipients(action: Action, step: LadderStep, staff: StaffDirectory) -> Recipients:
+    """Reminder: the assignee, else the acting SPoC. Overdue: the acting SPoC and the
+    coordinators. Agency rungs: the agency's escalation contact (the coordinators when it has
+    none). Chair rungs: every active chair (the coordinators when there is none)."""
+    agency = action.agency
+    spoc = agency.acting_spoc
+    if step == LadderStep.REMINDER:
+        users = _active([action.assignee]) or _active([spoc]) or list(staff.coordinators)
+        return Recipients(users)
+    if step == LadderStep.OVERDUE:
+        return Recipients(_active([spoc, *staff.coordinators]))
+    if step in (LadderStep.AGENCY, LadderStep.MANUAL_AGENCY):
+        contact = _active([agency.escalation_contact])
+        if contact:
+            return Recipients(contact, contact=contact[0])
+        return Recipients(list(staff.coordinators), note=f"{agency.name} has no escalation contact")
+    chairs = list(staff.chairs)
+    if chairs:
+        return Recipients(chairs)
+    return Recipients(list(staff.coordinators), note="There is no active panel chair")
+
+
+def told_text(users: list[User], note: str = "") -> str:
+    lines = [f"{u.name} <{u.email}>" for u in users]
+    if note:
+        lines.append(f"({note})")
+    return "\n".join(lines)
+
+
+# ---- escalation by hand and acknowledgement -----------------------------------------------
+
+
+def escalate_by_hand(action: Action, *, to_chair: bool, reason: str, by: User, now: datetime | None = None) -> Escalation:
+    """The coordinator escalates an open action to the agency's escalation contact or the chair,
+    with a reason. Recorded once per press (a duplicate submission finds the row already there)."""
+    reason = reason.strip()
+    if action.status != ActionStatus.OPEN:
+        raise ActionError("Only an open action can be escalated")
+    if not reason:
+        raise ActionError("Enter why you are escalating this action")
+    if len(reason) > 1000:
+        raise ActionError("The reason must be 1000 characters or fewer")
+    now = now or utcnow()
+    step = LadderStep.MANUAL_CHAIR if to_chair else LadderStep.MANUAL_AGENCY
+    previous = db.session.scalar(
+        sa.select(Escalation).where(Escalation.action_id == action.id, Escalation.step == step)
+        .order_by(Escalation.round.desc()).limit(1))
+    if previous is not None and previous.reason == reason and now - previous.at < timedelta(minutes=10):
+        return previous  # the same form sent twice
+    who = recipients(action, step, StaffDirectory.load())
+    escalation = Escalation(action_id=action.id, step=step, round=(previous.round + 1) if previous else 1,
+                            due_for=london_today(now), at=now, by_id=by.id, reason=reason,
+                            told=told_text(who.users, who.note), contact_id=who.contact.id if who.contact else None)
+    db.session.add(escalation)
+    db.session.flush()
+    for user in who.users:
+        db.session.add(DigestItem(user_id=user.id, escalation_id=escalation.id, created_at=now))
+    if to_chair:
+        action.escalated_to_chair_at = now
+    add_event(action.case, "escalation", f"Action {action.id}: {step.label.lower()}", by=by,
+              agency_id=action.agency_id, ref_type="action", ref_id=action.id)
+    audit.record(AuditAction.UPDATE, "action", action.id, summary={"escalated": str(step)}, user=by)
+    db.session.flush()
+    return escalation
+
+
+def can_acknowledge(user: User, escalation: Escalation) -> bool:
+    """The escalation contact asked acknowledges an agency rung; any chair a chair rung."""
+    if escalation.acknowledged_at is not None or not escalation.step.is_escalation:
+        return False
+    if escalation.step.to_chair:
+        return user.role == Role.CHAIR
+    return escalation.contact_id is not None and escalation.contact_id == user.id
+
+
+def acknowledge(escalation: Escalation, *, by: User, comment: str) -> None:
+    comment = comment.strip()
+    if escalation.acknowledged_at is not None:
+        raise ActionError("This escalation has already been acknowledged")
+    if not can_acknowledge(by, escalation):
+        raise ActionError("You cannot acknowledge this escalation")
+    if not comment:
+        raise ActionError("Enter a comment: what your agency will do")
+    if len(comment) > 1000:
+        raise ActionError("The comment must be 1000 characters or fewer")
+    escalation.acknowledged_at, escalation.acknowledged_by_id, escalation.acknowledgement = utcnow(), by.id, comment
+    action = escalation.action
+    add_event(action.case, "escalation", f"Action {action.id}: escalation acknowledged by {by.name}", by=by,
+              agency_id=by.agency_id, ref_type="action", ref_id=action.id)
+    audit.record(AuditAction.UPDATE, "escalation", escalation.id, summary={"acknowledged": True}, user=by)
+    db.session.flush()
+
+
+# ---- queries --------------------------------------------------------------------------------
+
+
+def open_action_count(case_id: int) -> int:
+    return db.session.scalar(sa.select(sa.func.count()).select_from(Action).where(
+        Action.case_id == case_id, Action.status == ActionStatus.OPEN)) or 0
+
+
+@dataclass
+class ActionFilters:
+    """The action log's filters; all optional."""
+
+    agency_id: int | None = None
+    case_reference: str = ""
+    status: ActionStatus | None = None
+    overdue: bool = False
+    due_this_week: bool = False
+    escalated: bool = False
+    assignee_id: int | None = None
+
+
+def week_end(today: date) -> date:
+    """The Sunday that ends this week: "due this week" runs from today to then."""
+    return today + timedelta(days=6 - today.weekday())
+
+
+def action_query(filters: ActionFilters, today: date) -> sa.Select:
+    """Actions matching the filters, the most urgent first: open before closed, then by due date.
+    Loads the case, agency and assignee with it (no query per row)."""
+    q = (sa.select(Action).join(Action.case)
+         .options(sa.orm.contains_eager(Action.case), sa.orm.joinedload(Action.agency),
+                  sa.orm.joinedload(Action.assignee)))
+    if filters.agency_id:
+        q = q.where(Action.agency_id == filters.agency_id)
+    if filters.case_reference:
+        q = q.where(Case.reference == filters.case_reference)
+    if filters.assignee_id:
+        q = q.where(Action.assignee_id == filters.assignee_id)
+    if filters.status:
+        q = q.where(Action.status == filters.status)
+    if filters.overdue:
+        q = q.where(Action.status == ActionStatus.OPEN, Action.due_on < today)
+    if filters.due_this_week:
+        q = q.where(Action.status == ActionStatus.OPEN, Action.due_on >= today, Action.due_on <= week_end(today))
+    if filters.escalated:
+        q = q.where(Action.id.in_(sa.select(Escalation.action_id).where(
+            Escalation.step.in_([s for s in LadderStep if s.is_escalation]))))
+    return q.order_by(sa.case((Action.status == ActionStatus.OPEN, 0), else_=1), Action.due_on, Action.id)
+
+
+def escalation_levels(action_ids: list[int]) -> dict[int, LadderStep]:
+    """For each action, the highest rung taken in its current round or by hand (one query)."""
+    if not action_ids:
+        return {}
+    rows = db.session.execute(
+        sa.select(Escalation.action_id, Escalation.step).join(Action, Action.id == Escalation.action_id)
+        .where(Escalation.action_id.in_(action_ids),
+               sa.or_(Escalation.round == Action.ladder_round,
+                      Escalation.step.in_([LadderStep.MANUAL_AGENCY, LadderStep.MANUAL_CHAIR])))).all()
+    order = [LadderStep.REMINDER, LadderStep.OVERDUE, LadderStep.AGENCY, LadderStep.MANUAL_AGENCY,
+             LadderStep.CHAIR, LadderStep.MANUAL_CHAIR]
+    out: dict[int, LadderStep] = {}
+    for action_id, step in rows:
+        if action_id not in out or order.index(step) > order.index(out[action_id]):
+            out[action_id] = step
+    return out
+
+
+def case_actions(case_id: int) -> list[Action]:
+    return list(db.session.scalars(
+        sa.select(Action).where(Action.case_id == case_id)
+        .options(sa.orm.joinedload(Action.agency), sa.orm.joinedload(Action.assignee))
+        .order_by(sa.case((Action.status == ActionStatus.OPEN, 0), else_=1), Action.due_on, Action.id)))
+
+
+def load_action(action_id: int) -> Action | None:
+    return db.session.scalar(
+        sa.select(Action).where(Action.id == action_id).options(
+            sa.orm.joinedload(Action.case).selectinload(Case.involvements),
+            sa.orm.joinedload(Action.agency), sa.orm.joinedload(Action.assignee),
+            sa.orm.selectinload(Action.updates).joinedload(ActionUpdate.by),
+            sa.orm.selectinload(Action.escalations).joinedload(Escalation.by)))
+
+
+def assignable_users(case: Case) -> list[User]:
+    """Active SPoCs and practitioners of the agencies involved in the case."""
+    return list(db.session.scalars(
+        sa.select(User).join(Involvement, Involvement.agency_id == User.agency_id)
+        .where(Involvement.case_id == case.id, User.active.is_(True),
+               User.role.in_([Role.SPOC, Role.PRACTITIONER]))
+        .options(sa.orm.joinedload(User.agency)).order_by(User.name)))

@@ -1,0 +1,1 @@
+"""The action log pages (filled in by the action-log pages work)."""
