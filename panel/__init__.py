@@ -123,9 +123,10 @@ def register_blueprints(app: Flask) -> None:
     from panel.main import bp as main_bp
     from panel.actions import bp as actions_bp
     from panel.cases import bp as cases_bp
+    from panel.meetings import bp as meetings_bp
     from panel.referrals import api_bp, bp as referrals_bp
 
-    for bp in (main_bp, auth_bp, admin_bp, agencies_bp, referrals_bp, api_bp, cases_bp, actions_bp):
+    for bp in (main_bp, auth_bp, admin_bp, agencies_bp, referrals_bp, api_bp, cases_bp, actions_bp, meetings_bp):
         app.register_blueprint(bp)
     csrf.exempt(api_bp)  # bearer-token API: no cookies, so no CSRF
 

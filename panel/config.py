@@ -59,6 +59,22 @@ class Config:
     ACTION_OVERDUE_WORKING_DAYS = _int("ACTION_OVERDUE_WORKING_DAYS", 1)
     ACTION_AGENCY_ESCALATION_WORKING_DAYS = _int("ACTION_AGENCY_ESCALATION_WORKING_DAYS", 5)
     ACTION_CHAIR_ESCALATION_WORKING_DAYS = _int("ACTION_CHAIR_ESCALATION_WORKING_DAYS", 10)
+    # the monthly panel's schedule (panel.meetings.schedule): by default the second Wednesday,
+    # 10:00-12:30 Europe/London, referral cut-off 5 working days before, twelve panels ahead
+    PANEL_WEEKDAY = _int("PANEL_WEEKDAY", 2)                # Monday 0 ... Sunday 6
+    PANEL_WEEK_OF_MONTH = _int("PANEL_WEEK_OF_MONTH", 2)    # 1-4: first, second, third, fourth
+    PANEL_START = os.environ.get("PANEL_START", "10:00")
+    PANEL_END = os.environ.get("PANEL_END", "12:30")
+    PANEL_CUTOFF_WORKING_DAYS = _int("PANEL_CUTOFF_WORKING_DAYS", 5)
+    PANELS_AHEAD = _int("PANELS_AHEAD", 12)
+    PANEL_LOCATION = os.environ.get("PANEL_LOCATION", "")
+    PANEL_CASE_MINUTES = _int("PANEL_CASE_MINUTES", 15)
+    PANEL_CONFIDENTIALITY_STATEMENT = os.environ.get(
+        "PANEL_CONFIDENTIALITY_STATEMENT",
+        "The information discussed at this meeting is shared to protect adults at risk. It is "
+        "OFFICIAL-SENSITIVE and confidential. It must not be shared outside this meeting except "
+        "with those who need it to carry out the actions agreed, in line with the information "
+        "sharing agreement. Everyone present is asked to acknowledge this statement.")
     REQUIRE_MFA_FOR = _roles("REQUIRE_MFA_FOR")
     LOCKOUT_ATTEMPTS = 5
     LOCKOUT_MINUTES = 15

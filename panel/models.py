@@ -849,7 +849,7 @@ class Action(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[int] = mapped_column(sa.ForeignKey("cases.id"))
-    meeting_id: Mapped[int | None] = mapped_column(index=True)  # the meeting it came from (meetings issue)
+    meeting_id: Mapped[int | None] = mapped_column(sa.ForeignKey("meetings.id"), index=True)  # where it was agreed
     description: Mapped[str] = mapped_column(sa.Text)
     agency_id: Mapped[int] = mapped_column(sa.ForeignKey("agencies.id"))
     assignee_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"), index=True)
@@ -867,6 +867,7 @@ class Action(db.Model):
     agency: Mapped[Agency] = relationship()
     assignee: Mapped[User | None] = relationship(foreign_keys=[assignee_id])
     created_by: Mapped[User | None] = relationship(foreign_keys=[created_by_id])
+    meeting: Mapped[Meeting | None] = relationship()
     updates: Mapped[list[ActionUpdate]] = relationship(back_populates="action", order_by="ActionUpdate.id")
     escalations: Mapped[list[Escalation]] = relationship(back_populates="action", order_by="Escalation.id")
 
@@ -959,3 +960,188 @@ class Digest(db.Model):
     day: Mapped[date]
     sent_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     items: Mapped[int] = mapped_column(default=0)
+
+
+# ---- meetings: monthly panels (and case MDTs), agendas, attendance, minutes ---------------------
+
+
+class MeetingKind(StrEnum):
+    PANEL = "panel"
+    MDT = "mdt"
+
+    @property
+    def label(self) -> str:
+        return {"panel": "Monthly panel", "mdt": "Case MDT meeting"}[self.value]
+
+
+class MeetingStatus(StrEnum):
+    SCHEDULED = "scheduled"
+    CANCELLED = "cancelled"
+
+    @property
+    def label(self) -> str:
+        return self.value.capitalize()
+
+
+class AgendaItemKind(StrEnum):
+    """Agenda items; `section` gives their place in the agenda's fixed order (SafeLives/CASPA)."""
+
+    WELCOME = "welcome"
+    LAST_MINUTES = "last_minutes"
+    REFERRAL = "referral"
+    CASE = "case"
+    CLOSURE = "closure"
+    ESCALATIONS = "escalations"
+    OTHER = "other"            # an item the coordinator added
+    AOB = "aob"
+
+    @property
+    def section(self) -> int:
+        return AGENDA_SECTIONS[self]
+
+
+AGENDA_SECTIONS = {
+    AgendaItemKind.WELCOME: 1,
+    AgendaItemKind.LAST_MINUTES: 2,
+    AgendaItemKind.REFERRAL: 3,
+    AgendaItemKind.CASE: 4,
+    AgendaItemKind.CLOSURE: 5,
+    AgendaItemKind.ESCALATIONS: 6,
+    AgendaItemKind.OTHER: 7,
+    AgendaItemKind.AOB: 7,
+}
+
+
+class AttendanceStatus(StrEnum):
+    PRESENT = "present"
+    APOLOGIES_WITH_UPDATE = "apologies_with_update"
+    APOLOGIES = "apologies"
+    ABSENT = "absent"
+
+    @property
+    def label(self) -> str:
+        return {
+            "present": "Present",
+            "apologies_with_update": "Apologies, written update sent",
+            "apologies": "Apologies, no written update",
+            "absent": "Absent",
+        }[self.value]
+
+
+class Meeting(db.Model):
+    """A monthly panel or a case MDT: one calendar event with its own UID and SEQUENCE.
+
+    Panels made by the schedule carry `series_key` ("panel-2027-01"), unique, so creating the
+    next twelve is idempotent. `ical_uid` is made once and kept for ever; `ical_sequence` goes
+    up on every change of time, place or status (the calendar invitations issue).
+    """
+
+    __tablename__ = "meetings"
+    __table_args__ = (sa.Index("ix_meetings_kind_starts", "kind", "starts_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[MeetingKind] = mapped_column(_enum(MeetingKind))
+    status: Mapped[MeetingStatus] = mapped_column(_enum(MeetingStatus), default=MeetingStatus.SCHEDULED)
+    series_key: Mapped[str | None] = mapped_column(sa.String(20), unique=True)
+    case_id: Mapped[int | None] = mapped_column(sa.ForeignKey("cases.id"), index=True)
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ends_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    cutoff_on: Mapped[date | None]
+    location: Mapped[str] = mapped_column(sa.String(200), default="", server_default="")
+    online_url: Mapped[str] = mapped_column(sa.String(500), default="", server_default="")
+    purpose: Mapped[str] = mapped_column(sa.Text, default="", server_default="")
+    moved_reason: Mapped[str] = mapped_column(sa.String(500), default="", server_default="")
+    cancelled_reason: Mapped[str] = mapped_column(sa.String(500), default="", server_default="")
+    ical_uid: Mapped[str] = mapped_column(sa.String(120), unique=True, default=lambda: f"{secrets.token_hex(16)}@panel")
+    ical_sequence: Mapped[int] = mapped_column(default=0, server_default="0")
+    agenda_published_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    agenda_published_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    minutes_finalised_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    minutes_finalised_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+
+    case: Mapped[Case | None] = relationship()
+    items: Mapped[list[AgendaItem]] = relationship(back_populates="meeting", order_by="AgendaItem.position")
+    attendance: Mapped[list[Attendance]] = relationship(back_populates="meeting", order_by="Attendance.id")
+    amendments: Mapped[list[MinutesAmendment]] = relationship(back_populates="meeting", order_by="MinutesAmendment.id")
+    minutes_finalised_by: Mapped[User | None] = relationship(foreign_keys=[minutes_finalised_by_id])
+
+    @property
+    def finalised(self) -> bool:
+        return self.minutes_finalised_at is not None
+
+    @property
+    def cancelled(self) -> bool:
+        return self.status == MeetingStatus.CANCELLED
+
+    @property
+    def length_minutes(self) -> int:
+        return int((self.ends_at - self.starts_at).total_seconds() // 60)
+
+
+class AgendaItem(db.Model):
+    """One item on a meeting's agenda, in `position` order, with its time box and minutes.
+
+    Items the agenda builds itself carry their kind and the referral or case they are about
+    (`referral_id`, `case_id`); the coordinator's own items are kind "other" with a title.
+    `notes` and `decision` are the minutes for the item.
+    """
+
+    __tablename__ = "agenda_items"
+    __table_args__ = (sa.Index("ix_agenda_items_meeting_position", "meeting_id", "position"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    meeting_id: Mapped[int] = mapped_column(sa.ForeignKey("meetings.id"))
+    position: Mapped[int] = mapped_column(default=0)
+    kind: Mapped[AgendaItemKind] = mapped_column(_enum(AgendaItemKind))
+    title: Mapped[str] = mapped_column(sa.String(200), default="", server_default="")
+    referral_id: Mapped[int | None] = mapped_column(sa.ForeignKey("referrals.id"), index=True)
+    case_id: Mapped[int | None] = mapped_column(sa.ForeignKey("cases.id"), index=True)
+    minutes: Mapped[int] = mapped_column(default=15, server_default="15")
+    notes: Mapped[str] = mapped_column(sa.Text, default="", server_default="")
+    decision: Mapped[str] = mapped_column(sa.Text, default="", server_default="")
+    added_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+
+    meeting: Mapped[Meeting] = relationship(back_populates="items")
+    referral: Mapped[Referral | None] = relationship()
+    case: Mapped[Case | None] = relationship()
+
+
+class Attendance(db.Model):
+    """An agency's attendance at a meeting: status, who came or deputised, a written update,
+    and the attendee's acknowledgement of the confidentiality statement."""
+
+    __tablename__ = "attendance"
+    __table_args__ = (sa.UniqueConstraint("meeting_id", "agency_id", name="uq_attendance_meeting_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    meeting_id: Mapped[int] = mapped_column(sa.ForeignKey("meetings.id"))
+    agency_id: Mapped[int] = mapped_column(sa.ForeignKey("agencies.id"), index=True)
+    status: Mapped[AttendanceStatus | None] = mapped_column(_enum(AttendanceStatus))
+    attendee_name: Mapped[str] = mapped_column(sa.String(120), default="", server_default="")
+    deputised_by: Mapped[str] = mapped_column(sa.String(120), default="", server_default="")
+    written_update: Mapped[str] = mapped_column(sa.Text, default="", server_default="")
+    confidentiality_acknowledged: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    recorded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    recorded_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+
+    meeting: Mapped[Meeting] = relationship(back_populates="attendance")
+    agency: Mapped[Agency] = relationship()
+
+
+class MinutesAmendment(db.Model):
+    """A correction to finalised minutes: what changed, who made it and why."""
+
+    __tablename__ = "minutes_amendments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    meeting_id: Mapped[int] = mapped_column(sa.ForeignKey("meetings.id"), index=True)
+    agenda_item_id: Mapped[int | None] = mapped_column(sa.ForeignKey("agenda_items.id"))
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    reason: Mapped[str] = mapped_column(sa.String(1000))
+    text: Mapped[str] = mapped_column(sa.Text)
+
+    meeting: Mapped[Meeting] = relationship(back_populates="amendments")
+    by: Mapped[User | None] = relationship()

@@ -58,6 +58,8 @@ JOBS: dict[str, Job] = {
     "outbox": Job("panel.notify.delivery:deliver_due", {"trigger": "interval", "seconds": 60}),
     # the escalation ladder and the daily digests, 07:00 Europe/London (the scheduler's timezone)
     "escalations": Job("panel.actions.jobs:sweep", {"trigger": "cron", "hour": 7, "minute": 0}),
+    # twelve monthly panels made ahead (panel.meetings.schedule), daily
+    "panel-schedule": Job("panel.meetings.schedule:schedule_job", {"trigger": "cron", "hour": 6, "minute": 30}),
 }
 
 

@@ -1,0 +1,294 @@
+"""The self-building agenda of a monthly panel.
+
+Order (SafeLives Marac and CASPA practice):
+  1. welcome, introductions and the confidentiality statement;
+  2. minutes and incomplete actions from the last panel;
+  3. new referrals for decision: awaiting panel and received before the cut-off;
+  4. every open case, highest risk first, each with its open and overdue actions;
+  5. cases proposed for closure;
+  6. actions escalated to the chair since the last panel, and cases in the pathway over 12 months;
+  7. any other business (and the coordinator's own items).
+
+sync_agenda() brings the stored items in line with the data: it adds items for new referrals
+and cases at the end of their section, and removes the built items that no longer apply (a
+referral decided elsewhere, a case closed) unless minutes were written against them. The
+coordinator's ordering, time boxes and own items are kept. Once the minutes are finalised the
+agenda is frozen. The queries here run a fixed number of times whatever the data size.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+
+import sqlalchemy as sa
+from flask import current_app
+
+from panel import audit
+from panel.extensions import db
+from panel.models import (
+    Action,
+    ActionStatus,
+    AgendaItem,
+    AgendaItemKind,
+    AuditAction,
+    Case,
+    CaseStatus,
+    EngagementAttempt,
+    Involvement,
+    Meeting,
+    MeetingKind,
+    MeetingStatus,
+    Referral,
+    ReferralStatus,
+    RiskChange,
+    RiskLevel,
+    User,
+)
+from panel.workdays import LONDON
+
+FIXED_MINUTES = {
+    AgendaItemKind.WELCOME: 5,
+    AgendaItemKind.LAST_MINUTES: 10,
+    AgendaItemKind.CLOSURE: 10,
+    AgendaItemKind.ESCALATIONS: 10,
+    AgendaItemKind.AOB: 5,
+    AgendaItemKind.OTHER: 10,
+}
+TITLES = {
+    AgendaItemKind.WELCOME: "Welcome, introductions and the confidentiality statement",
+    AgendaItemKind.LAST_MINUTES: "Minutes and incomplete actions from the last panel",
+    AgendaItemKind.ESCALATIONS: "Escalated actions and cases in the pathway over 12 months",
+    AgendaItemKind.AOB: "Any other business",
+}
+SECTION_TITLES = {
+    1: "Welcome and confidentiality",
+    2: "The last panel",
+    3: "New referrals for decision",
+    4: "Updates on open cases",
+    5: "Cases proposed for closure",
+    6: "Escalations and long-running cases",
+    7: "Any other business",
+}
+CUT_OFF_TIME_NOTE = "received by the end of the cut-off day"
+
+
+def case_minutes() -> int:
+    return int(current_app.config.get("PANEL_CASE_MINUTES", 15))
+
+
+def previous_panel(meeting: Meeting) -> Meeting | None:
+    """The last panel held before this one (not cancelled)."""
+    return db.session.scalar(
+        sa.select(Meeting).where(Meeting.kind == MeetingKind.PANEL, Meeting.status == MeetingStatus.SCHEDULED,
+                                 Meeting.starts_at < meeting.starts_at, Meeting.id != meeting.id)
+        .order_by(Meeting.starts_at.desc()).limit(1))
+
+
+def _cutoff_end(meeting: Meeting) -> datetime:
+    """Referrals received before the end of the cut-off day (London) are on the agenda."""
+    day = meeting.cutoff_on or meeting.starts_at.astimezone(LONDON).date()
+    return datetime.combine(day + timedelta(days=1), datetime.min.time(), tzinfo=LONDON)
+
+
+def wanted_items(meeting: Meeting) -> list[tuple[AgendaItemKind, int | None, int | None]]:
+    """(kind, referral_id, case_id) of every item the data calls for, in agenda order."""
+    referrals = db.session.execute(
+        sa.select(Referral.id).where(Referral.status == ReferralStatus.AWAITING_PANEL,
+                                     Referral.submitted_at < _cutoff_end(meeting))
+        .order_by(Referral.submitted_at, Referral.id)).scalars().all()
+    rank = sa.case({level.value: level.rank for level in RiskLevel}, value=Case.risk_level)
+    cases = db.session.execute(
+        sa.select(Case.id, Case.status).where(Case.status.in_([CaseStatus.ACTIVE, CaseStatus.CLOSURE_PROPOSED]))
+        .order_by(rank, Case.accepted_on, Case.id)).all()
+    items: list[tuple[AgendaItemKind, int | None, int | None]] = [
+        (AgendaItemKind.WELCOME, None, None), (AgendaItemKind.LAST_MINUTES, None, None)]
+    items += [(AgendaItemKind.REFERRAL, rid, None) for rid in referrals]
+    items += [(AgendaItemKind.CASE, None, cid) for cid, status in cases if status == CaseStatus.ACTIVE]
+    items += [(AgendaItemKind.CLOSURE, None, cid) for cid, status in cases if status == CaseStatus.CLOSURE_PROPOSED]
+    items += [(AgendaItemKind.ESCALATIONS, None, None), (AgendaItemKind.AOB, None, None)]
+    return items
+
+
+def _key(item: AgendaItem) -> tuple[AgendaItemKind, int | None, int | None]:
+    return item.kind, item.referral_id, item.case_id
+
+
+def sync_agenda(meeting: Meeting, *, by: User | None = None) -> bool:
+    """Bring a panel's stored agenda in line with the data. Returns True when it changed. Flushes."""
+    if meeting.kind != MeetingKind.PANEL or meeting.finalised or meeting.cancelled:
+        return False
+    items = list(db.session.scalars(sa.select(AgendaItem).where(AgendaItem.meeting_id == meeting.id)
+                                    .order_by(AgendaItem.position, AgendaItem.id)))
+    wanted = wanted_items(meeting)
+    wanted_keys = set(wanted)
+    changed = False
+    kept: list[AgendaItem] = []
+    for item in items:
+        if item.kind != AgendaItemKind.OTHER and _key(item) not in wanted_keys and not (item.notes or item.decision):
+            db.session.delete(item)
+            changed = True
+        else:
+            kept.append(item)
+    have = {_key(i) for i in kept}
+    for kind, referral_id, case_id in wanted:
+        if (kind, referral_id, case_id) in have:
+            continue
+        new = AgendaItem(meeting_id=meeting.id, kind=kind, referral_id=referral_id, case_id=case_id,
+                         title=TITLES.get(kind, ""), added_by_id=None,
+                         minutes=FIXED_MINUTES.get(kind, case_minutes()))
+        # after the last kept item of the same or an earlier section
+        at = 0
+        for index, item in enumerate(kept):
+            if item.kind.section <= kind.section:
+                at = index + 1
+        kept.insert(at, new)
+        db.session.add(new)
+        changed = True
+    for position, item in enumerate(kept, start=1):
+        if item.position != position:
+            item.position = position
+            changed = True
+    if changed:
+        db.session.flush()
+        audit.record(AuditAction.UPDATE, "agenda", meeting.id, summary={"items": len(kept), "built": True}, user=by)
+    return changed
+
+
+def move_item(item: AgendaItem, *, up: bool, by: User) -> None:
+    """Swap an item with its neighbour (the coordinator's reordering, by keyboard-friendly buttons)."""
+    meeting = item.meeting
+    items = list(meeting.items)
+    index = items.index(item)
+    other = index - 1 if up else index + 1
+    if not 0 <= other < len(items):
+        return
+    items[index], items[other] = items[other], items[index]
+    for position, each in enumerate(items, start=1):
+        each.position = position
+    db.session.flush()
+    audit.record(AuditAction.UPDATE, "agenda", meeting.id, summary={"moved": item.id, "up": up}, user=by)
+
+
+def add_item(meeting: Meeting, *, title: str, minutes: int, by: User) -> AgendaItem:
+    """The coordinator's own item, placed before any other business."""
+    title = " ".join(title.split())
+    if not title:
+        raise ValueError("Enter a title for the item")
+    if len(title) > 200:
+        raise ValueError("The title must be 200 characters or fewer")
+    if not 1 <= minutes <= 180:
+        raise ValueError("The time box must be between 1 and 180 minutes")
+    items = list(meeting.items)
+    at = next((i for i, it in enumerate(items) if it.kind == AgendaItemKind.AOB), len(items))
+    new = AgendaItem(meeting_id=meeting.id, kind=AgendaItemKind.OTHER, title=title, minutes=minutes, added_by_id=by.id)
+    items.insert(at, new)
+    db.session.add(new)
+    for position, each in enumerate(items, start=1):
+        each.position = position
+    db.session.flush()
+    audit.record(AuditAction.UPDATE, "agenda", meeting.id, summary={"added": new.id}, user=by)
+    return new
+
+
+def set_time_box(item: AgendaItem, *, minutes: int, by: User) -> None:
+    if not 1 <= minutes <= 180:
+        raise ValueError("The time box must be between 1 and 180 minutes")
+    item.minutes = minutes
+    db.session.flush()
+    audit.record(AuditAction.UPDATE, "agenda", item.meeting_id, summary={"item": item.id, "minutes": minutes}, user=by)
+
+
+# ---- what the agenda page and the printed pack show ----------------------------------------
+
+
+@dataclass
+class CaseSection:
+    """One case's section of the pack: what the agenda and the chair's pack show for it."""
+
+    case: Case
+    last_risk_change: RiskChange | None = None
+    open_actions: list[Action] = field(default_factory=list)
+    engagement: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
+class AgendaView:
+    meeting: Meeting
+    items: list[AgendaItem]
+    previous: Meeting | None
+    cases: dict[int, CaseSection]
+    last_panel_actions: list[Action]
+    escalated_actions: list[Action]
+    long_cases: list[Case]
+    total_minutes: int
+
+    @property
+    def over_time(self) -> bool:
+        return self.total_minutes > self.meeting.length_minutes
+
+    def sections(self) -> list[tuple[int, str, list[AgendaItem]]]:
+        """The items grouped by section in their stored order (a moved item stays where put)."""
+        out: list[tuple[int, str, list[AgendaItem]]] = []
+        for item in self.items:
+            section = item.kind.section
+            if not out or out[-1][0] != section:
+                out.append((section, SECTION_TITLES[section], []))
+            out[-1][2].append(item)
+        return out
+
+
+def agenda_view(meeting: Meeting, today: date) -> AgendaView:
+    """Everything the agenda page and the pack need, in a fixed number of queries."""
+    items = list(db.session.scalars(
+        sa.select(AgendaItem).where(AgendaItem.meeting_id == meeting.id)
+        .options(sa.orm.joinedload(AgendaItem.referral).joinedload(Referral.person),
+                 sa.orm.joinedload(AgendaItem.referral).joinedload(Referral.referring_agency),
+                 sa.orm.joinedload(AgendaItem.case))
+        .order_by(AgendaItem.position, AgendaItem.id)))
+    previous = previous_panel(meeting)
+    case_ids = [i.case_id for i in items if i.case_id]
+    cases: dict[int, CaseSection] = {}
+    if case_ids:
+        for case in db.session.scalars(
+                sa.select(Case).where(Case.id.in_(case_ids)).options(
+                    sa.orm.joinedload(Case.person), sa.orm.joinedload(Case.lead_agency),
+                    sa.orm.selectinload(Case.involvements).joinedload(Involvement.agency))):
+            cases[case.id] = CaseSection(case=case)
+        for action in db.session.scalars(
+                sa.select(Action).where(Action.case_id.in_(case_ids), Action.status == ActionStatus.OPEN)
+                .options(sa.orm.joinedload(Action.agency), sa.orm.joinedload(Action.assignee))
+                .order_by(Action.due_on, Action.id)):
+            cases[action.case_id].open_actions.append(action)
+        latest = (sa.select(RiskChange.case_id, sa.func.max(RiskChange.id).label("id"))
+                  .where(RiskChange.case_id.in_(case_ids)).group_by(RiskChange.case_id).subquery())
+        for change in db.session.scalars(sa.select(RiskChange).join(latest, latest.c.id == RiskChange.id)):
+            cases[change.case_id].last_risk_change = change
+        since = previous.starts_at if previous else meeting.starts_at - timedelta(days=31)
+        rows = db.session.execute(
+            sa.select(EngagementAttempt.case_id, EngagementAttempt.outcome, sa.func.count())
+            .where(EngagementAttempt.case_id.in_(case_ids), EngagementAttempt.occurred_at >= since,
+                   EngagementAttempt.occurred_at < meeting.starts_at)
+            .group_by(EngagementAttempt.case_id, EngagementAttempt.outcome)).all()
+        for case_id, outcome, count in rows:
+            summary = cases[case_id].engagement
+            summary["attempts"] = summary.get("attempts", 0) + count
+            summary[str(outcome)] = summary.get(str(outcome), 0) + count
+    last_panel_actions: list[Action] = []
+    if previous is not None:
+        last_panel_actions = list(db.session.scalars(
+            sa.select(Action).where(Action.meeting_id == previous.id, Action.status == ActionStatus.OPEN)
+            .options(sa.orm.joinedload(Action.agency), sa.orm.joinedload(Action.case)).order_by(Action.due_on, Action.id)))
+    escalated_since = previous.starts_at if previous else meeting.starts_at - timedelta(days=31)
+    escalated = list(db.session.scalars(
+        sa.select(Action).where(Action.escalated_to_chair_at >= escalated_since,
+                                Action.escalated_to_chair_at < meeting.starts_at)
+        .options(sa.orm.joinedload(Action.agency), sa.orm.joinedload(Action.case)).order_by(Action.due_on, Action.id)))
+    year_ago = meeting.starts_at.astimezone(LONDON).date() - timedelta(days=365)
+    long_cases = list(db.session.scalars(
+        sa.select(Case).where(Case.status.in_([CaseStatus.ACTIVE, CaseStatus.CLOSURE_PROPOSED]),
+                              Case.accepted_on <= year_ago)
+        .options(sa.orm.joinedload(Case.person), sa.orm.joinedload(Case.lead_agency)).order_by(Case.accepted_on)))
+    return AgendaView(meeting=meeting, items=items, previous=previous, cases=cases,
+                      last_panel_actions=last_panel_actions, escalated_actions=escalated, long_cases=long_cases,
+                      total_minutes=sum(i.minutes for i in items))

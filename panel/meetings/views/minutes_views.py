@@ -1,0 +1,1 @@
+"""Attendance and minutes pages (filled in by the minutes work)."""
