@@ -1065,6 +1065,7 @@ class Meeting(db.Model):
     items: Mapped[list[AgendaItem]] = relationship(back_populates="meeting", order_by="AgendaItem.position")
     attendance: Mapped[list[Attendance]] = relationship(back_populates="meeting", order_by="Attendance.id")
     amendments: Mapped[list[MinutesAmendment]] = relationship(back_populates="meeting", order_by="MinutesAmendment.id")
+    attendees: Mapped[list[MeetingAttendee]] = relationship(back_populates="meeting", order_by="MeetingAttendee.id")
     minutes_finalised_by: Mapped[User | None] = relationship(foreign_keys=[minutes_finalised_by_id])
 
     @property
@@ -1145,3 +1146,58 @@ class MinutesAmendment(db.Model):
 
     meeting: Mapped[Meeting] = relationship(back_populates="amendments")
     by: Mapped[User | None] = relationship()
+
+
+class AttendeeResponse(StrEnum):
+    """An attendee's answer, recorded in the app (it does not read the organiser's mailbox)."""
+
+    NEEDS_ACTION = "needs_action"
+    ACCEPTED = "accepted"
+    DECLINED = "declined"
+    TENTATIVE = "tentative"
+
+    @property
+    def label(self) -> str:
+        return {"needs_action": "No reply yet", "accepted": "Attending", "declined": "Not attending",
+                "tentative": "Tentative"}[self.value]
+
+
+class MeetingAttendee(db.Model):
+    """Someone invited to a meeting: a user (SPoC, named worker, chair) or an external person by
+    name, agency and email. `removed_at` marks someone taken off the list (they were sent a
+    cancellation); `invited_sequence` is the last SEQUENCE sent to them."""
+
+    __tablename__ = "meeting_attendees"
+    __table_args__ = (sa.UniqueConstraint("meeting_id", "email", name="uq_meeting_attendees_meeting_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    meeting_id: Mapped[int] = mapped_column(sa.ForeignKey("meetings.id"))
+    user_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"), index=True)
+    name: Mapped[str] = mapped_column(sa.String(120))
+    agency_name: Mapped[str] = mapped_column(sa.String(120), default="", server_default="")
+    email: Mapped[str] = mapped_column(sa.String(254))
+    role: Mapped[str] = mapped_column(sa.String(20), default="REQ-PARTICIPANT", server_default="REQ-PARTICIPANT")
+    response: Mapped[AttendeeResponse] = mapped_column(_enum(AttendeeResponse), default=AttendeeResponse.NEEDS_ACTION)
+    response_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    added_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    removed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    invited_sequence: Mapped[int | None]
+
+    meeting: Mapped[Meeting] = relationship(back_populates="attendees")
+    user: Mapped[User | None] = relationship()
+
+    @property
+    def current(self) -> bool:
+        return self.removed_at is None
+
+
+class CalendarFeed(db.Model):
+    """A user's private calendar feed: only the SHA-256 of its 128-bit token is stored."""
+
+    __tablename__ = "calendar_feeds"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"), unique=True)
+    token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
