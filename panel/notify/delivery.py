@@ -33,7 +33,7 @@ import smtplib
 import ssl
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from email.message import EmailMessage
+from email.message import EmailMessage, MIMEPart
 from email.utils import format_datetime, parseaddr
 from pathlib import Path
 from typing import Any, Iterable, Protocol
@@ -90,8 +90,17 @@ def _domain(address: str) -> str:
 def build_email(message: OutboxMessage | Outgoing, *, sender: str) -> EmailMessage:
     """The EmailMessage for an outbox row: From, To, Subject, Date, Message-ID and a text/plain body.
 
-    With a calendar, the result is multipart/mixed holding multipart/alternative (the text and
-    text/calendar with the row's METHOD) and the same calendar as an invite.ics attachment.
+    With a calendar (an iMIP message, RFC 6047), the result is::
+
+        multipart/mixed
+          multipart/alternative
+            text/plain; charset=utf-8
+            text/calendar; method=<METHOD>; charset=UTF-8   (base64, no Content-Disposition)
+          application/ics; name=invite.ics                  (attachment; filename=invite.ics)
+
+    The calendar part's ``method`` equals the METHOD inside it, and base64 keeps its CRLF
+    line ends and 75-octet folding byte for byte. Outlook looks for the invitation only in
+    the first child of multipart/mixed; the attachment is for people who open files.
     The Message-ID is derived from the row, so a resend after a crash can be recognised.
     """
     email = EmailMessage()
@@ -104,9 +113,17 @@ def build_email(message: OutboxMessage | Outgoing, *, sender: str) -> EmailMessa
     email.set_content(message.body_text)
     if message.calendar:
         method = (message.calendar_method or "REQUEST").upper()
-        email.add_alternative(message.calendar, subtype="calendar", params={"method": method})
-        email.add_attachment(message.calendar.encode("utf-8"), maintype="application", subtype="ics",
-                             filename="invite.ics")
+        ics = message.calendar.encode("utf-8")
+        calendar = MIMEPart()
+        calendar.set_content(ics, maintype="text", subtype="calendar", cte="base64")
+        calendar.set_param("method", method)
+        calendar.set_param("charset", "UTF-8")
+        email.make_alternative()
+        email.attach(calendar)
+        email.add_attachment(ics, maintype="application", subtype="ics", filename="invite.ics")
+        attachment = email.get_payload()[-1]
+        attachment.set_param("name", "invite.ics")
+        del attachment["MIME-Version"]  # a header for the whole message only
     return email
 
 
