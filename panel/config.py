@@ -62,7 +62,7 @@ class Config:
     # the monthly panel's schedule (panel.meetings.schedule): by default the second Wednesday,
     # 10:00-12:30 Europe/London, referral cut-off 5 working days before, twelve panels ahead
     PANEL_WEEKDAY = _int("PANEL_WEEKDAY", 2)                # Monday 0 ... Sunday 6
-    PANEL_WEEK_OF_MONTH = _int("PANEL_WEEK_OF_MONTH", 2)    # 1-4: first, second, third, fourth
+    PANEL_WEEK_OF_MONTH = _int("PANEL_WEEK_OF_MONTH", 2)    # 1-4: first ... fourth; -1: the last
     PANEL_START = os.environ.get("PANEL_START", "10:00")
     PANEL_END = os.environ.get("PANEL_END", "12:30")
     PANEL_CUTOFF_WORKING_DAYS = _int("PANEL_CUTOFF_WORKING_DAYS", 5)

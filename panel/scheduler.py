@@ -60,6 +60,8 @@ JOBS: dict[str, Job] = {
     "escalations": Job("panel.actions.jobs:sweep", {"trigger": "cron", "hour": 7, "minute": 0}),
     # twelve monthly panels made ahead (panel.meetings.schedule), daily
     "panel-schedule": Job("panel.meetings.schedule:schedule_job", {"trigger": "cron", "hour": 6, "minute": 30}),
+    # each panel's agenda published to the SPoCs on its referral cut-off day (panel.meetings.panels)
+    "agenda-publish": Job("panel.meetings.panels:publish_due_agendas", {"trigger": "cron", "hour": 7, "minute": 15}),
 }
 
 

@@ -40,6 +40,33 @@ def _outbox_message() -> int:
     return message.id
 
 
+def _panel() -> int:
+    """An upcoming monthly panel (the meeting pages are for panels)."""
+    from datetime import timedelta
+
+    from panel.extensions import db
+    from panel.models import Meeting, MeetingKind, utcnow
+
+    starts = utcnow() + timedelta(days=30)
+    meeting = Meeting(kind=MeetingKind.PANEL, starts_at=starts, ends_at=starts + timedelta(hours=2, minutes=30),
+                      cutoff_on=starts.date() - timedelta(days=7))
+    db.session.add(meeting)
+    db.session.flush()
+    return meeting.id
+
+
+def _agenda_item() -> int:
+    """An item on the agenda of the meeting just built for the same URL (meeting_id comes first)."""
+    from panel.extensions import db
+    from panel.models import AgendaItem, AgendaItemKind, Meeting
+
+    meeting_id = db.session.execute(sa.select(sa.func.max(Meeting.id))).scalar_one()
+    item = AgendaItem(meeting_id=meeting_id, kind=AgendaItemKind.OTHER, title="An item", position=1, minutes=10)
+    db.session.add(item)
+    db.session.flush()
+    return item.id
+
+
 # URL arguments we can point at a real record. Others get a dummy value; the DENIED entry
 # still shows whether the refusal came from the access table.
 RECORD_BUILDERS = {
@@ -48,6 +75,8 @@ RECORD_BUILDERS = {
     "message_id": _outbox_message,
     "outbox_id": _outbox_message,
     "filename": lambda: "favicon.svg",
+    "meeting_id": _panel,
+    "item_id": _agenda_item,
 }
 
 

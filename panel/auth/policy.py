@@ -28,6 +28,7 @@ ALL_ROLES = frozenset(Role)
 OPERATIONS = frozenset({Role.COORDINATOR, Role.CHAIR})
 COORDINATOR = frozenset({Role.COORDINATOR})
 REFERRERS = frozenset({Role.COORDINATOR, Role.CHAIR, Role.SPOC, Role.PRACTITIONER})
+MEETINGS = frozenset({Role.COORDINATOR, Role.CHAIR, Role.SPOC})  # panels: operations and the SPoCs
 
 ACCESS: dict[str, object] = {
     "static": PUBLIC,
@@ -54,6 +55,19 @@ ACCESS: dict[str, object] = {
     "agencies.add_agency": ADMIN,
     "agencies.edit_agency": ADMIN,
     "agencies.isa_register": ADMIN,
+    # monthly panels: the schedule, the agenda and the printed pack (panel.meetings.views.agenda_views);
+    # SPoCs see the agenda restricted to need to know; the printed pack is the chair's (OPERATIONS)
+    "meetings.list_meetings": MEETINGS,
+    "meetings.create_panels": COORDINATOR,
+    "meetings.view_meeting": MEETINGS,
+    "meetings.print_agenda": OPERATIONS,
+    "meetings.agenda_pdf": OPERATIONS,
+    "meetings.move_item": COORDINATOR,
+    "meetings.add_item": COORDINATOR,
+    "meetings.time_box": COORDINATOR,
+    "meetings.publish_agenda": COORDINATOR,
+    "meetings.move_panel": COORDINATOR,
+    "meetings.cancel_panel": COORDINATOR,
     # referrals: record-level checks (can_view_referral, can_edit_referral) follow in the views
     "referrals.list_referrals": REFERRERS,
     "referrals.list_drafts": REFERRERS,

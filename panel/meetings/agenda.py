@@ -35,6 +35,7 @@ from panel.models import (
     Case,
     CaseStatus,
     EngagementAttempt,
+    EngagementOutcome,
     Involvement,
     Meeting,
     MeetingKind,
@@ -131,16 +132,21 @@ def sync_agenda(meeting: Meeting, *, by: User | None = None) -> bool:
         else:
             kept.append(item)
     have = {_key(i) for i in kept}
-    for kind, referral_id, case_id in wanted:
-        if (kind, referral_id, case_id) in have:
+    order = {key: index for index, key in enumerate(wanted)}
+    for key in wanted:
+        if key in have:
             continue
+        kind, referral_id, case_id = key
         new = AgendaItem(meeting_id=meeting.id, kind=kind, referral_id=referral_id, case_id=case_id,
                          title=TITLES.get(kind, ""), added_by_id=None,
                          minutes=FIXED_MINUTES.get(kind, case_minutes()))
-        # after the last kept item of the same or an earlier section
+        # After every item of an earlier section, and after the items of its own section that
+        # come before it in the data's order (so a new critical case goes above the medium ones,
+        # and a new referral after those received before it); the coordinator's order stays.
         at = 0
         for index, item in enumerate(kept):
-            if item.kind.section <= kind.section:
+            section = item.kind.section
+            if section < kind.section or (section == kind.section and order.get(_key(item), -1) < order[key]):
                 at = index + 1
         kept.insert(at, new)
         db.session.add(new)
@@ -155,19 +161,37 @@ def sync_agenda(meeting: Meeting, *, by: User | None = None) -> bool:
     return changed
 
 
-def move_item(item: AgendaItem, *, up: bool, by: User) -> None:
-    """Swap an item with its neighbour (the coordinator's reordering, by keyboard-friendly buttons)."""
-    meeting = item.meeting
-    items = list(meeting.items)
+def should_sync(meeting: Meeting, now: datetime, has_items: bool) -> bool:
+    """Rebuild from the data before the panel starts; afterwards the agenda is what was discussed
+    (a referral accepted at the panel must not vanish from it, nor a case accepted there join it),
+    unless it was never built at all. Never once the minutes are final, nor for a cancelled panel."""
+    if meeting.kind != MeetingKind.PANEL or meeting.finalised or meeting.cancelled:
+        return False
+    return now < meeting.starts_at or not has_items
+
+
+def can_move(items: list[AgendaItem], item: AgendaItem, *, up: bool) -> bool:
+    """An item moves within its own section only: the sections keep the agenda's fixed order."""
     index = items.index(item)
     other = index - 1 if up else index + 1
-    if not 0 <= other < len(items):
-        return
+    return 0 <= other < len(items) and items[other].kind.section == item.kind.section
+
+
+def move_item(item: AgendaItem, *, up: bool, by: User) -> bool:
+    """Swap an item with its neighbour in the same section (the coordinator's reordering, by
+    keyboard-friendly buttons). Returns False when it is already first (or last) in its section."""
+    meeting = item.meeting
+    items = list(meeting.items)
+    if not can_move(items, item, up=up):
+        return False
+    index = items.index(item)
+    other = index - 1 if up else index + 1
     items[index], items[other] = items[other], items[index]
     for position, each in enumerate(items, start=1):
         each.position = position
     db.session.flush()
     audit.record(AuditAction.UPDATE, "agenda", meeting.id, summary={"moved": item.id, "up": up}, user=by)
+    return True
 
 
 def add_item(meeting: Meeting, *, title: str, minutes: int, by: User) -> AgendaItem:
@@ -211,6 +235,26 @@ class CaseSection:
     open_actions: list[Action] = field(default_factory=list)
     engagement: dict[str, int] = field(default_factory=dict)
 
+    @property
+    def agency_ids(self) -> set[int]:
+        return {inv.agency_id for inv in self.case.involvements}
+
+    @property
+    def attempts(self) -> int:
+        return self.engagement.get("attempts", 0)
+
+    @property
+    def reached(self) -> int:
+        """Attempts where the person engaged, fully or partly."""
+        return sum(self.engagement.get(str(o), 0) for o in EngagementOutcome if o.succeeded)
+
+    def outcome_counts(self) -> list[tuple[EngagementOutcome, int]]:
+        """Every outcome with its count since the last panel, noughts included."""
+        return [(o, self.engagement.get(str(o), 0)) for o in EngagementOutcome]
+
+    def overdue(self, today: date) -> int:
+        return sum(1 for a in self.open_actions if a.is_overdue(today))
+
 
 @dataclass
 class AgendaView:
@@ -226,6 +270,18 @@ class AgendaView:
     @property
     def over_time(self) -> bool:
         return self.total_minutes > self.meeting.length_minutes
+
+    def start_times(self) -> dict[int, datetime]:
+        """When each item is due to start, if every item before it keeps to its time box."""
+        at, out = self.meeting.starts_at, {}
+        for item in self.items:
+            out[item.id] = at
+            at += timedelta(minutes=item.minutes)
+        return out
+
+    def case_sections(self) -> list[CaseSection]:
+        """One section per case on the agenda, in agenda order (the printed pack's order)."""
+        return [self.cases[i.case_id] for i in self.items if i.case_id in self.cases]
 
     def sections(self) -> list[tuple[int, str, list[AgendaItem]]]:
         """The items grouped by section in their stored order (a moved item stays where put)."""

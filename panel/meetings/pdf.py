@@ -20,9 +20,14 @@ PRINT_CSS = Path(__file__).resolve().parent.parent.parent / "static" / "print" /
 
 
 def _local_only(url: str, *args, **kwargs):
+    from urllib.parse import unquote, urlsplit
+
     from weasyprint.urls import default_url_fetcher
 
-    if not url.startswith("file://") or not url.startswith(f"file://{Path(current_app.static_folder).resolve()}"):
+    static = Path(current_app.static_folder).resolve()
+    parts = urlsplit(url)
+    # the resolved path, so neither "static-other/" nor "static/../" gets out of the folder
+    if parts.scheme != "file" or parts.netloc or not Path(unquote(parts.path)).resolve().is_relative_to(static):
         raise ValueError("the PDF may only load the app's own static files")
     return default_url_fetcher(url, *args, **kwargs)
 

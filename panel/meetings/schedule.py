@@ -54,8 +54,12 @@ def rule() -> PanelRule:
 
 
 def nth_weekday(year: int, month: int, weekday: int, n: int) -> date:
-    """The n-th given weekday of the month (n from 1)."""
+    """The n-th given weekday of the month (n from 1); n of -1 (or 5) is the month's last one."""
     first = date(year, month, 1)
+    if n in (-1, 5):
+        following = date(year + (month == 12), month % 12 + 1, 1)
+        last = following - timedelta(days=1)
+        return last - timedelta(days=(last.weekday() - weekday) % 7)
     return first + timedelta(days=(weekday - first.weekday()) % 7 + 7 * (n - 1))
 
 
@@ -117,7 +121,11 @@ def ensure_panels(today: date | None = None) -> list[Meeting]:
 
 
 def schedule_job() -> dict[str, int]:
-    """Job "panel-schedule" (daily): keep twelve panels ahead."""
+    """Job "panel-schedule" (daily): keep twelve panels ahead, and send each new panel's calendar
+    invitations to everyone expected (not from ensure_panels, so the demo data mails nobody)."""
+    from panel.meetings import invitations
+
     created = ensure_panels()
+    invited = sum(len(invitations.invite_panel(meeting, by=None)) for meeting in created)
     db.session.commit()
-    return {"created": len(created)}
+    return {"created": len(created), "invited": invited}
