@@ -93,6 +93,9 @@ def load(*, password: str, today: date | None = None) -> list[str]:
     from panel import demo_cases  # the case record's demo data (imported here: it builds on the referrals above)
 
     demo_cases.load(today=today)
+    from panel import demo_actions  # the action log's demo data: actions on the cases above
+
+    demo_actions.load(today=today)
     audit.record(AuditAction.CREATE, "demo_data", "", summary={"agencies": len(agencies)})
     return list(named)
 

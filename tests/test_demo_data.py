@@ -206,3 +206,81 @@ def test_demo_case_records_are_rich_with_one_hostile_flag_and_one_case_ready_to_
     app.test_cli_runner().invoke(args=["panel", "demo-data", "--password", DEMO_PASSWORD, "--force"])
     db.session.remove()
     assert db.session.execute(db.select(db.func.count(EngagementAttempt.id))).scalar_one() == before
+
+
+# ---- the action log ------------------------------------------------------------------------
+
+
+def test_demo_actions_are_at_every_stage_of_the_escalation_ladder(demo, app, db):
+    from datetime import date, timedelta
+
+    from panel.actions import jobs, services
+    from panel.cases.services import closure_check
+    from panel.models import (Action, ActionStatus, ActionUpdate, Case, CaseStatus, DigestItem, Escalation,
+                              LadderStep, OutboxMessage, utcnow)
+
+    today = date.today()
+    actions = db.session.execute(db.select(Action).order_by(Action.id)).scalars().all()
+    levels = services.escalation_levels([a.id for a in actions])
+    escalations = db.session.execute(db.select(Escalation).order_by(Escalation.id)).scalars().all()
+    by_action: dict[int, list] = {}
+    for e in escalations:
+        by_action.setdefault(e.action_id, []).append(e)
+
+    def one(what, test):
+        found = [a for a in actions if test(a)]
+        assert found, what
+        return found[0]
+
+    # every closing status, and open actions at each rung
+    for status in ActionStatus:
+        one(status, lambda a: a.status == status)
+    one("not yet due", lambda a: a.is_open and a.id not in by_action and a.due_on > today
+        and a.next_step == LadderStep.REMINDER)
+    one("reminder sent", lambda a: a.is_open and levels.get(a.id) == LadderStep.REMINDER and a.due_on >= today)
+    one("overdue notice", lambda a: a.is_open and levels.get(a.id) == LadderStep.OVERDUE and a.due_on < today)
+    agency = [e for e in escalations if e.step == LadderStep.AGENCY and e.action.is_open]
+    assert any(e.acknowledged_at and e.acknowledgement and e.acknowledged_by_id == e.contact_id for e in agency)
+    assert any(e.acknowledged_at is None and e.contact_id for e in agency)
+    chair = one("escalated to the chair", lambda a: a.is_open and levels.get(a.id) == LadderStep.CHAIR)
+    assert chair.escalated_to_chair_at is not None and chair.next_step is None
+    moved = one("due date changed", lambda a: a.is_open and a.ladder_round == 2)
+    change = db.session.execute(db.select(ActionUpdate).filter_by(action_id=moved.id)
+                                .where(ActionUpdate.new_due_on.is_not(None))).scalar_one()
+    assert change.due_change_reason and change.old_due_on < today <= change.new_due_on == moved.due_on
+    assert {e.round for e in by_action[moved.id]} == {1} and moved.next_step == LadderStep.REMINDER
+    by_hand = [e for e in escalations if e.step in (LadderStep.MANUAL_AGENCY, LadderStep.MANUAL_CHAIR)]
+    assert by_hand and all(e.reason and e.by.email == "coordinator@demo.invalid" for e in by_hand)
+    for status in (ActionStatus.DONE, ActionStatus.NOT_POSSIBLE, ActionStatus.NOT_DONE, ActionStatus.CANCELLED):
+        closed = one(status, lambda a: a.status == status)
+        assert closed.closed_at is not None and closed.next_step is None
+        assert db.session.execute(db.select(ActionUpdate).filter_by(action_id=closed.id, new_status=status)).scalar_one().note
+
+    # assigned to named demo users; owned by agencies involved in the case; the rows are real
+    assert {"spoc.police@demo.invalid", "practitioner.health@demo.invalid"} <= {
+        a.assignee.email for a in actions if a.assignee}
+    for action in actions:
+        assert action.agency_id in {inv.agency_id for inv in action.case.involvements}
+        assert action.created_at < utcnow()
+        if action.is_open and action.next_step is not None:
+            assert action.next_step_on is not None
+    assert all(e.at <= utcnow() and e.due_for <= today and e.told for e in escalations)
+    rungs = [(e.action_id, e.step, e.round) for e in escalations]
+    assert len(rungs) == len(set(rungs))
+    # the ladder is climbed up to today; no digest was emailed for the past, and only today's
+    # (and yesterday afternoon's) items wait for the next digest
+    assert jobs._climb(today, utcnow()) == 0
+    assert db.session.scalar(db.select(db.func.count()).select_from(OutboxMessage)
+                             .where(OutboxMessage.subject.contains("your actions"))) == 0
+    assert all(item.created_at.date() >= today - timedelta(days=1) for item in
+               db.session.execute(db.select(DigestItem).where(DigestItem.digest_id.is_(None))).scalars())
+    db.session.rollback()
+    # the case proposed for closure keeps its checklist met: its actions are all closed
+    proposed = db.session.execute(db.select(Case).filter_by(status=CaseStatus.CLOSURE_PROPOSED)).scalar_one()
+    assert closure_check(proposed).ready
+    assert db.session.scalar(db.select(db.func.count()).select_from(Action).filter_by(case_id=proposed.id)) >= 2
+
+    before = len(actions)
+    app.test_cli_runner().invoke(args=["panel", "demo-data", "--password", DEMO_PASSWORD, "--force"])
+    db.session.remove()
+    assert db.session.scalar(db.select(db.func.count()).select_from(Action)) == before
