@@ -2,6 +2,7 @@
 
 from flask import Blueprint
 
-bp = Blueprint("actions", __name__, url_prefix="/actions")
+# No URL prefix: the log is at /actions/..., and each case's actions at /cases/<reference>/actions.
+bp = Blueprint("actions", __name__)
 
 from panel.actions import views  # noqa: E402,F401

@@ -1,1 +1,398 @@
-"""The action log pages (filled in by the action-log pages work)."""
+"""The action log pages: the coordinator's log with filters and its CSV export, "our actions" for
+a SPoC or practitioner, each case's actions, an action's page with its history and escalations,
+updating an action, escalating one by hand, and acknowledging an escalation.
+
+Need to know: an action is case data, so whoever sees the full case record sees its actions
+(policy.can_view_action); anyone else gets 404, audited as a refusal, as for a case. Updating is
+for coordinators, the acting SPoC of the owning agency and whoever the action is assigned to
+(policy.can_update_action). Every page that shows case data is audited as a view; every change
+goes through panel.actions.services, which audits it and writes the case chronology. Pages run
+a fixed number of queries whatever the size of the log (eager loads, one escalation query).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import timedelta
+from typing import Any
+from urllib.parse import urlencode
+
+import sqlalchemy as sa
+from flask import Response, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+
+from panel import audit, pagination as paging
+from panel.actions import bp, services
+from panel.actions.forms import (
+    TO_CHAIR,
+    AcknowledgeForm,
+    ActionFilterForm,
+    AddActionForm,
+    EscalateForm,
+    UpdateActionForm,
+)
+from panel.actions.services import ActionError, ActionFilters, london_today
+from panel.admin.audit_views import _cell as formula_safe
+from panel.auth.policy import (
+    acts_as_spoc,
+    can_access_case_records,
+    can_update_action,
+    can_view_action,
+    isa_block_reason,
+)
+from panel.cases.access import load_case
+from panel.extensions import db
+from panel.filters import govuk_date
+from panel.models import (
+    Action,
+    ActionStatus,
+    Agency,
+    AuditAction,
+    Case,
+    CaseStatus,
+    Escalation,
+    Involvement,
+    LadderStep,
+    Role,
+    User,
+    utcnow,
+)
+
+PAGE_SIZE = 50
+RECENTLY_CLOSED = timedelta(days=28)    # "our actions" keeps closed ones this long
+REPEAT_WINDOW = timedelta(minutes=10)   # the same form sent again within this is not saved twice
+EXPORT_CHUNK = 1000
+CSV_HEADER = ("Action", "Case reference", "Agency", "Assigned to", "Description", "Due date", "Status", "Overdue",
+              "Highest escalation", "Agreed on", "Closed on")
+
+
+def _me() -> User:
+    return current_user._get_current_object()
+
+
+def _done(html: str) -> str:
+    """Commit the view's audit entry once the page is rendered (nothing loaded is expired first)."""
+    db.session.commit()
+    return html
+
+
+def _deny(object_type: str, object_id: Any, **summary: Any):
+    """404, audited as a refusal (and nothing else of this request kept)."""
+    db.session.rollback()
+    audit.record(AuditAction.DENIED, object_type, object_id, summary=summary or None)
+    db.session.commit()
+    abort(404)
+
+
+def _fail(field, message: str) -> None:
+    field.errors = [*field.errors, message]
+
+
+def _agency_ids(case: Case) -> set[int]:
+    return {inv.agency_id for inv in case.involvements}
+
+
+def _load(action_id: int, section: str) -> tuple[Action, set[int]]:
+    """The action with its case, history and escalations, or 404 (audited) if this user may
+    not see the case in full."""
+    action = services.load_action(action_id)
+    if action is None:
+        abort(404)
+    agency_ids = _agency_ids(action.case)
+    if not can_view_action(_me(), agency_ids, london_today()):
+        _deny("action", action_id, section=section)
+    return action, agency_ids
+
+
+def _count(query: sa.Select) -> int:
+    return db.session.execute(sa.select(sa.func.count()).select_from(query.order_by(None).subquery())).scalar_one()
+
+
+def _page_of(query: sa.Select, endpoint: str, label: str, **url_values: Any) -> dict[str, Any]:
+    """One page of the query's actions, their highest escalation, and the pagination."""
+    total = _count(query)
+    pages = max(1, -(-total // PAGE_SIZE))
+    page = paging.page_number(pages)
+    actions = list(db.session.scalars(query.limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)))
+    return {"actions": actions, "total": total, "page": page, "pages": pages, "first": (page - 1) * PAGE_SIZE + 1,
+            "levels": services.escalation_levels([a.id for a in actions]),
+            "pagination": paging.pagination(endpoint, page, pages, label=label, **url_values)}
+
+
+def _agencies() -> list[Agency]:
+    return list(db.session.scalars(sa.select(Agency).order_by(Agency.name)))
+
+
+# ---- the coordinator's action log and its export --------------------------------------------
+
+
+@bp.route("/actions")
+def action_log():
+    today = london_today()
+    form = ActionFilterForm(request.args, agencies=_agencies())
+    context: dict[str, Any] = {"actions": [], "total": 0, "page": 1, "pages": 1, "first": 1, "levels": {},
+                               "pagination": None}
+    chosen: dict[str, str] = {}
+    if form.check():
+        chosen = form.filters()
+        context = _page_of(services.action_query(form.chosen(), today), "actions.action_log", "Action log pages",
+                           **chosen)
+    audit.record(AuditAction.VIEW, "action_log", summary={"filters": chosen, "page": context["page"]})
+    return _done(render_template("actions/action_log.html", form=form, today=today, filtered=bool(chosen),
+                                 export_url=url_for("actions.export_actions", **chosen), **context))
+
+
+@bp.route("/actions/export.csv")
+def export_actions():
+    """The log as filtered, as a spreadsheet (CSV). Cells that a spreadsheet would read as a
+    formula are prefixed with an apostrophe. Audited as an export, with the filters and rows."""
+    today = london_today()
+    form = ActionFilterForm(request.args, agencies=_agencies())
+    if not form.check():
+        query = urlencode(list(request.args.items(multi=True)))
+        return redirect(url_for("actions.action_log") + (f"?{query}" if query else ""))
+    actions = list(db.session.scalars(services.action_query(form.chosen(), today)))
+    levels: dict[int, LadderStep] = {}
+    for start in range(0, len(actions), EXPORT_CHUNK):
+        levels.update(services.escalation_levels([a.id for a in actions[start:start + EXPORT_CHUNK]]))
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(CSV_HEADER)
+    for a in actions:
+        level = levels.get(a.id)
+        writer.writerow([
+            a.id, formula_safe(a.case.reference), formula_safe(a.agency.name),
+            formula_safe(a.assignee.name if a.assignee else ""), formula_safe(a.description), a.due_on.isoformat(),
+            a.status.label, "Yes" if a.is_overdue(today) else "No", level.label if level else "",
+            a.created_at.date().isoformat(), a.closed_at.date().isoformat() if a.closed_at else "",
+        ])
+    audit.record(AuditAction.EXPORT, "actions", summary={"filters": form.filters(), "rows": len(actions)})
+    db.session.commit()
+    return Response(buffer.getvalue(), mimetype="text/csv",
+                    headers={"Content-Disposition": f'attachment; filename="actions-{today.isoformat()}.csv"'})
+
+
+# ---- our actions ----------------------------------------------------------------------------
+
+
+@bp.route("/actions/ours")
+def our_actions():
+    """The acting SPoC sees their agency's actions; anyone else the actions assigned to them.
+    Open ones first, and those closed in the last four weeks; only on cases their agency is in."""
+    user, today = _me(), london_today()
+    agency = user.agency
+    acting = acts_as_spoc(user)
+    blocked = None if can_access_case_records(user, today) else isa_block_reason(agency, today)
+    context: dict[str, Any] = {"actions": [], "total": 0, "page": 1, "pages": 1, "first": 1, "levels": {},
+                               "pagination": None}
+    if blocked is None:
+        filters = ActionFilters(agency_id=user.agency_id) if acting else ActionFilters(assignee_id=user.id)
+        query = services.action_query(filters, today).where(
+            Action.case_id.in_(sa.select(Involvement.case_id).where(Involvement.agency_id == user.agency_id)),
+            sa.or_(Action.status == ActionStatus.OPEN, Action.closed_at >= utcnow() - RECENTLY_CLOSED))
+        context = _page_of(query, "actions.our_actions", "Our actions pages")
+    audit.record(AuditAction.VIEW, "our_actions", summary={"agency": agency.code, "acting_spoc": acting,
+                                                           "page": context["page"]})
+    spoc = agency.acting_spoc
+    return _done(render_template("actions/our_actions.html", today=today, acting=acting, blocked=blocked, agency=agency,
+                                 spoc=spoc, deputy=user.role == Role.SPOC and agency.deputy_spoc_id == user.id,
+                                 **context))
+
+
+# ---- one action -------------------------------------------------------------------------------
+
+
+def _people(ids: set[int | None]) -> dict[int, User]:
+    wanted = {i for i in ids if i is not None}
+    if not wanted:
+        return {}
+    return {u.id: u for u in db.session.scalars(sa.select(User).where(User.id.in_(wanted)))}
+
+
+@bp.route("/actions/<int:action_id>")
+def view_action(action_id: int):
+    user, today = _me(), london_today()
+    action, agency_ids = _load(action_id, "view")
+    escalations = list(reversed(action.escalations))
+    people = _people({e.acknowledged_by_id for e in escalations} | {action.created_by_id})
+    audit.record(AuditAction.VIEW, "action", action.id, summary={"case": action.case.reference})
+    return _done(render_template(
+        "actions/view_action.html", action=action, case=action.case, today=today, people=people,
+        updates=list(reversed(action.updates)), escalations=escalations,
+        can_update=action.is_open and can_update_action(user, action, agency_ids, today),
+        can_escalate=action.is_open and user.role == Role.COORDINATOR,
+        acknowledgeable={e.id for e in escalations if services.can_acknowledge(user, e)}))
+
+
+def _update_field(form: UpdateActionForm, message: str):
+    lowered = message.lower()
+    if "why the due date" in lowered or "reason" in lowered:
+        return form.reason
+    if "due date" in lowered:
+        return form.due_on
+    if "status" in lowered:
+        return form.status
+    return form.note
+
+
+@bp.route("/actions/<int:action_id>/update", methods=["GET", "POST"])
+def update_action(action_id: int):
+    user, today = _me(), london_today()
+    action, agency_ids = _load(action_id, "update")
+    if not can_update_action(user, action, agency_ids, today):
+        _deny("action", action.id, section="update", change=True)
+    last = action.updates[-1] if action.updates else None
+    previous = last if last is not None and last.by_id == user.id and utcnow() - last.at < REPEAT_WINDOW else None
+    form = UpdateActionForm(current_due=action.due_on, current_status=action.status, today=today, previous=previous,
+                            data={"status": action.status} if request.method == "GET" else None)
+    back = url_for("actions.view_action", action_id=action.id)
+    if form.validate_on_submit():
+        if form.repeat:
+            flash("That update had already been saved.", "info")
+            return redirect(back)
+        if not action.is_open:
+            flash(f"This action is {action.status.label.lower()}, so it can no longer be changed.", "info")
+            return redirect(back)
+        new_status = form.status.data if form.status.data != action.status else None
+        try:
+            services.update_action(action, by=user, note=form.note.data, status=new_status, due_on=form.new_due,
+                                   reason=form.reason.data if form.new_due else "", today=today)
+        except ActionError as problem:
+            _fail(_update_field(form, str(problem)), str(problem))
+        else:
+            db.session.commit()
+            if new_status is not None:
+                flash(f"Action {action_id} has been updated. It is now {new_status.label.lower()}.", "success")
+            else:
+                flash(f"Action {action_id} has been updated.", "success")
+            return redirect(back)
+    audit.record(AuditAction.VIEW, "action", action.id, summary={"case": action.case.reference, "section": "update"})
+    return _done(render_template("actions/update_action.html", action=action, case=action.case, form=form,
+                                 today=today))
+
+
+@bp.route("/actions/<int:action_id>/escalate", methods=["GET", "POST"])
+def escalate_action(action_id: int):
+    """The coordinator escalates an open action by hand, to the agency's escalation contact or
+    to the chair. They are told in their next daily digest email."""
+    user = _me()
+    action, _agency_ids_ = _load(action_id, "escalate")
+    staff = services.StaffDirectory.load()
+    told = {"agency": services.recipients(action, LadderStep.MANUAL_AGENCY, staff),
+            "chair": services.recipients(action, LadderStep.MANUAL_CHAIR, staff)}
+    form = EscalateForm()
+    if action.is_open and form.validate_on_submit():
+        before = {e.id for e in action.escalations}
+        try:
+            escalation = services.escalate_by_hand(action, to_chair=form.to.data == TO_CHAIR,
+                                                   reason=form.reason.data, by=user)
+        except ActionError as problem:
+            _fail(form.reason, str(problem))
+        else:
+            repeated = escalation.id in before
+            who = "; ".join(escalation.told_list)
+            db.session.commit()
+            if repeated:
+                flash("That escalation had already been recorded.", "info")
+            else:
+                flash(f"Action {action_id} has been escalated. Told in their next daily digest email: {who}.",
+                      "success")
+            return redirect(url_for("actions.view_action", action_id=action_id))
+    audit.record(AuditAction.VIEW, "action", action.id, summary={"case": action.case.reference, "section": "escalate"})
+    return _done(render_template("actions/escalate_action.html", action=action, case=action.case, form=form,
+                                 told=told))
+
+
+@bp.route("/actions/escalations/<int:escalation_id>/acknowledge", methods=["GET", "POST"])
+def acknowledge_escalation(escalation_id: int):
+    """The escalation contact (or a chair, for the chair's rungs) acknowledges from the link in
+    their digest, with a comment. Once acknowledged, the page says so and by whom."""
+    user, today = _me(), london_today()
+    escalation = db.session.scalar(
+        sa.select(Escalation).where(Escalation.id == escalation_id).options(
+            sa.orm.joinedload(Escalation.action).joinedload(Action.case).selectinload(Case.involvements),
+            sa.orm.joinedload(Escalation.action).joinedload(Action.agency),
+            sa.orm.joinedload(Escalation.acknowledged_by)))
+    if escalation is None:
+        abort(404)
+    action = escalation.action
+    already = escalation.acknowledged_at is not None
+    if not can_view_action(user, _agency_ids(action.case), today) or not (
+            already or services.can_acknowledge(user, escalation)):
+        _deny("escalation", escalation_id, section="acknowledge")
+    form = AcknowledgeForm()
+    if not already and form.validate_on_submit():
+        try:
+            services.acknowledge(escalation, by=user, comment=form.comment.data)
+        except ActionError as problem:
+            _fail(form.comment, str(problem))
+        else:
+            db.session.commit()
+            flash(f"You have acknowledged the escalation of action {action.id}.", "success")
+            return redirect(url_for("actions.view_action", action_id=action.id))
+    audit.record(AuditAction.VIEW, "escalation", escalation.id, summary={"case": action.case.reference})
+    return _done(render_template("actions/acknowledge.html", escalation=escalation, action=action, case=action.case,
+                                 form=form, already=already))
+
+
+# ---- each case's actions ------------------------------------------------------------------------
+
+
+@bp.route("/cases/<reference>/actions")
+def case_actions(reference: str):
+    view = load_case(reference, need_full=True, section="actions")
+    case, today = view.case, london_today()
+    actions = services.case_actions(case.id)
+    return _done(render_template(
+        "actions/case_actions.html", view=view, case=case, actions=actions, today=today,
+        levels=services.escalation_levels([a.id for a in actions]),
+        can_add=_me().role == Role.COORDINATOR and case.status != CaseStatus.CLOSED))
+
+
+def _add_field(form: AddActionForm, message: str):
+    lowered = message.lower()
+    if "agency involved" in lowered:
+        return form.agency_id
+    if "named person" in lowered:
+        return form.assignee_id
+    if "due date" in lowered:
+        return form.due_on
+    return form.description
+
+
+def _just_added(case: Case, user: User, form: AddActionForm) -> Action | None:
+    """The same action added by this user a moment ago (the form sent twice)."""
+    return db.session.scalar(sa.select(Action).where(
+        Action.case_id == case.id, Action.created_by_id == user.id, Action.agency_id == form.agency_id.data,
+        Action.due_on == form.due_on.data, Action.description == form.description.data.strip(),
+        Action.created_at >= utcnow() - REPEAT_WINDOW).limit(1))
+
+
+@bp.route("/cases/<reference>/actions/new", methods=["GET", "POST"])
+def add_action(reference: str):
+    view = load_case(reference, need_full=True, section="actions")
+    case, user, today = view.case, _me(), london_today()
+    closed = case.status == CaseStatus.CLOSED
+    agencies = sorted((inv.agency for inv in case.involvements), key=lambda a: a.name.lower())
+    people = services.assignable_users(case)
+    form = AddActionForm(agencies=agencies, people=people, today=today)
+    back = url_for("actions.case_actions", reference=case.reference)
+    if not closed and form.validate_on_submit():
+        if _just_added(case, user, form) is not None:
+            db.session.commit()  # the audited view
+            flash("That action had already been added.", "info")
+            return redirect(back)
+        agency = next(a for a in agencies if a.id == form.agency_id.data)
+        try:
+            action = services.create_action(case, description=form.description.data, agency=agency,
+                                            due_on=form.due_on.data, by=user,
+                                            assignee=form.people.get(form.assignee_id.data), today=today)
+        except ActionError as problem:
+            _fail(_add_field(form, str(problem)), str(problem))
+        else:
+            due = govuk_date(action.due_on)
+            db.session.commit()
+            flash(f"Action {action.id} has been added for {agency.name}, due {due}.", "success")
+            return redirect(back)
+    return _done(render_template("actions/add_action.html", view=view, case=case, form=form, closed=closed))

@@ -102,6 +102,16 @@ ACCESS: dict[str, object] = {
     "cases.propose_closure": COORDINATOR,
     "cases.decide_closure": frozenset({Role.CHAIR}),
     "cases.reopen_case": COORDINATOR,
+    # the action log: can_view_action / can_update_action / can_acknowledge follow in the views
+    "actions.action_log": OPERATIONS,
+    "actions.export_actions": OPERATIONS,
+    "actions.our_actions": frozenset({Role.SPOC, Role.PRACTITIONER}),
+    "actions.view_action": REFERRERS,
+    "actions.update_action": REFERRERS,
+    "actions.escalate_action": COORDINATOR,
+    "actions.acknowledge_escalation": REFERRERS,
+    "actions.case_actions": REFERRERS,
+    "actions.add_action": COORDINATOR,
     "admin.list_api_tokens": ADMIN,
     "admin.revoke_api_token": ADMIN,
     # the API authenticates each call by its bearer token, in the view
