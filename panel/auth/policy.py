@@ -68,6 +68,19 @@ ACCESS: dict[str, object] = {
     "meetings.publish_agenda": COORDINATOR,
     "meetings.move_panel": COORDINATOR,
     "meetings.cancel_panel": COORDINATOR,
+    # attendance and minutes (panel.meetings.views.minutes_views): a SPoC sends their own agency's
+    # apologies and reads finalised minutes, restricted to need to know; record-level checks follow
+    "meetings.attendance": MEETINGS,
+    "meetings.record_attendance": COORDINATOR,
+    "meetings.send_apologies": frozenset({Role.SPOC}),
+    "meetings.attendance_history": OPERATIONS,
+    "meetings.minutes": MEETINGS,
+    "meetings.minutes_item": OPERATIONS,
+    "meetings.add_minutes_action": COORDINATOR,
+    "meetings.last_actions": COORDINATOR,
+    "meetings.finalise_minutes": frozenset({Role.CHAIR}),
+    "meetings.amend_minutes": OPERATIONS,
+    "meetings.minutes_pdf": OPERATIONS,
     # referrals: record-level checks (can_view_referral, can_edit_referral) follow in the views
     "referrals.list_referrals": REFERRERS,
     "referrals.list_drafts": REFERRERS,

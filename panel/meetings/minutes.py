@@ -1,0 +1,631 @@
+"""Attendance and minutes of a monthly panel.
+
+Attendance: every agency with a SPoC is expected. Per agency the coordinator records present,
+apologies with or without a written update, or absent; who attended and who deputised; and
+the attendee's acknowledgement of the confidentiality statement. An agency's acting SPoC may
+send their own agency's apologies (with or without a written update) before the panel starts.
+
+Minutes are recorded against the agenda items: notes, decisions made through the services
+that already exist (accept or decline a referral, change a risk level, approve or return a
+closure; each appends a line to the item's `decision` and the service writes the chronology),
+actions agreed (created with the meeting's id), and what became of the last panel's actions.
+The chair finalises the minutes; from then on every service here refuses a change, and a
+correction is a recorded amendment (who, when, why) shown beneath the original.
+
+Services flush but never commit and write the audit trail. Emails carry the date and a link
+only, never case details. The read models (minutes_view, attendance_history) run a fixed
+number of queries whatever the data size.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+
+import sqlalchemy as sa
+from flask import current_app
+from sqlalchemy.exc import IntegrityError
+
+from panel import audit, notify
+from panel.actions import services as action_services
+from panel.auth.policy import OPERATIONS, acts_as_spoc, can_view_referral, case_access
+from panel.cases import services as case_services
+from panel.extensions import db
+from panel.filters import govuk_date
+from panel.meetings.agenda import previous_panel
+from panel.models import (
+    Action,
+    ActionStatus,
+    ActionUpdate,
+    Agency,
+    AgendaItem,
+    AgendaItemKind,
+    Attendance,
+    AttendanceStatus,
+    AuditAction,
+    Case,
+    Involvement,
+    Meeting,
+    MeetingKind,
+    MeetingStatus,
+    MinutesAmendment,
+    Referral,
+    RiskChange,
+    RiskLevel,
+    Role,
+    User,
+    utcnow,
+)
+from panel.referrals import rules, services as referral_services
+from panel.workdays import LONDON
+
+NAME_MAX = 120            # as the attendance columns
+LONG = rules.LONG         # 5,000: a reason or rationale, as the referral and case forms
+UPDATE_MAX = 5000         # a written update
+NOTES_MAX = 10000         # an item's notes
+AMENDMENT_MAX = 5000
+AMENDMENT_REASON_MAX = 1000  # as the column
+HISTORY_PANELS = 6
+LAST_ACTION_OUTCOMES = (ActionStatus.DONE, ActionStatus.NOT_POSSIBLE, ActionStatus.NOT_DONE)
+SPOC_STATUSES = (AttendanceStatus.APOLOGIES_WITH_UPDATE, AttendanceStatus.APOLOGIES)
+REPEAT_WINDOW = timedelta(minutes=10)  # the same form sent twice within this is one change
+
+
+class MinutesError(ValueError):
+    """The change cannot be made (the message says why, for the user); `field` is the form
+    field it is about, when there is one."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+def panel_day(meeting: Meeting) -> date:
+    """The meeting's date in London (the date the minutes and decisions carry)."""
+    return meeting.starts_at.astimezone(LONDON).date()
+
+
+def minutes_link(meeting_id: int) -> str:
+    return f"{current_app.config['PUBLIC_URL']}/meetings/{meeting_id}/minutes"
+
+
+def _open_for_minutes(meeting: Meeting) -> None:
+    """Refuse a change to the minutes of a finalised or cancelled panel."""
+    if meeting.kind != MeetingKind.PANEL:
+        raise MinutesError("Minutes are kept for monthly panels only")
+    if meeting.status == MeetingStatus.CANCELLED:
+        raise MinutesError("This panel was cancelled, so it has no attendance or minutes")
+    if meeting.minutes_finalised_at is not None:
+        raise MinutesError(f"The minutes of this panel were finalised on {govuk_date(meeting.minutes_finalised_at)}, "
+                           "so they can no longer be changed. Record an amendment instead")
+
+
+def _text(value: str, label: str, limit: int, *, field: str, required: str = "") -> str:
+    value = (value or "").replace("\r\n", "\n").strip()
+    if required and not value:
+        raise MinutesError(required, field)
+    if len(value) > limit:
+        raise MinutesError(f"{label} must be {limit:,} characters or fewer", field)
+    return value
+
+
+# ---- attendance ---------------------------------------------------------------------------
+
+
+def expected_agencies(meeting: Meeting | None = None) -> list[Agency]:
+    """Every agency with a SPoC (agencies have no active flag: one without a SPoC is not expected)."""
+    return list(db.session.scalars(
+        sa.select(Agency).where(Agency.spoc_id.is_not(None))
+        .options(sa.orm.joinedload(Agency.spoc), sa.orm.joinedload(Agency.deputy_spoc)).order_by(Agency.name)))
+
+
+def ensure_attendance_rows(meeting: Meeting, *, by: User | None = None) -> int:
+    """An attendance row for every expected agency of an open panel (unique per meeting and
+    agency; a row made by someone else at the same moment is left alone). Returns how many it made."""
+    if meeting.kind != MeetingKind.PANEL or meeting.cancelled or meeting.finalised:
+        return 0
+    have = set(db.session.scalars(sa.select(Attendance.agency_id).where(Attendance.meeting_id == meeting.id)))
+    made = 0
+    for agency in expected_agencies(meeting):
+        if agency.id in have:
+            continue
+        try:
+            with db.session.begin_nested():
+                db.session.add(Attendance(meeting_id=meeting.id, agency_id=agency.id))
+        except IntegrityError:  # made by a concurrent request
+            continue
+        made += 1
+    if made:
+        audit.record(AuditAction.CREATE, "attendance", meeting.id, summary={"rows": made}, user=by)
+    return made
+
+
+def attendance_row(meeting: Meeting, agency: Agency) -> Attendance:
+    """The agency's row for the meeting, made if it has none (an agency without a SPoC that
+    came all the same is recorded too). Flushes."""
+    row = db.session.scalar(sa.select(Attendance).where(Attendance.meeting_id == meeting.id,
+                                                        Attendance.agency_id == agency.id))
+    if row is not None:
+        return row
+    try:
+        with db.session.begin_nested():
+            row = Attendance(meeting_id=meeting.id, agency_id=agency.id)
+            db.session.add(row)
+    except IntegrityError:  # made by a concurrent request
+        row = db.session.scalar(sa.select(Attendance).where(Attendance.meeting_id == meeting.id,
+                                                            Attendance.agency_id == agency.id))
+    return row  # type: ignore[return-value]
+
+
+def attendance_rows(meeting: Meeting) -> list[Attendance]:
+    """The meeting's attendance rows with their agencies (and SPoCs), by agency name."""
+    return list(db.session.scalars(
+        sa.select(Attendance).join(Attendance.agency).where(Attendance.meeting_id == meeting.id)
+        .options(sa.orm.contains_eager(Attendance.agency).joinedload(Agency.spoc),
+                 sa.orm.contains_eager(Attendance.agency).joinedload(Agency.deputy_spoc))
+        .order_by(Agency.name, Attendance.id)))
+
+
+def can_send_apologies(user: User, agency_id: int, meeting: Meeting, now: datetime | None = None) -> bool:
+    """An agency's acting SPoC, for their own agency, before an open panel starts."""
+    now = now or utcnow()
+    return (user.role == Role.SPOC and user.agency_id == agency_id and acts_as_spoc(user)
+            and meeting.kind == MeetingKind.PANEL and not meeting.cancelled and not meeting.finalised
+            and now < meeting.starts_at)
+
+
+def record_attendance(row: Attendance, *, status: AttendanceStatus | None, by: User, attendee_name: str = "",
+                      deputised_by: str = "", written_update: str = "", confidentiality_acknowledged: bool = False,
+                      now: datetime | None = None) -> Attendance:
+    """Record an agency's attendance. The coordinator records any status for any agency; an
+    acting SPoC only their own agency's apologies, before the panel starts. Names and the
+    acknowledgement belong to attendees (present); the written update to apologies with one."""
+    meeting = row.meeting
+    _open_for_minutes(meeting)
+    now = now or utcnow()
+    if by.role == Role.COORDINATOR:
+        allowed: tuple[AttendanceStatus, ...] = tuple(AttendanceStatus)
+    elif can_send_apologies(by, row.agency_id, meeting, now):
+        allowed = SPOC_STATUSES
+    else:
+        raise MinutesError("You cannot record attendance for this agency")
+    if status is None or status not in allowed:
+        raise MinutesError("Select whether the agency attended" if by.role == Role.COORDINATOR
+                           else "Select whether you are sending a written update", "status")
+    attendee_name = _text(attendee_name, "Who attended", NAME_MAX, field="attendee_name")
+    deputised_by = _text(deputised_by, "Who deputised", NAME_MAX, field="deputised_by")
+    written_update = _text(written_update, "The written update", UPDATE_MAX, field="written_update")
+    present = status == AttendanceStatus.PRESENT
+    if present and not (attendee_name or deputised_by):
+        raise MinutesError("Enter who attended, or who deputised for the SPoC", "attendee_name")
+    if status == AttendanceStatus.APOLOGIES_WITH_UPDATE and not written_update:
+        raise MinutesError("Enter the written update", "written_update")
+    row.status = status
+    row.attendee_name = attendee_name if present else ""
+    row.deputised_by = deputised_by if present else ""
+    row.confidentiality_acknowledged = bool(confidentiality_acknowledged) if present else False
+    row.written_update = written_update if status == AttendanceStatus.APOLOGIES_WITH_UPDATE else ""
+    row.recorded_at, row.recorded_by_id = now, by.id
+    db.session.flush()
+    audit.record(AuditAction.UPDATE, "attendance", row.id,
+                 summary={"meeting": meeting.id, "agency": row.agency_id, "status": str(status),
+                          "acknowledged": row.confidentiality_acknowledged}, user=by)
+    return row
+
+
+@dataclass
+class HistoryRow:
+    agency: Agency
+    statuses: list[AttendanceStatus | None]  # one per panel, in the panels' order
+
+    def count(self, *statuses: AttendanceStatus) -> int:
+        return sum(1 for s in self.statuses if s in statuses)
+
+    @property
+    def absent(self) -> int:
+        return self.count(AttendanceStatus.ABSENT)
+
+    @property
+    def apologies(self) -> int:
+        return self.count(AttendanceStatus.APOLOGIES, AttendanceStatus.APOLOGIES_WITH_UPDATE)
+
+    @property
+    def present(self) -> int:
+        return self.count(AttendanceStatus.PRESENT)
+
+
+@dataclass
+class AttendanceHistory:
+    panels: list[Meeting]        # oldest first
+    rows: list[HistoryRow]       # by agency name
+
+
+def attendance_history(last: int = HISTORY_PANELS, now: datetime | None = None) -> AttendanceHistory:
+    """Each agency's attendance at the last `last` panels held (two queries): the agencies
+    expected now, and any other agency with a row at one of those panels."""
+    now = now or utcnow()
+    panels = list(db.session.scalars(
+        sa.select(Meeting).where(Meeting.kind == MeetingKind.PANEL, Meeting.status == MeetingStatus.SCHEDULED,
+                                 Meeting.starts_at <= now)
+        .order_by(Meeting.starts_at.desc(), Meeting.id.desc()).limit(last)))
+    panels.reverse()
+    ids = [m.id for m in panels]
+    column = {meeting_id: index for index, meeting_id in enumerate(ids)}
+    joined = sa.and_(Attendance.agency_id == Agency.id, Attendance.meeting_id.in_(ids or [-1]))
+    results = db.session.execute(
+        sa.select(Agency, Attendance.meeting_id, Attendance.status).outerjoin(Attendance, joined)
+        .where(sa.or_(Agency.spoc_id.is_not(None), Attendance.id.is_not(None)))
+        .order_by(Agency.name, Agency.id)).all()
+    rows: dict[int, HistoryRow] = {}
+    for agency, meeting_id, status in results:
+        row = rows.setdefault(agency.id, HistoryRow(agency=agency, statuses=[None] * len(ids)))
+        if meeting_id is not None:
+            row.statuses[column[meeting_id]] = status
+    return AttendanceHistory(panels=panels, rows=list(rows.values()))
+
+
+# ---- minutes: notes and decisions --------------------------------------------------------------
+
+
+def _append_decision(item: AgendaItem, line: str) -> None:
+    item.decision = f"{item.decision}\n{line}".strip() if item.decision else line
+
+
+def record_item_minutes(item: AgendaItem, *, notes: str, by: User) -> bool:
+    """Replace the item's notes. Returns True when they changed."""
+    _open_for_minutes(item.meeting)
+    if by.role != Role.COORDINATOR:
+        raise MinutesError("Only the coordinator records the minutes")
+    notes = _text(notes, "The notes", NOTES_MAX, field="notes")
+    if notes == item.notes:
+        return False
+    item.notes = notes
+    db.session.flush()
+    audit.record(AuditAction.UPDATE, "agenda_item", item.id, summary={"meeting": item.meeting_id, "notes": True}, user=by)
+    return True
+
+
+def can_decide(user: User, item: AgendaItem) -> bool:
+    """Referrals: the coordinator or the chair. Risk levels: the coordinator. Closures: the chair
+    (as on the case's closure page)."""
+    if item.kind == AgendaItemKind.REFERRAL:
+        return user.role in OPERATIONS
+    if item.kind == AgendaItemKind.CASE:
+        return user.role == Role.COORDINATOR
+    if item.kind == AgendaItemKind.CLOSURE:
+        return user.role == Role.CHAIR
+    return False
+
+
+def _deciding(item: AgendaItem, kind: AgendaItemKind, by: User) -> None:
+    _open_for_minutes(item.meeting)
+    if item.kind != kind:
+        raise MinutesError("That decision does not belong to this agenda item")
+    if not can_decide(by, item):
+        raise MinutesError("You cannot record this decision")
+
+
+def decide_referral(item: AgendaItem, *, accept: bool, by: User, lead_agency: Agency | None = None,
+                    rationale: str = "", signposting: str = "") -> Case | None:
+    """Accept (with a lead agency) or decline (with a rationale) the item's referral at panel,
+    through the referral services. Raises their ReferralStateError as it is."""
+    _deciding(item, AgendaItemKind.REFERRAL, by)
+    referral = item.referral
+    if accept:
+        if lead_agency is None:
+            raise MinutesError("Select the lead agency", "lead_agency_id")
+        case = referral_services.accept(referral, by=by, lead_agency=lead_agency, today=panel_day(item.meeting))
+        _append_decision(item, f"Accepted; lead agency {lead_agency.name}; case {case.reference}")
+    else:
+        rationale = _text(rationale, "The reason", LONG, field="rationale",
+                          required="Enter why the panel declined the referral")
+        signposting = _text(signposting, "Signposting", LONG, field="signposting")
+        referral_services.decline(referral, by=by, rationale=rationale, signposting=signposting, at_panel=True)
+        case = None
+        _append_decision(item, f"Declined: {rationale}")
+    db.session.flush()
+    audit.record(AuditAction.UPDATE, "agenda_item", item.id,
+                 summary={"meeting": item.meeting_id, "decision": "accepted" if accept else "declined"}, user=by)
+    return case
+
+
+def decide_risk(item: AgendaItem, *, level: RiskLevel, reason: str, by: User) -> RiskChange:
+    """Change the case's risk level through the case services, with the reason."""
+    _deciding(item, AgendaItemKind.CASE, by)
+    case = item.case
+    if level == case.risk_level:
+        raise MinutesError(f"The risk level is already {level.label.lower()}. Select a different level", "level")
+    reason = _text(reason, "The reason for the change", LONG, field="reason",
+                   required="Enter the reason for changing the risk level")
+    old = case.risk_level
+    change = case_services.change_risk(case, level=level, reason=reason, by=by)
+    _append_decision(item, f"Risk level changed from {old.label} to {level.label}: {reason}")
+    db.session.flush()
+    audit.record(AuditAction.UPDATE, "agenda_item", item.id,
+                 summary={"meeting": item.meeting_id, "decision": "risk", "risk_level": str(level)}, user=by)
+    return change  # type: ignore[return-value]
+
+
+def decide_closure(item: AgendaItem, *, approve: bool, by: User, reason: str = "") -> None:
+    """Approve the closure (dated the panel's London date) or return it with a reason, through
+    the case services, which check the closure checklist."""
+    _deciding(item, AgendaItemKind.CLOSURE, by)
+    case = item.case
+    if approve:
+        case_services.approve_closure(case, panel_date=panel_day(item.meeting), by=by)
+        _append_decision(item, "Closure approved; case closed")
+    else:
+        reason = _text(reason, "The reason", 1000, field="reason", required="Enter why the closure is being returned")
+        case_services.return_closure(case, reason=reason, by=by)
+        _append_decision(item, f"Closure returned: {reason}")
+    db.session.flush()
+    audit.record(AuditAction.UPDATE, "agenda_item", item.id,
+                 summary={"meeting": item.meeting_id, "decision": "closure_approved" if approve else "closure_returned"},
+                 user=by)
+
+
+# ---- actions agreed, and the last panel's actions -------------------------------------------
+
+
+def item_case(item: AgendaItem) -> Case | None:
+    """The case an item's actions are for: the item's case, or the case a referral item's
+    referral became when it was accepted."""
+    if item.case is not None:
+        return item.case
+    if item.kind == AgendaItemKind.REFERRAL and item.referral_id is not None:
+        return db.session.scalar(sa.select(Case).where(Case.referral_id == item.referral_id)
+                                 .options(sa.orm.selectinload(Case.involvements).joinedload(Involvement.agency)))
+    return None
+
+
+def add_item_action(item: AgendaItem, *, description: str, agency: Agency, due_on: date, by: User,
+                    assignee: User | None = None, today: date | None = None) -> Action:
+    """An action agreed against the item, on its case, carrying the meeting's id. The same
+    action sent twice (a double click) is made once."""
+    _open_for_minutes(item.meeting)
+    if by.role != Role.COORDINATOR:
+        raise MinutesError("Only the coordinator records the actions agreed")
+    case = item_case(item)
+    if case is None:
+        raise MinutesError("Actions are agreed on a case. Accept the referral first" if item.kind == AgendaItemKind.REFERRAL
+                           else "Actions are agreed on a case, and this item is not about one")
+    description = (description or "").strip()
+    same = db.session.scalar(sa.select(Action).where(
+        Action.case_id == case.id, Action.meeting_id == item.meeting_id, Action.created_by_id == by.id,
+        Action.description == description, Action.agency_id == agency.id, Action.due_on == due_on,
+        Action.created_at >= utcnow() - REPEAT_WINDOW).limit(1))
+    if same is not None:
+        return same
+    return action_services.create_action(case, description=description, agency=agency, due_on=due_on, by=by,
+                                         assignee=assignee, meeting_id=item.meeting_id, today=today)
+
+
+def last_panel_open_actions(meeting: Meeting) -> tuple[Meeting | None, list[Action]]:
+    """The previous panel and its actions still open, to record at this panel."""
+    previous = previous_panel(meeting)
+    if previous is None:
+        return None, []
+    return previous, list(db.session.scalars(
+        sa.select(Action).where(Action.meeting_id == previous.id, Action.status == ActionStatus.OPEN)
+        .options(sa.orm.joinedload(Action.agency), sa.orm.joinedload(Action.assignee),
+                 sa.orm.joinedload(Action.case).selectinload(Case.involvements))
+        .order_by(Action.due_on, Action.id)))
+
+
+def record_last_action(meeting: Meeting, action: Action, *, status: ActionStatus, note: str, by: User) -> ActionUpdate | None:
+    """Record what became of one of the last panel's actions: done, not possible because
+    circumstances changed, or not done by the agency (through the action services). Returns
+    None when the action already has that status (the form sent twice)."""
+    _open_for_minutes(meeting)
+    if by.role != Role.COORDINATOR:
+        raise MinutesError("Only the coordinator records the minutes")
+    previous = previous_panel(meeting)
+    if previous is None or action.meeting_id != previous.id:
+        raise MinutesError("That action was not agreed at the last panel")
+    if status not in LAST_ACTION_OUTCOMES:
+        raise MinutesError("Select done, not possible, or not done")
+    if action.status == status:
+        return None
+    note = note or f"Recorded at the panel of {govuk_date(panel_day(meeting))}"
+    return action_services.update_action(action, by=by, status=status, note=note)
+
+
+# ---- finalising and amendments -----------------------------------------------------------------
+
+
+def finalise(meeting: Meeting, *, by: User, now: datetime | None = None) -> None:
+    """The chair finalises the minutes: from now on they are read-only. Emails every expected
+    agency's acting SPoC and the coordinators the date and a link, nothing more."""
+    now = now or utcnow()
+    if by.role != Role.CHAIR:
+        raise MinutesError("Only the panel chair finalises the minutes")
+    _open_for_minutes(meeting)
+    if now < meeting.starts_at:
+        raise MinutesError("The panel has not started yet, so its minutes cannot be finalised")
+    meeting.minutes_finalised_at, meeting.minutes_finalised_by_id = now, by.id
+    db.session.flush()
+    audit.record(AuditAction.UPDATE, "meeting", meeting.id, summary={"minutes_finalised": True}, user=by)
+    agency_ids = {a.id for a in expected_agencies(meeting)} | set(db.session.scalars(
+        sa.select(Attendance.agency_id).where(Attendance.meeting_id == meeting.id)))
+    day = govuk_date(panel_day(meeting))
+    service = current_app.config["SERVICE_NAME"]
+    for email in sorted(case_services.spoc_emails(agency_ids) | case_services.coordinator_emails()):
+        notify.queue_email(
+            to=email, subject=f"Panel minutes finalised: {day}",
+            body=(f"The minutes of the panel held on {day} have been finalised.\n\n"
+                  f"Sign in to read them: {minutes_link(meeting.id)}\n\n"
+                  f"This email is from {service}. Do not reply with personal information."))
+
+
+def amend(meeting: Meeting, *, item: AgendaItem | None, text: str, reason: str, by: User,
+          now: datetime | None = None) -> MinutesAmendment:
+    """A correction to finalised minutes, kept beside the original with who made it and why.
+    The same amendment sent twice is kept once."""
+    if by.role not in OPERATIONS:
+        raise MinutesError("Only the coordinator or the chair amends the minutes")
+    if meeting.minutes_finalised_at is None:
+        raise MinutesError("The minutes have not been finalised yet, so change them directly")
+    if item is not None and item.meeting_id != meeting.id:
+        raise MinutesError("Select an item of this panel’s agenda", "item")
+    text = _text(text, "The amendment", AMENDMENT_MAX, field="text", required="Enter the amendment")
+    reason = _text(reason, "The reason", AMENDMENT_REASON_MAX, field="reason", required="Enter why the minutes are being amended")
+    now = now or utcnow()
+    about = (MinutesAmendment.agenda_item_id == item.id) if item else MinutesAmendment.agenda_item_id.is_(None)
+    same = db.session.scalar(sa.select(MinutesAmendment).where(
+        MinutesAmendment.meeting_id == meeting.id, MinutesAmendment.by_id == by.id, about,
+        MinutesAmendment.text == text, MinutesAmendment.reason == reason,
+        MinutesAmendment.at >= now - REPEAT_WINDOW).limit(1))
+    if same is not None:
+        return same
+    amendment = MinutesAmendment(meeting_id=meeting.id, agenda_item_id=item.id if item else None, at=now,
+                                 by_id=by.id, text=text, reason=reason)
+    db.session.add(amendment)
+    db.session.flush()
+    audit.record(AuditAction.CREATE, "minutes_amendment", amendment.id,
+                 summary={"meeting": meeting.id, "item": item.id if item else None}, user=by)
+    return amendment
+
+
+# ---- what the minutes page and the printed minutes show ---------------------------------------
+
+
+@dataclass
+class ItemMinutes:
+    item: AgendaItem
+    case: Case | None
+    full: bool                      # False: the restricted view (reference, initials, risk, agencies)
+    actions: list[Action] = field(default_factory=list)
+    amendments: list[MinutesAmendment] = field(default_factory=list)
+
+    @property
+    def title(self) -> str:
+        item, case = self.item, self.case
+        if item.kind == AgendaItemKind.REFERRAL and item.referral is not None:
+            return f"New referral {item.referral.reference}"
+        if item.kind == AgendaItemKind.CASE and case is not None:
+            return f"Case {case.reference}"
+        if item.kind == AgendaItemKind.CLOSURE and case is not None:
+            return f"Closure of case {case.reference}"
+        return item.title or item.kind.value.replace("_", " ").capitalize()
+
+    @property
+    def about_person(self) -> bool:
+        return self.item.kind in (AgendaItemKind.REFERRAL, AgendaItemKind.CASE, AgendaItemKind.CLOSURE)
+
+
+@dataclass
+class LastAction:
+    action: Action
+    status: ActionStatus           # as at the minutes (finalised) or now
+    note: str = ""
+    at: datetime | None = None
+    full: bool = True
+
+
+@dataclass
+class MinutesView:
+    meeting: Meeting
+    items: list[ItemMinutes]
+    attendance: list[Attendance]
+    previous: Meeting | None
+    last_actions: list[LastAction]
+    amendments: list[MinutesAmendment]   # about the minutes as a whole
+    finalised_by: User | None
+
+    @property
+    def attendance_counts(self) -> dict[str, int]:
+        out = {s.label: 0 for s in AttendanceStatus}
+        out["Not recorded"] = 0
+        for row in self.attendance:
+            out[row.status.label if row.status else "Not recorded"] += 1
+        return {k: v for k, v in out.items() if v}
+
+
+def _agency_ids(case: Case) -> set[int]:
+    return {inv.agency_id for inv in case.involvements}
+
+
+def minutes_view(meeting: Meeting, viewer: User, today: date | None = None) -> MinutesView:
+    """Everything the minutes page and the printed minutes show, in a fixed number of queries.
+    Coordinators and chairs see everything; a SPoC sees items about cases their agency is not
+    involved in (and referrals they may not open) in the restricted form only."""
+    today = today or date.today()
+    items = list(db.session.scalars(
+        sa.select(AgendaItem).where(AgendaItem.meeting_id == meeting.id)
+        .options(sa.orm.joinedload(AgendaItem.referral).joinedload(Referral.person),
+                 sa.orm.joinedload(AgendaItem.referral).joinedload(Referral.referring_agency),
+                 sa.orm.joinedload(AgendaItem.case).joinedload(Case.person),
+                 sa.orm.joinedload(AgendaItem.case).joinedload(Case.lead_agency),
+                 sa.orm.joinedload(AgendaItem.case).selectinload(Case.involvements).joinedload(Involvement.agency))
+        .order_by(AgendaItem.position, AgendaItem.id)))
+    referral_ids = [i.referral_id for i in items if i.kind == AgendaItemKind.REFERRAL and i.referral_id and not i.case_id]
+    accepted: dict[int, Case] = {}
+    if referral_ids:
+        for case in db.session.scalars(
+                sa.select(Case).where(Case.referral_id.in_(referral_ids)).options(
+                    sa.orm.joinedload(Case.person), sa.orm.joinedload(Case.lead_agency),
+                    sa.orm.selectinload(Case.involvements).joinedload(Involvement.agency))):
+            accepted[case.referral_id] = case
+    agreed: dict[int, list[Action]] = {}
+    for action in db.session.scalars(
+            sa.select(Action).where(Action.meeting_id == meeting.id)
+            .options(sa.orm.joinedload(Action.agency), sa.orm.joinedload(Action.assignee))
+            .order_by(Action.id)):
+        agreed.setdefault(action.case_id, []).append(action)
+    amendments = list(db.session.scalars(
+        sa.select(MinutesAmendment).where(MinutesAmendment.meeting_id == meeting.id)
+        .options(sa.orm.joinedload(MinutesAmendment.by)).order_by(MinutesAmendment.id)))
+    by_item: dict[int | None, list[MinutesAmendment]] = {}
+    for amendment in amendments:
+        by_item.setdefault(amendment.agenda_item_id, []).append(amendment)
+
+    everything = viewer.role in OPERATIONS
+    shown: list[ItemMinutes] = []
+    placed: set[int] = set()
+    for item in items:
+        case = item.case or (accepted.get(item.referral_id) if item.referral_id else None)
+        if everything:
+            full = True
+        elif item.kind == AgendaItemKind.REFERRAL and item.referral is not None:
+            full = can_view_referral(viewer, item.referral, today) and (
+                case is None or case_access(viewer, _agency_ids(case), today) == "full")
+        elif case is not None:
+            full = case_access(viewer, _agency_ids(case), today) == "full"
+        else:
+            full = item.kind != AgendaItemKind.ESCALATIONS  # escalations name cases and agencies
+        actions = []
+        if case is not None and case.id not in placed:
+            placed.add(case.id)  # a case on two items (accepted, then its own item) lists them once
+            actions = agreed.get(case.id, [])
+        shown.append(ItemMinutes(item=item, case=case, full=full, actions=actions,
+                                 amendments=by_item.get(item.id, [])))
+
+    previous, last_actions = previous_panel(meeting), []
+    if previous is not None:
+        cutoff = meeting.minutes_finalised_at or utcnow()
+        actions = list(db.session.scalars(
+            sa.select(Action).where(Action.meeting_id == previous.id)
+            .options(sa.orm.joinedload(Action.agency), sa.orm.joinedload(Action.assignee),
+                     sa.orm.joinedload(Action.case), sa.orm.selectinload(Action.updates))
+            .order_by(Action.due_on, Action.id)))
+        involved: dict[int, set[int]] = {}
+        if not everything and actions:
+            for case_id, agency_id in db.session.execute(
+                    sa.select(Involvement.case_id, Involvement.agency_id)
+                    .where(Involvement.case_id.in_({a.case_id for a in actions}))):
+                involved.setdefault(case_id, set()).add(agency_id)
+        for action in actions:
+            status, note, at = ActionStatus.OPEN, "", None
+            for update in action.updates:
+                if update.new_status is not None and update.at <= cutoff:
+                    status, note, at = update.new_status, update.note, update.at
+            if status == ActionStatus.OPEN and action.status != ActionStatus.OPEN and not action.updates \
+                    and action.closed_at is not None and action.closed_at <= cutoff:
+                status, at = action.status, action.closed_at
+            full = everything or case_access(viewer, involved.get(action.case_id, set()), today) == "full"
+            last_actions.append(LastAction(action=action, status=status, note=note, at=at, full=full))
+    attendance = attendance_rows(meeting)
+    finalised_by = (db.session.scalar(sa.select(User).where(User.id == meeting.minutes_finalised_by_id))
+                    if meeting.minutes_finalised_by_id else None)  # a query every time: a fixed count
+    return MinutesView(meeting=meeting, items=shown, attendance=attendance, previous=previous,
+                       last_actions=last_actions, amendments=by_item.get(None, []), finalised_by=finalised_by)

@@ -1,0 +1,393 @@
+"""Attendance: the expected agencies, the coordinator's record, a SPoC's apologies (own agency,
+before the panel, apologies only), read-only once the minutes are finalised, the six-panel
+history in two queries, and the pages with their permissions and hostile input."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from panel.extensions import db
+from panel.meetings import minutes as services
+from panel.meetings.minutes import MinutesError
+from panel.models import Attendance, AttendanceStatus, AuditAction, AuditEvent, MeetingStatus, Role, utcnow
+from tests import factories
+from tests.conftest import error_summary, page, post_form
+from tests.meetings import minutes_world
+from tests.meetings.minutes_world import panel
+
+
+@pytest.fixture
+def world(db):
+    return minutes_world.build()
+
+
+@pytest.fixture
+def upcoming(db):
+    return minutes_world.build(starts_in=timedelta(days=3))
+
+
+def _row(meeting, agency) -> Attendance:
+    return db.session.scalar(sa.select(Attendance).where(Attendance.meeting_id == meeting.id,
+                                                         Attendance.agency_id == agency.id))
+
+
+# ---- services ------------------------------------------------------------------------------
+
+
+def test_every_agency_with_a_spoc_is_expected(world):
+    names = [a.name for a in services.expected_agencies(world.meeting)]
+
+    assert names == ["Host Council", "Housing", "Police"]  # not Fire and Rescue: no SPoC
+
+
+def test_attendance_rows_are_made_once_per_agency(world):
+    assert services.ensure_attendance_rows(world.meeting, by=world.coordinator) == 3
+    assert services.ensure_attendance_rows(world.meeting, by=world.coordinator) == 0
+
+    rows = services.attendance_rows(world.meeting)
+    assert [r.agency.name for r in rows] == ["Host Council", "Housing", "Police"]
+    assert all(r.status is None for r in rows)
+
+
+def test_no_rows_are_made_for_a_cancelled_or_finalised_panel(world):
+    world.meeting.status = MeetingStatus.CANCELLED
+    assert services.ensure_attendance_rows(world.meeting) == 0
+    world.meeting.status = MeetingStatus.SCHEDULED
+    world.meeting.minutes_finalised_at = utcnow()
+    assert services.ensure_attendance_rows(world.meeting) == 0
+
+
+def test_the_coordinator_records_each_status(world):
+    services.ensure_attendance_rows(world.meeting)
+    police, housing, host = (_row(world.meeting, a) for a in (world.police, world.housing, world.host))
+
+    services.record_attendance(police, status=AttendanceStatus.PRESENT, by=world.coordinator, attendee_name="Pat Police",
+                               deputised_by="", confidentiality_acknowledged=True, written_update="ignored")
+    services.record_attendance(housing, status=AttendanceStatus.APOLOGIES_WITH_UPDATE, by=world.coordinator,
+                               written_update="Tenancy visit done.", attendee_name="ignored")
+    services.record_attendance(host, status=AttendanceStatus.ABSENT, by=world.coordinator,
+                               confidentiality_acknowledged=True)
+
+    assert (police.status, police.attendee_name, police.confidentiality_acknowledged, police.written_update) == (
+        AttendanceStatus.PRESENT, "Pat Police", True, "")
+    assert (housing.status, housing.written_update, housing.attendee_name) == (
+        AttendanceStatus.APOLOGIES_WITH_UPDATE, "Tenancy visit done.", "")
+    assert (host.status, host.confidentiality_acknowledged) == (AttendanceStatus.ABSENT, False)
+    assert police.recorded_by_id == world.coordinator.id and police.recorded_at is not None
+    audited = db.session.scalars(sa.select(AuditEvent.summary).where(AuditEvent.object_type == "attendance",
+                                                                     AuditEvent.action == AuditAction.UPDATE)).all()
+    assert len(audited) == 3 and all("Pat Police" not in s for s in audited)
+
+
+def test_a_deputy_counts_as_attending(world):
+    row = services.attendance_row(world.meeting, world.police)
+
+    services.record_attendance(row, status=AttendanceStatus.PRESENT, by=world.coordinator, deputised_by="Dee Deputy")
+
+    assert (row.attendee_name, row.deputised_by) == ("", "Dee Deputy")
+
+
+@pytest.mark.parametrize("status, kwargs, message", [
+    (None, {}, "Select whether the agency attended"),
+    (AttendanceStatus.PRESENT, {}, "Enter who attended, or who deputised for the SPoC"),
+    (AttendanceStatus.APOLOGIES_WITH_UPDATE, {"written_update": "   "}, "Enter the written update"),
+    (AttendanceStatus.PRESENT, {"attendee_name": "x" * 121}, "Who attended must be 120 characters or fewer"),
+])
+def test_attendance_needs_what_the_status_needs(world, status, kwargs, message):
+    row = services.attendance_row(world.meeting, world.police)
+
+    with pytest.raises(MinutesError, match=message):
+        services.record_attendance(row, status=status, by=world.coordinator, **kwargs)
+
+
+def test_a_spoc_sends_their_own_agencys_apologies_before_the_panel(upcoming):
+    w = upcoming
+    row = services.attendance_row(w.meeting, w.police)
+
+    services.record_attendance(row, status=AttendanceStatus.APOLOGIES_WITH_UPDATE, by=w.police_spoc,
+                               written_update="Warrant executed; no further contact.")
+
+    assert row.status == AttendanceStatus.APOLOGIES_WITH_UPDATE
+    assert row.recorded_by_id == w.police_spoc.id
+
+
+def test_a_spoc_cannot_mark_their_agency_present_or_absent(upcoming):
+    row = services.attendance_row(upcoming.meeting, upcoming.police)
+    for status in (AttendanceStatus.PRESENT, AttendanceStatus.ABSENT):
+        with pytest.raises(MinutesError, match="Select whether you are sending a written update"):
+            services.record_attendance(row, status=status, by=upcoming.police_spoc, attendee_name="Pat")
+
+
+def test_a_spoc_cannot_record_for_another_agency(upcoming):
+    row = services.attendance_row(upcoming.meeting, upcoming.housing)
+
+    with pytest.raises(MinutesError, match="cannot record attendance for this agency"):
+        services.record_attendance(row, status=AttendanceStatus.APOLOGIES, by=upcoming.police_spoc)
+
+
+def test_a_spoc_cannot_send_apologies_once_the_panel_has_started(world):
+    row = services.attendance_row(world.meeting, world.police)
+
+    with pytest.raises(MinutesError, match="cannot record attendance"):
+        services.record_attendance(row, status=AttendanceStatus.APOLOGIES, by=world.police_spoc)
+    assert services.can_send_apologies(world.police_spoc, world.police.id, world.meeting) is False
+
+
+def test_the_deputy_sends_apologies_while_the_spoc_is_absent(upcoming):
+    w = upcoming
+    deputy = factories.create_user(role=Role.SPOC, agency=w.police)
+    w.police.deputy_spoc = deputy
+    row = services.attendance_row(w.meeting, w.police)
+    with pytest.raises(MinutesError):
+        services.record_attendance(row, status=AttendanceStatus.APOLOGIES, by=deputy)  # the SPoC is not absent
+
+    w.police.spoc_absent = True
+    services.record_attendance(row, status=AttendanceStatus.APOLOGIES, by=deputy)
+
+    assert row.status == AttendanceStatus.APOLOGIES
+    with pytest.raises(MinutesError):
+        services.record_attendance(row, status=AttendanceStatus.APOLOGIES, by=w.police_spoc)  # now not acting
+
+
+def test_attendance_is_read_only_once_the_minutes_are_finalised(world):
+    row = services.attendance_row(world.meeting, world.police)
+    services.finalise(world.meeting, by=world.chair)
+
+    with pytest.raises(MinutesError, match="finalised"):
+        services.record_attendance(row, status=AttendanceStatus.PRESENT, by=world.coordinator, attendee_name="Pat")
+
+
+def test_the_history_covers_the_last_six_panels_held(world):
+    w = world
+    start = w.previous.starts_at
+    older = [panel(start - timedelta(days=28 * n)) for n in range(1, 7)]  # six more before the previous one
+    upcoming = panel(utcnow() + timedelta(days=20))
+    cancelled = panel(w.meeting.starts_at - timedelta(days=7))
+    cancelled.status = MeetingStatus.CANCELLED
+    held = sorted([w.meeting, w.previous, *older], key=lambda m: m.starts_at)[-6:]
+    statuses = [AttendanceStatus.PRESENT, AttendanceStatus.ABSENT, AttendanceStatus.APOLOGIES,
+                AttendanceStatus.ABSENT, AttendanceStatus.APOLOGIES_WITH_UPDATE, None]
+    for meeting, status in zip(held, statuses):
+        db.session.add(Attendance(meeting_id=meeting.id, agency_id=w.police.id, status=status))
+    db.session.add(Attendance(meeting_id=older[-1].id, agency_id=w.police.id, status=AttendanceStatus.ABSENT))  # 7th back
+    db.session.add(Attendance(meeting_id=upcoming.id, agency_id=w.police.id, status=AttendanceStatus.APOLOGIES))
+    db.session.add(Attendance(meeting_id=held[0].id, agency_id=w.nospoc.id, status=AttendanceStatus.PRESENT))
+    db.session.flush()
+
+    history = services.attendance_history()
+
+    assert [m.id for m in history.panels] == [m.id for m in held]
+    rows = {r.agency.name: r for r in history.rows}
+    assert list(rows) == ["Fire and Rescue", "Host Council", "Housing", "Police"]
+    assert rows["Police"].statuses == statuses
+    assert (rows["Police"].absent, rows["Police"].apologies, rows["Police"].present) == (2, 2, 1)
+    assert rows["Housing"].statuses == [None] * 6
+    assert rows["Fire and Rescue"].statuses[0] == AttendanceStatus.PRESENT  # no SPoC now, but it came
+
+
+def test_the_history_takes_two_queries_whatever_the_size(world, count_queries):
+    def measure() -> int:
+        db.session.expire_all()
+        with count_queries() as counter:
+            services.attendance_history()
+        return counter.count
+
+    small = measure()
+    for n in range(1, 8):
+        meeting = panel(world.previous.starts_at - timedelta(days=28 * n))
+        for _ in range(3):
+            agency = factories.create_agency()
+            agency.spoc = factories.create_user(role=Role.SPOC, agency=agency)
+            db.session.add(Attendance(meeting_id=meeting.id, agency_id=agency.id, status=AttendanceStatus.PRESENT))
+    db.session.flush()
+
+    assert measure() == small == 2
+
+
+# ---- pages ---------------------------------------------------------------------------------
+
+
+def test_the_coordinator_sees_every_expected_agency(client, login_as, world):
+    login_as(world.coordinator)
+
+    response = client.get(f"/meetings/{world.meeting.id}/attendance")
+
+    assert response.status_code == 200
+    soup = page(response)
+    assert [th.get_text(strip=True) for th in soup.select("tbody th")] == ["Host Council", "Housing", "Police"]
+    assert "acknowledge this statement" in soup.get_text()
+    links = [a["href"] for a in soup.select("tbody a")]
+    assert f"/meetings/{world.meeting.id}/attendance/{world.police.id}" in links
+    db.session.rollback()
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(AuditEvent).where(
+        AuditEvent.action == AuditAction.VIEW, AuditEvent.object_type == "meeting",
+        AuditEvent.object_id == str(world.meeting.id))) == 1
+
+
+def test_the_coordinator_records_attendance_on_a_page(client, login_as, world):
+    login_as(world.coordinator)
+    url = f"/meetings/{world.meeting.id}/attendance/{world.police.id}"
+
+    response = post_form(client, url, {"status": "present", "attendee_name": "Pat Police", "deputised_by": "",
+                                       "confidentiality_acknowledged": "y", "written_update": ""})
+
+    assert response.status_code == 302
+    assert response.headers["Location"].endswith(f"/meetings/{world.meeting.id}/attendance")
+    db.session.rollback()
+    row = _row(world.meeting, world.police)
+    assert (row.status, row.attendee_name, row.confidentiality_acknowledged) == (AttendanceStatus.PRESENT, "Pat Police", True)
+    listing = page(client.get(f"/meetings/{world.meeting.id}/attendance")).get_text(" ", strip=True)
+    assert "Attendance recorded for Police." in listing
+    assert "Present" in listing and "Acknowledged" in listing
+
+
+def test_an_agency_without_a_spoc_that_came_can_be_recorded(client, login_as, world):
+    login_as(world.coordinator)
+
+    post_form(client, f"/meetings/{world.meeting.id}/attendance/{world.nospoc.id}",
+              {"status": "present", "attendee_name": "Fenn Fire"})
+
+    db.session.rollback()
+    assert _row(world.meeting, world.nospoc).attendee_name == "Fenn Fire"
+
+
+@pytest.mark.parametrize("data, message", [
+    ({"deputised_by": "Kept Deputy"}, "Select whether the agency attended"),
+    ({"status": "bogus", "deputised_by": "Kept Deputy"}, "Select whether the agency attended"),
+    ({"status": "present", "written_update": "Kept words"}, "Enter who attended, or who deputised for the SPoC"),
+    ({"status": "apologies_with_update", "deputised_by": "Kept Deputy"}, "Enter the written update"),
+    ({"status": "present", "attendee_name": "A" * 121, "deputised_by": "Kept Deputy"},
+     "Who attended must be 120 characters or fewer"),
+    ({"status": "apologies_with_update", "written_update": "w" * 5001},
+     "The written update must be 5,000 characters or fewer"),
+])
+def test_bad_attendance_gets_a_govuk_error_and_keeps_what_was_typed(client, login_as, world, data, message):
+    login_as(world.coordinator)
+
+    response = post_form(client, f"/meetings/{world.meeting.id}/attendance/{world.police.id}", data)
+
+    assert response.status_code == 200
+    assert error_summary(response) == [message]
+    soup = page(response)
+    for name, value in data.items():
+        if name == "status":
+            continue
+        field = soup.select_one(f"#{name}")
+        assert (field.get("value") if field.name == "input" else field.get_text()) == value, name
+    db.session.rollback()
+    row = _row(world.meeting, world.police)
+    assert row is None or row.status is None
+
+
+def test_hostile_text_is_stored_as_typed_and_shown_escaped(client, login_as, world):
+    login_as(world.coordinator)
+    name = "<script>alert(1)</script>'; DROP TABLE attendance;--\x00\x07"
+
+    post_form(client, f"/meetings/{world.meeting.id}/attendance/{world.police.id}",
+              {"status": "present", "attendee_name": name})
+
+    db.session.rollback()
+    assert _row(world.meeting, world.police).attendee_name == "<script>alert(1)</script>'; DROP TABLE attendance;--"
+    html = client.get(f"/meetings/{world.meeting.id}/attendance").get_data(as_text=True)
+    assert "<script>alert(1)" not in html and "&lt;script&gt;alert(1)" in html
+
+
+def test_a_spoc_sends_apologies_on_their_page(client, login_as, upcoming):
+    w = upcoming
+    login_as(w.police_spoc)
+
+    listing = page(client.get(f"/meetings/{w.meeting.id}/attendance"))
+    assert [th.get_text(strip=True) for th in listing.select("tbody th")] == ["Police"]  # their own row only
+    form = page(client.get(f"/meetings/{w.meeting.id}/apologies"))
+    assert [i["value"] for i in form.select("input[name=status]")] == ["apologies_with_update", "apologies"]
+    assert not form.select("#attendee_name")
+
+    response = post_form(client, f"/meetings/{w.meeting.id}/apologies",
+                         {"status": "apologies_with_update", "written_update": "Visited on Monday."})
+
+    assert response.status_code == 302
+    db.session.rollback()
+    row = _row(w.meeting, w.police)
+    assert (row.status, row.written_update) == (AttendanceStatus.APOLOGIES_WITH_UPDATE, "Visited on Monday.")
+
+
+def test_a_spoc_cannot_post_present(client, login_as, upcoming):
+    login_as(upcoming.police_spoc)
+
+    response = post_form(client, f"/meetings/{upcoming.meeting.id}/apologies", {"status": "present"})
+
+    assert error_summary(response) == ["Select whether you are sending a written update"]
+
+
+def test_a_spoc_is_told_apologies_are_closed_once_the_panel_starts(client, login_as, world):
+    login_as(world.police_spoc)
+    url = f"/meetings/{world.meeting.id}/apologies"
+
+    shown = page(client.get(url)).get_text(" ", strip=True)
+    response = post_form(client, url, {"status": "apologies"}, token_from="/account/password")
+
+    assert "only before the panel starts" in shown
+    assert response.status_code == 302
+    db.session.rollback()
+    assert _row(world.meeting, world.police) is None or _row(world.meeting, world.police).status is None
+
+
+def test_a_spoc_who_is_not_acting_cannot_send_apologies(client, login_as, upcoming):
+    w = upcoming
+    other = factories.create_user(role=Role.SPOC, agency=w.police)  # a SPoC-role user, not the agency's SPoC
+    login_as(other)
+
+    shown = page(client.get(f"/meetings/{w.meeting.id}/apologies")).get_text(" ", strip=True)
+    post_form(client, f"/meetings/{w.meeting.id}/apologies", {"status": "apologies"},
+              token_from="/account/password")
+
+    assert "Only your agency’s acting SPoC sends its apologies." in shown
+    db.session.rollback()
+    row = _row(w.meeting, w.police)
+    assert row is None or row.status is None
+
+
+@pytest.mark.parametrize("who", ["spoc", "chair"])
+def test_only_the_coordinator_records_an_agencys_attendance(client, login_as, world, who):
+    login_as(world.police_spoc if who == "spoc" else world.chair)
+
+    assert client.get(f"/meetings/{world.meeting.id}/attendance/{world.police.id}").status_code == 404
+
+
+@pytest.mark.parametrize("role", ["practitioner", "board", "admin"])
+def test_others_get_404(client, login_as, world, role):
+    login_as(role)
+    for url in (f"/meetings/{world.meeting.id}/attendance", f"/meetings/{world.meeting.id}/apologies",
+                "/meetings/attendance-history"):
+        assert client.get(url).status_code == 404, url
+
+
+def test_a_meeting_that_is_not_there_is_404(client, login_as, world):
+    login_as(world.coordinator)
+
+    assert client.get("/meetings/999999/attendance").status_code == 404
+    assert client.get(f"/meetings/{world.meeting.id}/attendance/999999").status_code == 404
+
+
+def test_the_chair_reads_the_history_in_words(client, login_as, world):
+    db.session.add(Attendance(meeting_id=world.previous.id, agency_id=world.police.id, status=AttendanceStatus.ABSENT))
+    db.session.add(Attendance(meeting_id=world.meeting.id, agency_id=world.police.id,
+                              status=AttendanceStatus.APOLOGIES_WITH_UPDATE))
+    login_as(world.chair)
+
+    soup = page(client.get("/meetings/attendance-history"))
+
+    police = next(tr for tr in soup.select("tbody tr") if tr.th.get_text(strip=True) == "Police")
+    cells = [td.get_text(strip=True) for td in police.select("td")]
+    assert cells == ["Absent", "Apologies, written update sent", "1 of 2", "1 of 2"]
+    headers = [th.get_text(strip=True) for th in soup.select("thead th")]
+    assert headers[0] == "Agency" and headers[-2:] == ["Absent", "Apologies"]
+
+
+def test_a_spoc_cannot_see_the_history(client, login_as, world):
+    login_as(world.police_spoc)
+
+    assert client.get("/meetings/attendance-history").status_code == 404
