@@ -146,7 +146,7 @@ def sync_agenda(meeting: Meeting, *, by: User | None = None) -> bool:
         at = 0
         for index, item in enumerate(kept):
             section = item.kind.section
-            if section < kind.section or (section == kind.section and order.get(_key(item), -1) < order[key]):
+            if section < kind.section or (section == kind.section and order.get(_key(item), len(order)) < order[key]):
                 at = index + 1
         kept.insert(at, new)
         db.session.add(new)
@@ -181,7 +181,7 @@ def move_item(item: AgendaItem, *, up: bool, by: User) -> bool:
     """Swap an item with its neighbour in the same section (the coordinator's reordering, by
     keyboard-friendly buttons). Returns False when it is already first (or last) in its section."""
     meeting = item.meeting
-    items = list(meeting.items)
+    items = sorted(meeting.items, key=lambda i: (i.position, i.id))  # positions may have changed in this session
     if not can_move(items, item, up=up):
         return False
     index = items.index(item)
@@ -203,7 +203,9 @@ def add_item(meeting: Meeting, *, title: str, minutes: int, by: User) -> AgendaI
         raise ValueError("The title must be 200 characters or fewer")
     if not 1 <= minutes <= 180:
         raise ValueError("The time box must be between 1 and 180 minutes")
-    items = list(meeting.items)
+    items = sorted(meeting.items, key=lambda i: (i.position, i.id))  # positions may have changed in this session
+    if any(i.kind == AgendaItemKind.OTHER and i.title.casefold() == title.casefold() for i in items):
+        raise ValueError(f"‘{title}’ is already on the agenda")  # a form sent twice adds it once
     at = next((i for i, it in enumerate(items) if it.kind == AgendaItemKind.AOB), len(items))
     new = AgendaItem(meeting_id=meeting.id, kind=AgendaItemKind.OTHER, title=title, minutes=minutes, added_by_id=by.id)
     items.insert(at, new)

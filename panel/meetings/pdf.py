@@ -19,17 +19,24 @@ logging.getLogger("weasyprint").setLevel(logging.WARNING)  # its INFO lines narr
 PRINT_CSS = Path(__file__).resolve().parent.parent.parent / "static" / "print" / "pack.css"
 
 
-def _local_only(url: str, *args, **kwargs):
+def local_fetcher():
+    """WeasyPrint's URL fetcher, allowed only the app's own static files (no network, nothing
+    else on disk: the resolved path must be inside static/, so neither "static-other/" nor
+    "static/../" gets out). WeasyPrint 70 wants a URLFetcher instance, not a plain function."""
     from urllib.parse import unquote, urlsplit
 
-    from weasyprint.urls import default_url_fetcher
+    from weasyprint.urls import URLFetcher
 
     static = Path(current_app.static_folder).resolve()
-    parts = urlsplit(url)
-    # the resolved path, so neither "static-other/" nor "static/../" gets out of the folder
-    if parts.scheme != "file" or parts.netloc or not Path(unquote(parts.path)).resolve().is_relative_to(static):
-        raise ValueError("the PDF may only load the app's own static files")
-    return default_url_fetcher(url, *args, **kwargs)
+
+    class LocalOnly(URLFetcher):
+        def fetch(self, url, headers=None):
+            parts = urlsplit(url)
+            if parts.scheme != "file" or parts.netloc or not Path(unquote(parts.path)).resolve().is_relative_to(static):
+                raise ValueError("the PDF may only load the app's own static files")
+            return super().fetch(url, headers)
+
+    return LocalOnly(allowed_protocols={"file"})
 
 
 def render_pdf(html: str) -> bytes:
@@ -37,7 +44,7 @@ def render_pdf(html: str) -> bytes:
     from weasyprint import CSS, HTML
 
     document = HTML(string=html, base_url=f"file://{Path(current_app.static_folder).resolve()}/",
-                    url_fetcher=_local_only)
+                    url_fetcher=local_fetcher())
     return document.write_pdf(stylesheets=[CSS(filename=str(PRINT_CSS))], pdf_variant="pdf/ua-1")
 
 

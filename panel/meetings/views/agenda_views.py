@@ -48,7 +48,6 @@ from panel.models import (
     Involvement,
     Meeting,
     MeetingKind,
-    MeetingStatus,
     Role,
     User,
     utcnow,
@@ -62,12 +61,6 @@ CANCELLED = "This panel has been cancelled, so its agenda cannot be changed."
 
 def _me() -> User:
     return current_user._get_current_object()
-
-
-def _record_id(raw: str | None) -> int | None:
-    if raw is None or not raw.isascii() or not raw.isdigit() or len(raw) > 12:
-        return None
-    return int(raw)
 
 
 def _meeting(meeting_id: int) -> Meeting:
@@ -235,10 +228,14 @@ def add_item(meeting_id: int):
     _back_if_not_preparable(meeting)
     form = AddItemForm(data={"minutes": "10"} if request.method == "GET" else None)
     if form.validate_on_submit():
-        item = agenda.add_item(meeting, title=form.title.data, minutes=form.minutes.minutes, by=_me())
-        db.session.commit()
-        flash(f"‘{item.title}’ added to the agenda, before any other business.", "success")
-        return redirect(url_for("meetings.view_meeting", meeting_id=meeting.id, _anchor=f"item-{item.id}"))
+        try:
+            item = agenda.add_item(meeting, title=form.title.data, minutes=form.minutes.minutes, by=_me())
+        except ValueError as exc:
+            form.title.errors = [*form.title.errors, str(exc)]
+        else:
+            db.session.commit()
+            flash(f"‘{item.title}’ added to the agenda, before any other business.", "success")
+            return redirect(url_for("meetings.view_meeting", meeting_id=meeting.id, _anchor=f"item-{item.id}"))
     return render_template("meetings/add_item.html", meeting=meeting, form=form)
 
 
@@ -309,15 +306,10 @@ def move_panel(meeting_id: int):
                 form.new_date.errors = [*form.new_date.errors, str(exc)]
             else:
                 db.session.commit()
-                flash(f"The panel has moved to {_when(meeting.starts_at)}. {told} people were told by email.",
-                      "success")
+                flash(f"The panel has moved to {govuk_datetime(meeting.starts_at)}. {told} people were told by "
+                      "email.", "success")
                 return redirect(url_for("meetings.view_meeting", meeting_id=meeting.id))
     return render_template("meetings/move_panel.html", meeting=meeting, form=form)
-
-
-def _when(at: datetime) -> str:
-    local = at.astimezone(LONDON)
-    return f"{govuk_date(local)} at {local:%H:%M}"
 
 
 @bp.route("/<int:meeting_id>/cancel", methods=["GET", "POST"])
@@ -326,11 +318,15 @@ def cancel_panel(meeting_id: int):
     _not_if_started(meeting)
     form = CancelPanelForm()
     if form.validate_on_submit():
-        told = panels.cancel_panel(meeting, reason=form.reason.data, by=_me())
-        db.session.commit()
-        flash(f"The panel on {govuk_date(meeting.starts_at)} has been cancelled. {told} people were told by email.",
-              "success")
-        return redirect(url_for("meetings.view_meeting", meeting_id=meeting.id))
+        try:
+            told = panels.cancel_panel(meeting, reason=form.reason.data, by=_me())
+        except panels.PanelError as exc:
+            form.reason.errors = [*form.reason.errors, str(exc)]
+        else:
+            db.session.commit()
+            flash(f"The panel on {govuk_date(meeting.starts_at)} has been cancelled. {told} people were told by "
+                  "email.", "success")
+            return redirect(url_for("meetings.view_meeting", meeting_id=meeting.id))
     return render_template("meetings/cancel_panel.html", meeting=meeting, form=form)
 
 
