@@ -120,13 +120,15 @@ def register_blueprints(app: Flask) -> None:
     from panel.admin import bp as admin_bp
     from panel.agencies import bp as agencies_bp
     from panel.auth import bp as auth_bp
+    from panel.calendar_feed import bp as calendar_bp
     from panel.main import bp as main_bp
     from panel.actions import bp as actions_bp
     from panel.cases import bp as cases_bp
     from panel.meetings import bp as meetings_bp
     from panel.referrals import api_bp, bp as referrals_bp
 
-    for bp in (main_bp, auth_bp, admin_bp, agencies_bp, referrals_bp, api_bp, cases_bp, actions_bp, meetings_bp):
+    for bp in (main_bp, auth_bp, admin_bp, agencies_bp, referrals_bp, api_bp, cases_bp, actions_bp, meetings_bp,
+               calendar_bp):
         app.register_blueprint(bp)
     csrf.exempt(api_bp)  # bearer-token API: no cookies, so no CSRF
 

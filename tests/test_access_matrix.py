@@ -67,6 +67,26 @@ def _agenda_item() -> int:
     return item.id
 
 
+def _calendar_feed_token() -> str:
+    from panel import calendar_feed
+
+    return calendar_feed.switch_on(factories.create_user())
+
+
+def _panel_i_am_invited_to() -> int:
+    """For the invitation download (record-level: people on the list): a panel the signed-in
+    user, the newest user in the test's database, is invited to."""
+    from panel.extensions import db
+    from panel.models import MeetingAttendee, User
+
+    meeting_id = _panel()
+    user = db.session.scalar(sa.select(User).order_by(User.id.desc()).limit(1))
+    if user is not None:
+        db.session.add(MeetingAttendee(meeting_id=meeting_id, user_id=user.id, name=user.name, email=user.email))
+        db.session.flush()
+    return meeting_id
+
+
 # URL arguments we can point at a real record. Others get a dummy value; the DENIED entry
 # still shows whether the refusal came from the access table.
 RECORD_BUILDERS = {
@@ -75,8 +95,13 @@ RECORD_BUILDERS = {
     "message_id": _outbox_message,
     "outbox_id": _outbox_message,
     "filename": lambda: "favicon.svg",
+    "token": _calendar_feed_token,
     "meeting_id": _panel,
     "item_id": _agenda_item,
+}
+# The same, for one endpoint's argument where the record must also involve the signed-in user.
+ENDPOINT_RECORD_BUILDERS = {
+    ("meetings.invite_ics", "meeting_id"): _panel_i_am_invited_to,
 }
 
 
@@ -84,7 +109,9 @@ def _url_for_rule(rule) -> tuple[str, bool]:
     """A URL for the rule and whether every argument points at a real record."""
     values, all_real = {}, True
     for name, converter in rule._converters.items():
-        if name in RECORD_BUILDERS:
+        if (rule.endpoint, name) in ENDPOINT_RECORD_BUILDERS:
+            values[name] = ENDPOINT_RECORD_BUILDERS[rule.endpoint, name]()
+        elif name in RECORD_BUILDERS:
             values[name] = RECORD_BUILDERS[name]()
         elif isinstance(converter, IntegerConverter):
             values[name], all_real = 1, False

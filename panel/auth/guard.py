@@ -62,6 +62,8 @@ def enforce_access():
     if endpoint is None:
         return None  # Flask will answer 404 or 405
     if _check_timeouts():
+        if endpoint_allows(endpoint, None):
+            return None  # a public address (sign-in, a calendar feed): carry on signed out
         return redirect(url_for("auth.login", next=request.full_path if request.method == "GET" else None))
     user = current_user._get_current_object() if current_user.is_authenticated else None
     if endpoint_allows(endpoint, user):
@@ -88,7 +90,8 @@ def enforce_access():
 def security_headers(response):
     response.headers["Content-Security-Policy"] = CSP
     response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Referrer-Policy"] = "same-origin"
+    if response.headers.get("Referrer-Policy") != "no-referrer":  # a calendar feed sends none at all
+        response.headers["Referrer-Policy"] = "same-origin"
     response.headers["X-Frame-Options"] = "DENY"
     response.headers["Permissions-Policy"] = "camera=(), microphone=(), geolocation=()"
     if request.is_secure:

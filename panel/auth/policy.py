@@ -41,6 +41,14 @@ ACCESS: dict[str, object] = {
     "auth.change_password": SIGNED_IN,
     "auth.setup_mfa": SIGNED_IN,
     "auth.disable_mfa": SIGNED_IN,
+    "auth.switch_on_calendar_feed": SIGNED_IN,
+    "auth.revoke_calendar_feed": SIGNED_IN,
+    # a private calendar feed: the token in its address is the credential (panel.calendar_feed)
+    "calendar.feed": PUBLIC,
+    # calendar invitations: invitations.can_see, or the attendee's own reply, follows in the views
+    "meetings.invite_ics": REFERRERS,
+    "meetings.send_panel_invitations": COORDINATOR,
+    "meetings.record_response": REFERRERS,
     "admin.dashboard": ADMIN,
     "admin.list_users": ADMIN,
     "admin.add_user": ADMIN,

@@ -10,6 +10,7 @@ from flask import current_app, flash, redirect, render_template, request, sessio
 from flask_login import current_user, login_user, logout_user
 from markupsafe import Markup
 
+from panel import calendar_feed
 from panel.auth import bp, services
 from panel.auth.forms import LoginForm, MfaCodeForm, MfaDisableForm, PasswordChangeForm
 from panel.auth.passwords import verify_password
@@ -121,7 +122,29 @@ def logout():
 
 @bp.route("/account")
 def view_account():
-    return render_template("auth/view_account.html", user=current_user)
+    user: User = current_user._get_current_object()
+    return render_template("auth/view_account.html", user=user, feed=calendar_feed.feed_of(user))
+
+
+@bp.route("/account/calendar-feed", methods=["POST"])
+def switch_on_calendar_feed():
+    """Switch the private calendar feed on, or replace its address. The address is shown on this
+    response only (not cached, not stored in the session, never logged); only its hash is kept."""
+    user: User = current_user._get_current_object()
+    replaced = calendar_feed.feed_of(user) is not None
+    token = calendar_feed.switch_on(user)
+    db.session.commit()
+    return render_template("auth/view_account.html", user=user, feed=calendar_feed.feed_of(user),
+                           new_feed_url=calendar_feed.feed_url(token), replaced=replaced)
+
+
+@bp.route("/account/calendar-feed/turn-off", methods=["POST"])
+def revoke_calendar_feed():
+    user: User = current_user._get_current_object()
+    if calendar_feed.revoke(user):
+        db.session.commit()
+        flash("Your calendar feed is off. Its address no longer works.", "success")
+    return redirect(url_for("auth.view_account"))
 
 
 @bp.route("/account/password", methods=["GET", "POST"])

@@ -6,3 +6,4 @@ from flask import Blueprint
 bp = Blueprint("meetings", __name__, url_prefix="/meetings")
 
 from panel.meetings.views import agenda_views, minutes_views  # noqa: E402,F401
+from panel.meetings.views import invite_views  # noqa: E402,F401

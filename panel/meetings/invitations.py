@@ -15,17 +15,19 @@ time, the place and a link that needs sign-in, never anything about the adult.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from email.utils import parseaddr
 
 import sqlalchemy as sa
 from flask import current_app
 
 from panel import audit, notify
+from panel.auth.policy import OPERATIONS, case_access
 from panel.extensions import db
 from panel.filters import govuk_date
 from panel.meetings import ical
 from panel.models import (
+    Agency,
     AttendeeResponse,
     AuditAction,
     Case,
@@ -33,6 +35,7 @@ from panel.models import (
     MeetingAttendee,
     MeetingKind,
     MeetingStatus,
+    Role,
     User,
     utcnow,
 )
@@ -86,7 +89,7 @@ def details(meeting: Meeting, attendees: list[MeetingAttendee] | None = None) ->
     lines = ["Multi-agency meeting. The papers and details are on the panel platform (sign-in needed):",
              meeting_link(meeting)]
     if meeting.online_url:
-        lines += ["", f"Join online: {meeting.online_url}"]
+        lines += ["", f"Join online: {_one_line(meeting.online_url)}"]
     location = meeting.location or ("Online" if meeting.online_url else "")
     return ical.EventDetails(
         uid=meeting.ical_uid, sequence=meeting.ical_sequence, start=meeting.starts_at, end=meeting.ends_at,
@@ -100,30 +103,34 @@ def _when(meeting: Meeting) -> str:
     return f"{govuk_date(start.date())}, {start:%H:%M} to {end:%H:%M} (UK time)"
 
 
-def _email(meeting: Meeting, attendee: MeetingAttendee, calendar: bytes, method: str, headline: str) -> None:
+def _email(meeting: Meeting, attendee: MeetingAttendee, calendar: bytes, method: str, headline: str,
+           subject: str) -> None:
     body = "\n".join([
         f"Hello {attendee.name},", "", headline, "",
         f"When: {_when(meeting)}",
-        f"Where: {meeting.location or 'Online'}",
-        *([f"Join online: {meeting.online_url}"] if meeting.online_url else []),
+        f"Where: {_one_line(meeting.location) or 'Online'}",
+        *([f"Join online: {_one_line(meeting.online_url)}"] if meeting.online_url else []),
         "", f"Details (sign-in needed): {meeting_link(meeting)}", "",
         "Reply in your calendar, or tell the coordinator whether you can attend.",
         "This email holds no personal information about the person the meeting is about.",
     ])
-    subject = {"REQUEST": "Invitation", "CANCEL": "Cancelled"}[method]
-    if method == "REQUEST" and meeting.ical_sequence > 0 and attendee.invited_sequence is not None:
-        subject = "Updated invitation"
-    notify.queue_email(to=attendee.email, subject=f"{subject}: {summary(meeting)}, {govuk_date(meeting.starts_at.astimezone(LONDON).date())}",
+    day = govuk_date(meeting.starts_at.astimezone(LONDON).date())
+    notify.queue_email(to=attendee.email, subject=f"{subject}: {summary(meeting)}, {day}",
                        body=body, calendar=calendar.decode("utf-8"), calendar_method=method)
 
 
-def _send_requests(meeting: Meeting, to: list[MeetingAttendee], headline: str, now: datetime) -> int:
+def _one_line(value: str) -> str:
+    return " ".join("".join(ch if ch.isprintable() else " " for ch in value).split())
+
+
+def _send_requests(meeting: Meeting, to: list[MeetingAttendee], headline: str, now: datetime,
+                   subject: str = "Updated invitation") -> int:
     current = [a for a in meeting.attendees if a.current]
     if not to or not current:
         return 0
     calendar = ical.request(details(meeting, current), organizer=organizer(), now=now)
     for attendee in to:
-        _email(meeting, attendee, calendar, "REQUEST", headline)
+        _email(meeting, attendee, calendar, "REQUEST", headline, subject)
         attendee.invited_sequence = meeting.ical_sequence
     return len(to)
 
@@ -166,15 +173,61 @@ def invite(meeting: Meeting, people: list[Person], *, by: User | None, now: date
         by_email[person.email] = attendee
         added.append(attendee)
     if added:
+        if any(a.invited_sequence is not None and a.invited_sequence >= meeting.ical_sequence for a in added):
+            # someone taken off the list is back: their calendar holds our CANCEL at this
+            # SEQUENCE, so their new REQUEST must be newer than it (RFC 5546 §2.1.4)
+            meeting.ical_sequence += 1
         db.session.flush()
-        _send_requests(meeting, added, "You are invited to this meeting.", now)
+        _send_requests(meeting, added, "You are invited to this meeting.", now, subject="Invitation")
         audit.record(AuditAction.UPDATE, "meeting", meeting.id,
                      summary={"invited": [a.id for a in added], "sequence": meeting.ical_sequence}, user=by)
     return added
 
 
+def panel_people() -> list[Person]:
+    """Everyone expected at a monthly panel: the chairs (ROLE=CHAIR), every agency's acting SPoC
+    (the deputy while the SPoC is away) and the coordinators (OPT-PARTICIPANT). Active users
+    only; someone in two of these groups is invited once, in the first."""
+    agencies = db.session.scalars(sa.select(Agency).options(
+        sa.orm.joinedload(Agency.spoc).joinedload(User.agency),
+        sa.orm.joinedload(Agency.deputy_spoc).joinedload(User.agency)).order_by(Agency.name)).unique()
+    staff = list(db.session.scalars(sa.select(User).options(sa.orm.joinedload(User.agency)).where(
+        User.role.in_([Role.CHAIR, Role.COORDINATOR]), User.active.is_(True)).order_by(User.name)))
+    spocs = [a.acting_spoc for a in agencies if a.acting_spoc is not None and a.acting_spoc.active]
+    people: dict[str, Person] = {}
+    for users, role in (([u for u in staff if u.role == Role.CHAIR], "CHAIR"), (spocs, "REQ-PARTICIPANT"),
+                        ([u for u in staff if u.role == Role.COORDINATOR], "OPT-PARTICIPANT")):
+        for user in users:
+            people.setdefault(user.email.strip().lower(), Person.of(user, role))
+    return list(people.values())
+
+
+def invite_panel(meeting: Meeting, *, by: User | None, now: datetime | None = None) -> list[MeetingAttendee]:
+    """Invite everyone expected at a monthly panel who is not on its list yet (see panel_people):
+    one REQUEST each, the panel's own UID. Sending again invites only newcomers. Flushes."""
+    if meeting.kind != MeetingKind.PANEL:
+        raise InvitationError("Only a monthly panel invites everyone expected")
+    return invite(meeting, panel_people(), by=by, now=now)
+
+
+def can_see(user: User, meeting: Meeting, today: date) -> bool:
+    """Who may download a meeting's invitation: coordinators and chairs; anyone on its list;
+    for an MDT, whoever has the full case record (panel.auth.policy.case_access)."""
+    if user.role in OPERATIONS:
+        return True
+    if any(a.user_id == user.id and a.current for a in meeting.attendees):
+        return True
+    if meeting.kind == MeetingKind.MDT and meeting.case is not None:
+        agency_ids = {inv.agency_id for inv in meeting.case.involvements}
+        return case_access(user, agency_ids, today) == "full"
+    return False
+
+
 def changed(meeting: Meeting, *, by: User | None, now: datetime | None = None) -> int:
-    """After a change of time or place: SEQUENCE up, the updated REQUEST to everyone on the list."""
+    """After a change of time or place: SEQUENCE up, the updated REQUEST to everyone on the list.
+    The caller changes the meeting and calls this; it raises SEQUENCE itself (do not raise it too)."""
+    if meeting.status == MeetingStatus.CANCELLED:
+        raise InvitationError("This meeting has been cancelled")
     now = now or utcnow()
     meeting.ical_sequence += 1
     sent = _send_requests(meeting, [a for a in meeting.attendees if a.current],
@@ -192,7 +245,8 @@ def remove(meeting: Meeting, attendee: MeetingAttendee, *, by: User | None, now:
     attendee.removed_at = now
     removed = ical.Invitee(email=attendee.email, name=attendee.name, role=attendee.role)
     calendar = ical.cancel(details(meeting), organizer=organizer(), now=now, removed=(removed,))
-    _email(meeting, attendee, calendar, "CANCEL", "You are no longer needed at this meeting. It has been taken out of your calendar.")
+    _email(meeting, attendee, calendar, "CANCEL",
+           "You are no longer needed at this meeting. It has been taken out of your calendar.", "Cancelled")
     attendee.invited_sequence = meeting.ical_sequence
     _send_requests(meeting, [a for a in meeting.attendees if a.current],
                    "The list of people invited to this meeting has changed.", now)
@@ -207,7 +261,8 @@ def cancelled(meeting: Meeting, *, by: User | None, now: datetime | None = None)
     if current:
         calendar = ical.cancel(details(meeting, current), organizer=organizer(), now=now)
         for attendee in current:
-            _email(meeting, attendee, calendar, "CANCEL", "This meeting has been cancelled. It has been taken out of your calendar.")
+            _email(meeting, attendee, calendar, "CANCEL",
+                   "This meeting has been cancelled. It has been taken out of your calendar.", "Cancelled")
             attendee.invited_sequence = meeting.ical_sequence
     audit.record(AuditAction.UPDATE, "meeting", meeting.id, summary={"cancelled": True, "sequence": meeting.ical_sequence}, user=by)
     return len(current)
@@ -215,6 +270,10 @@ def cancelled(meeting: Meeting, *, by: User | None, now: datetime | None = None)
 
 def record_response(attendee: MeetingAttendee, response: AttendeeResponse, *, by: User, now: datetime | None = None) -> None:
     """An attendee's answer, recorded by the coordinator or by the attendee themself."""
+    if not attendee.current:
+        raise InvitationError("That person is not on the list for this meeting")
+    if attendee.meeting.status == MeetingStatus.CANCELLED:
+        raise InvitationError("This meeting has been cancelled")
     attendee.response, attendee.response_at = response, now or utcnow()
     audit.record(AuditAction.UPDATE, "meeting_attendee", attendee.id, summary={"response": str(response)}, user=by)
     db.session.flush()
@@ -248,8 +307,6 @@ def feed_meetings(user: User, since: datetime) -> list[Meeting]:
 def user_feed(user: User, now: datetime | None = None) -> bytes:
     """The user's private feed: their meetings from 90 days ago on, the same UIDs and
     SEQUENCEs as the invitations, cancelled meetings left out."""
-    from datetime import timedelta
-
     now = now or utcnow()
     meetings = feed_meetings(user, now - timedelta(days=90))
     return ical.feed([details(m, []) for m in meetings], organizer=organizer(), now=now,
