@@ -209,3 +209,14 @@ def test_the_feed_runs_the_same_queries_for_2_or_20_meetings(app, client, user, 
     small = fetch_with(2)
     large = fetch_with(18)
     assert small == large
+
+
+def test_gunicorns_access_log_never_shows_the_token(app, caplog):
+    caplog.set_level(logging.INFO, logger="gunicorn.access")
+    token = "Zq3xMrT0kenAbcdEfgh12"
+
+    logging.getLogger("gunicorn.access").info(  # gunicorn logs its format with a dict of atoms
+        '%(h)s "%(r)s" %(s)s', {"h": "127.0.0.1", "r": f"GET /calendar/{token}.ics HTTP/1.1", "s": "200"})
+
+    assert token not in caplog.text
+    assert '"GET /calendar/[token].ics HTTP/1.1" 200' in caplog.text
