@@ -210,7 +210,8 @@ def _people(ids: set[int | None]) -> dict[int, User]:
     return {u.id: u for u in db.session.scalars(sa.select(User).where(User.id.in_(wanted)))}
 
 
-@bp.route("/actions/<int:action_id>")
+# Record ids are capped at the largest 32-bit integer, so an absurd id is 404, not a database overflow.
+@bp.route("/actions/<int(max=2147483647):action_id>")
 def view_action(action_id: int):
     user, today = _me(), london_today()
     action, agency_ids = _load(action_id, "view")
@@ -236,7 +237,7 @@ def _update_field(form: UpdateActionForm, message: str):
     return form.note
 
 
-@bp.route("/actions/<int:action_id>/update", methods=["GET", "POST"])
+@bp.route("/actions/<int(max=2147483647):action_id>/update", methods=["GET", "POST"])
 def update_action(action_id: int):
     user, today = _me(), london_today()
     action, agency_ids = _load(action_id, "update")
@@ -272,7 +273,7 @@ def update_action(action_id: int):
                                  today=today))
 
 
-@bp.route("/actions/<int:action_id>/escalate", methods=["GET", "POST"])
+@bp.route("/actions/<int(max=2147483647):action_id>/escalate", methods=["GET", "POST"])
 def escalate_action(action_id: int):
     """The coordinator escalates an open action by hand, to the agency's escalation contact or
     to the chair. They are told in their next daily digest email."""
@@ -304,7 +305,7 @@ def escalate_action(action_id: int):
                                  told=told))
 
 
-@bp.route("/actions/escalations/<int:escalation_id>/acknowledge", methods=["GET", "POST"])
+@bp.route("/actions/escalations/<int(max=2147483647):escalation_id>/acknowledge", methods=["GET", "POST"])
 def acknowledge_escalation(escalation_id: int):
     """The escalation contact (or a chair, for the chair's rungs) acknowledges from the link in
     their digest, with a comment. Once acknowledged, the page says so and by whom."""

@@ -42,7 +42,7 @@ def load_case(reference: str, *, need_full: bool = False, section: str = "summar
 
     `need_full` pages (every section but the summary) are 404 for the restricted view too.
     """
-    if len(reference) > 20:
+    if len(reference) > 20 or not reference.isprintable():  # PostgreSQL refuses NUL in a parameter
         abort(404)
     user: User = current_user._get_current_object()
     case = db.session.execute(

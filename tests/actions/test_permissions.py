@@ -137,8 +137,11 @@ def test_a_reminder_is_not_acknowledged_by_anyone(app, db, world):
 
 
 def test_a_missing_action_or_escalation_is_404(app, db, world):
+    huge = "9" * 30  # beyond any database integer
     for url in ("/actions/999999", "/actions/999999/update", "/actions/999999/escalate",
-                "/actions/escalations/999999/acknowledge"):
+                "/actions/escalations/999999/acknowledge", f"/actions/{huge}", f"/actions/{huge}/update",
+                f"/actions/{huge}/escalate", f"/actions/escalations/{huge}/acknowledge", "/actions/-1",
+                "/actions/1.5", "/cases/" + "X" * 200 + "/actions", "/cases/%00/actions/new"):
         _, response = _get(app, world.user("coordinator"), url)
         assert response.status_code == 404, url
 
