@@ -153,7 +153,7 @@ class ClosureDecisionForm(FlaskForm):
 def last_actions_form(actions: list[Action], formdata=None) -> FlaskForm:
     """One optional radio group and note per action: outcome_<id>, note_<id>."""
     fields = {}
-    choices = [SelectChoice(s.value, s.label) for s in LAST_ACTION_OUTCOMES] + [SelectChoice("", "Still open")]
+    choices = [SelectChoice("", "Still open")] + [SelectChoice(s.value, s.label) for s in LAST_ACTION_OUTCOMES]
     for action in actions:
         fields[f"outcome_{action.id}"] = RadioField(
             f"What happened to action {action.id}?", widget=GovRadioInput(), choices=choices, default="",
