@@ -87,6 +87,9 @@ def _domain(address: str) -> str:
     return addr.rpartition("@")[2] or "panel.localhost"
 
 
+_METHOD = re.compile(r"^METHOD:([A-Za-z-]+)\r?$", re.MULTILINE)
+
+
 def build_email(message: OutboxMessage | Outgoing, *, sender: str) -> EmailMessage:
     """The EmailMessage for an outbox row: From, To, Subject, Date, Message-ID and a text/plain body.
 
@@ -112,7 +115,8 @@ def build_email(message: OutboxMessage | Outgoing, *, sender: str) -> EmailMessa
                            f"@{_domain(sender)}>")
     email.set_content(message.body_text)
     if message.calendar:
-        method = (message.calendar_method or "REQUEST").upper()
+        in_body = _METHOD.search(message.calendar)  # the part's method must equal the METHOD inside
+        method = (in_body.group(1) if in_body else message.calendar_method or "REQUEST").upper()
         ics = message.calendar.encode("utf-8")
         calendar = MIMEPart()
         calendar.set_content(ics, maintype="text", subtype="calendar", cte="base64")

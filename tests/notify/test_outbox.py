@@ -362,3 +362,17 @@ def test_logs_name_ids_and_counts_but_never_addresses_subjects_or_bodies(app, sm
 def test_a_subject_is_always_one_line(app):
     message = _queue(subject="Line one\r\nBcc: someone@example.test")
     assert message.subject == "Line one Bcc: someone@example.test"
+
+
+def test_the_calendar_parts_method_is_the_method_inside_the_calendar(app):
+    from panel.notify.delivery import build_email
+
+    ics = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nMETHOD:CANCEL\r\nEND:VCALENDAR\r\n"
+    message = _queue(calendar=ics, calendar_method="REQUEST")
+    db.session.flush()
+
+    email = build_email(message, sender=SENDER)
+
+    alternative, _ = email.iter_parts()
+    _, calendar = alternative.iter_parts()
+    assert calendar.get_param("method") == "CANCEL"
