@@ -133,6 +133,14 @@ ACCESS: dict[str, object] = {
     "actions.acknowledge_escalation": REFERRERS,
     "actions.case_actions": REFERRERS,
     "actions.add_action": COORDINATOR,
+    # case MDTs: need to know is the case's (load_case, full record only); coordinators change
+    "meetings.case_meetings": REFERRERS,
+    "meetings.new_mdt": COORDINATOR,
+    "meetings.view_mdt": REFERRERS,
+    "meetings.reschedule_mdt": COORDINATOR,
+    "meetings.mdt_attendees": COORDINATOR,
+    "meetings.cancel_mdt": COORDINATOR,
+    "meetings.mdt_notes": COORDINATOR,
     "admin.list_api_tokens": ADMIN,
     "admin.revoke_api_token": ADMIN,
     # the API authenticates each call by its bearer token, in the view

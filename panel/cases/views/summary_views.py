@@ -39,10 +39,12 @@ def list_cases():
 @bp.route("/<reference>")
 def view_case(reference: str):
     from panel.actions.services import open_action_count  # panel.actions.services imports panel.cases
+    from panel.meetings.mdt import next_meeting
 
     view = load_case(reference, section="summary")
     open_actions = open_action_count(view.case.id) if view.full else 0
+    upcoming = next_meeting(view.case) if view.full else None
     db.session.commit()
     in_pathway = (date.today() - view.case.accepted_on).days
     return render_template("cases/view_case.html", view=view, case=view.case, in_pathway_days=in_pathway,
-                           open_actions=open_actions)
+                           open_actions=open_actions, next_meeting=upcoming)
