@@ -165,7 +165,7 @@ def export_actions():
             a.id, formula_safe(a.case.reference), formula_safe(a.agency.name),
             formula_safe(a.assignee.name if a.assignee else ""), formula_safe(a.description), a.due_on.isoformat(),
             a.status.label, "Yes" if a.is_overdue(today) else "No", level.label if level else "",
-            a.created_at.date().isoformat(), a.closed_at.date().isoformat() if a.closed_at else "",
+            london_today(a.created_at).isoformat(), london_today(a.closed_at).isoformat() if a.closed_at else "",
         ])
     audit.record(AuditAction.EXPORT, "actions", summary={"filters": form.filters(), "rows": len(actions)})
     db.session.commit()
@@ -278,7 +278,7 @@ def escalate_action(action_id: int):
     """The coordinator escalates an open action by hand, to the agency's escalation contact or
     to the chair. They are told in their next daily digest email."""
     user = _me()
-    action, _agency_ids_ = _load(action_id, "escalate")
+    action, _ = _load(action_id, "escalate")
     staff = services.StaffDirectory.load()
     told = {"agency": services.recipients(action, LadderStep.MANUAL_AGENCY, staff),
             "chair": services.recipients(action, LadderStep.MANUAL_CHAIR, staff)}

@@ -213,6 +213,7 @@ def test_the_export_has_every_column(client, login_as, db, world):
     assert row["Action"] == str(ids["overdue"])
     assert row["Overdue"] == "Yes" and row["Status"] == "Open" and row["Assigned to"] == ""
     assert row["Due date"] == (today() - timedelta(days=3)).isoformat()
+    assert row["Agreed on"] == today().isoformat() and row["Closed on"] == ""  # London dates
     rows = list(csv.reader(io.StringIO(client.get("/actions/export.csv?escalated=y").get_data(as_text=True))))
     assert dict(zip(rows[0], rows[1]))["Highest escalation"] == "Escalated by the coordinator to the panel chair"
 
@@ -596,7 +597,6 @@ def test_the_escalation_contact_acknowledges_with_a_comment_once(client, login_a
     stored = db.session.get(Escalation, escalation_id)
     assert (stored.acknowledged_by_id, stored.acknowledgement) == (world.user("contact").id,
                                                                   "Manager will chase <b>today</b>")
-    coordinator_view = None
     login_as(world.user("coordinator"))
     coordinator_view = client.get(url)  # once acknowledged, anyone who sees the action may see that
     assert coordinator_view.status_code == 200

@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from panel.actions import services
 from panel.models import ActionUpdate, AuditAction, AuditEvent, Escalation
 from tests.actions import pages_world
-from tests.conftest import page, post_form
+from tests.conftest import page
 
 EVERYONE = ["coordinator", "chair", "spoc", "deputy", "assignee", "other practitioner", "contact", "involved spoc",
             "outside spoc", "outside practitioner", "board", "admin"]
