@@ -774,3 +774,11 @@ def test_the_meeting_page_links_include_the_minutes_for_those_allowed(app, world
     world.meeting.minutes_finalised_at = utcnow()
     assert links(world.police_spoc) == [f"/meetings/{mid}/attendance", f"/meetings/{mid}/minutes"]
     assert links(world.practitioner) == []
+
+
+def test_ids_too_big_for_the_database_are_404(client, login_as, world):
+    login_as(world.coordinator)
+    big = "9" * 25
+    for url in (f"/meetings/{big}/minutes", f"/meetings/{big}/attendance", _url(world, f"/items/{big}"),
+                f"/meetings/{world.meeting.id}/attendance/{big}", _url(world, f"/items/{big}/actions/new")):
+        assert client.get(url).status_code == 404, url

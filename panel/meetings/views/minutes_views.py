@@ -67,9 +67,12 @@ def _me() -> User:
     return current_user._get_current_object()
 
 
+MAX_ID = 2**31 - 1  # larger ids in a URL are no record (and too big for the database's integers)
+
+
 def _panel(meeting_id: int) -> Meeting:
     """The monthly panel, or 404 (case MDTs have no minutes here)."""
-    meeting = db.session.get(Meeting, meeting_id)
+    meeting = db.session.get(Meeting, meeting_id) if meeting_id <= MAX_ID else None
     if meeting is None or meeting.kind != MeetingKind.PANEL:
         abort(404)
     return meeting
@@ -168,7 +171,7 @@ def record_attendance(meeting_id: int, agency_id: int):
     """The coordinator records one agency's attendance (an agency without a SPoC that came too)."""
     user = _me()
     meeting = _panel(meeting_id)
-    agency = db.session.get(Agency, agency_id)
+    agency = db.session.get(Agency, agency_id) if agency_id <= MAX_ID else None
     if agency is None:
         abort(404)
     statuses = tuple(AttendanceStatus)
@@ -275,6 +278,8 @@ def minutes_pdf(meeting_id: int):
 
 
 def _item(meeting: Meeting, item_id: int) -> AgendaItem:
+    if item_id > MAX_ID:
+        abort(404)
     item = db.session.scalar(
         sa.select(AgendaItem).where(AgendaItem.id == item_id, AgendaItem.meeting_id == meeting.id)
         .options(sa.orm.joinedload(AgendaItem.referral).joinedload(Referral.person),
