@@ -305,9 +305,6 @@ class CancelForm(FlaskForm):
 # ---- notes, decisions and actions ------------------------------------------------------------------
 
 
-KEEP = ""
-
-
 def _level(value) -> RiskLevel | None:
     if value is None or value == "" or isinstance(value, RiskLevel):
         return value or None

@@ -4,7 +4,7 @@ what was typed, the same form sent twice, audited views, and a fixed number of q
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
+from datetime import date, time, timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -21,7 +21,6 @@ from panel.models import (
     CaseStatus,
     Involvement,
     Meeting,
-    MeetingAttendee,
     MeetingKind,
     MeetingStatus,
     OutboxMessage,
