@@ -256,6 +256,8 @@ def minutes(meeting_id: int):
             return _render("meetings/minutes.html", meeting, "minutes", view=None, not_yet=True)
     elif user.role == Role.COORDINATOR and not meeting.finalised and not meeting.cancelled and not meeting.items:
         sync_agenda(meeting, by=user)  # minutes opened before the agenda was
+    if user.role in OPERATIONS:
+        services.ensure_attendance_rows(meeting, by=user)  # every expected agency, "Not recorded" until it is
     view = services.minutes_view(meeting, user)
     return _render("meetings/minutes.html", meeting, "minutes", view=view, not_yet=False,
                    operations=user.role in OPERATIONS, coordinator=user.role == Role.COORDINATOR,
