@@ -17,7 +17,9 @@ begin IMMEDIATE), and the unique rows stop any double even without it.
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import dataclass
 from datetime import date, datetime
+from functools import lru_cache
 
 import sqlalchemy as sa
 from flask import current_app
@@ -65,16 +67,37 @@ def _lock() -> None:
         db.session.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": PG_SWEEP_LOCK})
 
 
-def due_actions(today: date) -> list[Action]:
-    """Open actions with a rung due on or before today, with what deciding recipients needs."""
-    return list(db.session.scalars(
-        sa.select(Action)
-        .where(Action.next_step_on <= today, Action.status == ActionStatus.OPEN)
-        .options(sa.orm.joinedload(Action.agency).joinedload(Agency.spoc),
-                 sa.orm.joinedload(Action.agency).joinedload(Agency.deputy_spoc),
-                 sa.orm.joinedload(Action.agency).joinedload(Agency.escalation_contact),
-                 sa.orm.joinedload(Action.assignee))
-        .order_by(Action.id)))
+@dataclass(frozen=True)
+class DueAction:
+    """What the sweep needs of an open action with a rung due: read as plain rows rather than
+    as ORM objects, so that thousands of them cost no unit-of-work bookkeeping. Has the
+    `agency` and `assignee` that services.recipients() reads."""
+
+    id: int
+    due_on: date
+    next_step: LadderStep
+    ladder_round: int
+    agency: Agency
+    assignee: User | None
+
+
+def due_actions(today: date) -> list[DueAction]:
+    """Open actions with a rung due on or before today (through ix_actions_ladder), with their
+    agencies (SPoC, deputy, escalation contact) and assignees: three queries whatever the count."""
+    due = sa.and_(Action.next_step_on <= today, Action.status == ActionStatus.OPEN)
+    rows = db.session.execute(
+        sa.select(Action.id, Action.due_on, Action.next_step, Action.ladder_round, Action.agency_id, Action.assignee_id)
+        .where(due).order_by(Action.id)).all()
+    if not rows:
+        return []
+    agencies = {a.id: a for a in db.session.scalars(
+        sa.select(Agency).where(Agency.id.in_(sa.select(Action.agency_id).where(due)))
+        .options(sa.orm.joinedload(Agency.spoc), sa.orm.joinedload(Agency.deputy_spoc),
+                 sa.orm.joinedload(Agency.escalation_contact)))}
+    assignees = {u.id: u for u in db.session.scalars(
+        sa.select(User).where(User.id.in_(sa.select(Action.assignee_id).where(due))))}
+    return [DueAction(r.id, r.due_on, r.next_step, r.ladder_round, agencies[r.agency_id], assignees.get(r.assignee_id))
+            for r in rows]
 
 
 def sweep(now: datetime | None = None) -> dict[str, int]:
@@ -96,22 +119,29 @@ def _climb(today: date, now: datetime) -> int:
     if not actions:
         return 0
     staff = StaffDirectory.load()
+    steps = offsets()
     rows: list[dict] = []
     told: dict[tuple[int, str], list[int]] = {}
+    moved: list[dict] = []
+    to_chair: list[dict] = []
+    who_for: dict[tuple, tuple[str, int | None, list[int]]] = {}  # the same people for the same agency
     for action in actions:
-        plan = ladder.plan(action.due_on, today, offsets(), start=action.next_step)
-        dates = ladder.step_dates(action.due_on, offsets())
+        plan = ladder.plan(action.due_on, today, steps, start=action.next_step)
+        dates = ladder.step_dates(action.due_on, steps)
         for step in plan.due_now:
-            who = recipients(action, step, staff)
+            key = (step, action.agency.id, action.assignee.id if action.assignee else None)
+            if key not in who_for:
+                who = recipients(action, step, staff)
+                who_for[key] = (told_text(who.users, who.note), who.contact.id if who.contact else None,
+                                [u.id for u in who.users])
+            text, contact_id, user_ids = who_for[key]
             rows.append({"action_id": action.id, "step": step.value, "round": action.ladder_round,
-                         "due_for": dates[step], "at": now, "told": told_text(who.users, who.note),
-                         "contact_id": who.contact.id if who.contact else None,
+                         "due_for": dates[step], "at": now, "told": text, "contact_id": contact_id,
                          "reason": "", "acknowledgement": ""})
-            told[(action.id, step.value)] = [u.id for u in who.users]
-            if step == LadderStep.CHAIR:
-                action.escalated_to_chair_at = now
-        action.next_step, action.next_step_on = plan.next_step, plan.next_on
-    db.session.flush()
+            told[(action.id, step.value)] = user_ids
+        change = {"b_id": action.id, "b_step": plan.next_step, "b_on": plan.next_on}
+        (to_chair if LadderStep.CHAIR in plan.due_now else moved).append(change)
+    _move_on(moved, to_chair, now)
     if not rows:
         return 0
     table = Escalation.__table__
@@ -123,6 +153,23 @@ def _climb(today: date, now: datetime) -> int:
     if items:
         db.session.execute(_insert(DigestItem.__table__), items)
     return len(inserted)
+
+
+def _move_on(moved: list[dict], to_chair: list[dict], now: datetime) -> None:
+    """Point each action at its next rung (and mark those escalated to the chair), as one
+    executemany UPDATE each; any of those actions already in the session are expired."""
+    t = Action.__table__
+    values = {"next_step": sa.bindparam("b_step", type_=t.c.next_step.type),
+              "next_step_on": sa.bindparam("b_on", type_=t.c.next_step_on.type)}
+    statement = t.update().where(t.c.id == sa.bindparam("b_id"))
+    if moved:
+        db.session.execute(statement.values(**values), moved)
+    if to_chair:
+        db.session.execute(statement.values(**values, escalated_to_chair_at=now), to_chair)
+    changed = {c["b_id"] for c in moved} | {c["b_id"] for c in to_chair}
+    for obj in list(db.session.identity_map.values()):
+        if isinstance(obj, Action) and obj.id in changed:
+            db.session.expire(obj, ["next_step", "next_step_on", "escalated_to_chair_at"])
 
 
 _LINES = {
@@ -156,22 +203,32 @@ def send_digests(today: date, now: datetime) -> int:
     for row in pending:
         by_user[row[1]].append(row)
     users = {u.id: u for u in db.session.scalars(sa.select(User).where(User.id.in_(list(by_user))))}
+    # one row per person for today; those who already had today's digest get none back, and
+    # their items wait for tomorrow's
+    digests = Digest.__table__
+    made = dict(db.session.execute(
+        _insert(digests).returning(digests.c.user_id, digests.c.id),
+        [{"user_id": user_id, "day": today, "sent_at": now, "items": len(rows)} for user_id, rows in by_user.items()]
+    ).all())
+    if not made:
+        return 0
+    items = DigestItem.__table__
+    db.session.execute(items.update().where(items.c.id == sa.bindparam("b_id")).values(digest_id=sa.bindparam("b_digest")),
+                       [{"b_id": row[0], "b_digest": made[user_id]} for user_id in made for row in by_user[user_id]])
+    subject = f"{current_app.config['SERVICE_NAME']}: your actions for {govuk_date(today)}"
     sent = 0
-    for user_id, rows in by_user.items():
+    for user_id in made:
         user = users.get(user_id)
-        digest_id = db.session.execute(
-            _insert(Digest.__table__).returning(Digest.__table__.c.id),
-            [{"user_id": user_id, "day": today, "sent_at": now, "items": len(rows)}]).scalar()
-        if digest_id is None:
-            continue  # today's digest has gone: these wait for tomorrow's
-        db.session.execute(sa.update(DigestItem).where(DigestItem.id.in_([r[0] for r in rows]))
-                           .values(digest_id=digest_id).execution_options(synchronize_session=False))
         if user is None or not user.active:
             continue
-        notify.queue_email(to=user.email, subject=f"{current_app.config['SERVICE_NAME']}: your actions for "
-                                                  f"{govuk_date(today)}", body=_digest_body(user, rows, today))
+        notify.queue_email(to=user.email, subject=subject, body=_digest_body(user, by_user[user_id], today))
         sent += 1
     return sent
+
+
+@lru_cache(maxsize=2048)
+def _date_words(day: date) -> str:
+    return govuk_date(day)
 
 
 def _digest_body(user: User, rows: list, today: date) -> str:
@@ -180,7 +237,7 @@ def _digest_body(user: User, rows: list, today: date) -> str:
              "your attention today.", ""]
     for _item_id, _user_id, esc_id, step, contact_id, action_id, due_on, reference, agency_name in rows:
         step = LadderStep(step)
-        lines.append("- " + _LINES[step].format(id=action_id, ref=reference, agency=agency_name, due=govuk_date(due_on)))
+        lines.append("- " + _LINES[step].format(id=action_id, ref=reference, agency=agency_name, due=_date_words(due_on)))
         if step.is_escalation and (contact_id == user.id or (step.to_chair and user.role == Role.CHAIR)):
             lines.append(f"  Acknowledge: {acknowledge_link(esc_id)}")
         else:

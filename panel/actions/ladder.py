@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from functools import lru_cache
 from typing import Mapping
 
 from panel.models import LadderStep
@@ -42,12 +43,14 @@ class Offsets:
 
 def step_dates(due_on: date, offsets: Offsets) -> dict[LadderStep, date]:
     """The London date on which each automatic rung falls for this due date."""
-    return {
-        LadderStep.REMINDER: add_working_days(due_on, -offsets.reminder_before),
-        LadderStep.OVERDUE: add_working_days(due_on, offsets.overdue_after),
-        LadderStep.AGENCY: add_working_days(due_on, offsets.agency_after),
-        LadderStep.CHAIR: add_working_days(due_on, offsets.chair_after),
-    }
+    return dict(zip(AUTOMATIC, _step_dates(due_on, offsets)))
+
+
+@lru_cache(maxsize=4096)
+def _step_dates(due_on: date, offsets: Offsets) -> tuple[date, date, date, date]:
+    # cached: the daily sweep asks for the same few hundred due dates thousands of times
+    return (add_working_days(due_on, -offsets.reminder_before), add_working_days(due_on, offsets.overdue_after),
+            add_working_days(due_on, offsets.agency_after), add_working_days(due_on, offsets.chair_after))
 
 
 @dataclass(frozen=True)
