@@ -49,5 +49,10 @@ demo: migrate
 	  echo "  spoc.housing@demo.invalid practitioner.health@demo.invalid board@demo.invalid"; fi; \
 	rm -f /tmp/panel-demo.$$$$
 
+# Benchmarks (not collected by pytest): every tests/bench_*.py, each printing its own table
+# (the agenda PDF pack, the escalation sweep); the target fails if any script misses its mark.
+bench: install
+	@status=0; for script in tests/bench_*.py; do echo "== $$script"; $(BIN)/python $$script || status=1; done; exit $$status
+
 clean:
 	rm -rf $(VENV) node_modules static/build

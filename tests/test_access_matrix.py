@@ -87,6 +87,26 @@ def _panel_i_am_invited_to() -> int:
     return meeting_id
 
 
+def _meeting_for_the_signed_in_user() -> int:
+    """For the meeting page (/meetings/<id>, the stable address in every invitation): a panel,
+    except for a practitioner, who reaches only case MDTs there: an MDT of a case their agency leads."""
+    from datetime import timedelta
+
+    from panel.extensions import db
+    from panel.models import Meeting, MeetingKind, Role, User, utcnow
+    from tests.cases.helpers import create_case
+
+    user = db.session.scalar(sa.select(User).order_by(User.id.desc()).limit(1))
+    if user is None or user.role != Role.PRACTITIONER:
+        return _panel()
+    case = create_case(lead=user.agency)
+    starts = utcnow() + timedelta(days=3)
+    meeting = Meeting(kind=MeetingKind.MDT, case_id=case.id, starts_at=starts, ends_at=starts + timedelta(hours=1))
+    db.session.add(meeting)
+    db.session.flush()
+    return meeting.id
+
+
 # URL arguments we can point at a real record. Others get a dummy value; the DENIED entry
 # still shows whether the refusal came from the access table.
 RECORD_BUILDERS = {
@@ -102,6 +122,7 @@ RECORD_BUILDERS = {
 # The same, for one endpoint's argument where the record must also involve the signed-in user.
 ENDPOINT_RECORD_BUILDERS = {
     ("meetings.invite_ics", "meeting_id"): _panel_i_am_invited_to,
+    ("meetings.view_meeting", "meeting_id"): _meeting_for_the_signed_in_user,
 }
 
 

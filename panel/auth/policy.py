@@ -67,7 +67,7 @@ ACCESS: dict[str, object] = {
     # SPoCs see the agenda restricted to need to know; the printed pack is the chair's (OPERATIONS)
     "meetings.list_meetings": MEETINGS,
     "meetings.create_panels": COORDINATOR,
-    "meetings.view_meeting": MEETINGS,
+    "meetings.view_meeting": REFERRERS,  # a panel is MEETINGS only (in the view); an MDT, need to know
     "meetings.print_agenda": OPERATIONS,
     "meetings.agenda_pdf": OPERATIONS,
     "meetings.move_item": COORDINATOR,

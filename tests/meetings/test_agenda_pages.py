@@ -214,6 +214,32 @@ def test_other_roles_get_404(client, db, login_as, world, role):
     assert client.get("/meetings").status_code == 404
 
 
+def test_a_practitioner_gets_404_for_a_panel_audited_as_a_refusal(client, db, login_as, world):
+    login_as(world.practitioner)
+    assert client.get(_url(world)).status_code == 404
+    denied = db.session.scalars(sa.select(AuditEvent).where(AuditEvent.action == AuditAction.DENIED,
+                                                            AuditEvent.object_type == "meeting")).one()
+    assert denied.object_id == str(world.meeting.id) and denied.user_id == world.practitioner.id
+    assert not _views(db, world.meeting.id)
+
+
+def test_the_meeting_address_of_a_case_mdt_shows_the_mdt_to_those_with_need_to_know(client, db, login_as, world):
+    """Invitations link every meeting at /meetings/<id>: an MDT shows its own page there."""
+    case = world.cases[0]  # the police are involved
+    mdt = Meeting(kind=MeetingKind.MDT, case_id=case.id, starts_at=utcnow() + timedelta(days=2),
+                  ends_at=utcnow() + timedelta(days=2, hours=1))
+    db.session.add(mdt)
+    db.session.commit()
+    login_as(world.practitioner)  # police
+    shown = client.get(f"/meetings/{mdt.id}")
+    if "meetings.view_mdt" not in client.application.view_functions:
+        pytest.skip("case MDT pages are not built")
+    assert shown.status_code == 200 and case.reference in shown.get_data(as_text=True)
+    login_as(world.health_spoc if world.health.id not in {i.agency_id for i in case.involvements}
+             else world.housing_spoc)
+    assert client.get(f"/meetings/{mdt.id}").status_code == 404
+
+
 def test_a_spoc_and_a_chair_cannot_prepare_the_agenda(client, db, login_as, world):
     items = _built(db, world)
     for user in (world.police_spoc, world.chair):
@@ -233,7 +259,9 @@ def test_missing_meetings_items_from_another_meeting_and_mdts_are_404(client, db
     db.session.commit()
     login_as(world.coordinator)
     assert client.get("/meetings/999999").status_code == 404
-    assert client.get(f"/meetings/{mdt.id}").status_code == 404
+    assert client.get(f"/meetings/{mdt.id}").status_code == 404  # an MDT without a case is nothing to show
+    for suffix in ("/agenda", "/agenda.pdf", "/items/add", "/move", "/cancel"):
+        assert client.get(f"/meetings/{mdt.id}{suffix}").status_code == 404
     assert client.get(_url(world, f"/items/{other_item.id}/time")).status_code == 404
     assert client.get(_url(world, "/items/999999/time")).status_code == 404
 
@@ -531,3 +559,32 @@ def test_the_print_view_is_the_pack_for_the_chair(client, db, login_as, world):
         f"#{s['id']}" for s in soup.select("section.pack-case")]
     views = _views(db, world.meeting.id)
     assert len(views) == 1 and '"print"' in views[0].summary
+
+
+# ---- the dashboards and the navigation ----------------------------------------------------------
+
+
+def test_the_dashboards_link_the_next_panel_and_the_navigation_has_meetings(client, db, login_as, world):
+    past = panel_meeting(utcnow() - timedelta(days=3))
+    cancelled = panel_meeting(world.meeting.starts_at - timedelta(days=2))
+    cancelled.status = MeetingStatus.CANCELLED
+    db.session.commit()
+    for user in (world.coordinator, world.chair, world.police_spoc):
+        login_as(user)
+        soup = page(client.get("/"))
+        links = [a["href"] for a in soup.select("#next-panel a")]
+        assert links == [f"/meetings/{world.meeting.id}", "/meetings"], user.role
+        nav = [a.get_text(strip=True) for a in soup.select(".govuk-service-navigation__link")]
+        assert "Meetings" in nav
+        assert past.id != world.meeting.id
+    for user in (world.practitioner, world.board, world.admin):
+        login_as(user)
+        soup = page(client.get("/"))
+        assert soup.select_one("#next-panel") is None
+        assert "Meetings" not in [a.get_text(strip=True) for a in soup.select(".govuk-service-navigation__link")]
+
+
+def test_with_no_panel_the_dashboard_says_so(client, db, login_as):
+    login_as("chair")
+    assert page(client.get("/")).select_one("#next-panel").get_text(" ", strip=True).startswith(
+        "No panel is scheduled.")

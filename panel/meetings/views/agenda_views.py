@@ -25,6 +25,7 @@ from flask_login import current_user
 from panel import audit, pagination as paging
 from panel.actions.services import london_today
 from panel.auth.policy import (
+    MEETINGS,
     OPERATIONS,
     can_access_case_records,
     can_view_referral,
@@ -48,6 +49,7 @@ from panel.models import (
     Involvement,
     Meeting,
     MeetingKind,
+    MeetingStatus,
     Role,
     User,
     utcnow,
@@ -117,6 +119,15 @@ def london_time(value: datetime | None) -> str:
     return govuk_datetime(value).rpartition(" at ")[2]
 
 
+@bp.app_template_global("next_panel")
+def next_panel() -> Meeting | None:
+    """The next monthly panel not yet over and not cancelled (for the dashboards), in one query."""
+    return db.session.scalar(
+        sa.select(Meeting).where(Meeting.kind == MeetingKind.PANEL, Meeting.status == MeetingStatus.SCHEDULED,
+                                 Meeting.ends_at >= utcnow())
+        .order_by(Meeting.starts_at, Meeting.id).limit(1))
+
+
 # ---- the list -----------------------------------------------------------------------------
 
 
@@ -172,6 +183,16 @@ def _agenda_context(meeting: Meeting, user: User) -> dict[str, Any]:
 @bp.route("/<int:meeting_id>")
 def view_meeting(meeting_id: int):
     user = _me()
+    found = db.session.get(Meeting, meeting_id)
+    if (found is not None and found.kind == MeetingKind.MDT and found.case_id is not None
+            and "meetings.view_mdt" in current_app.view_functions):
+        # The stable address of every meeting (invitations link to it): a case MDT shows its own
+        # page here, which applies the case's need to know (404 for anyone without it).
+        return current_app.view_functions["meetings.view_mdt"](meeting_id=meeting_id)
+    if user.role not in MEETINGS:  # practitioners reach MDTs here, never a panel
+        audit.record(AuditAction.DENIED, "meeting", meeting_id, summary={"page": "meeting"})
+        db.session.commit()
+        abort(404)
     meeting = _meeting(meeting_id)
     now = utcnow()
     coordinator = user.role == Role.COORDINATOR
