@@ -695,6 +695,34 @@ def test_two_sweeps_at_once_record_and_send_nothing_twice(app, world, db, monkey
         DigestItem.digest_id.is_(None))) == 0
 
 
+def test_an_action_changed_while_the_sweep_runs_keeps_its_new_ladder(app, world, db, monkeypatch):
+    """PostgreSQL: a SPoC closes one action and moves another's due date, committing after the
+    sweep has read them and before it moves them on. The sweep leaves both as the SPoC left them."""
+    if not PG_URL:
+        pytest.skip("SQLite serialises the sweep and the SPoC's change (BEGIN IMMEDIATE)")
+    closed = new_action(world, due=d(4, 9), on=d(3, 15))
+    moved = new_action(world, due=d(4, 9), on=d(3, 15), description="Second action text")
+    closed_id, moved_id = closed.id, moved.id
+    real_due_actions = jobs.due_actions
+
+    def due_actions(today):
+        found = real_due_actions(today)
+        assert {a.id for a in found} == {closed_id, moved_id}
+        t = Action.__table__
+        with db.engine.begin() as other:  # another connection: the SPoC's request, committed now
+            other.execute(t.update().where(t.c.id == closed_id).values(
+                status=ActionStatus.DONE, next_step=None, next_step_on=None))
+            other.execute(t.update().where(t.c.id == moved_id).values(
+                due_on=d(5, 28), ladder_round=2, next_step=S.REMINDER, next_step_on=d(5, 25)))
+        return found
+
+    monkeypatch.setattr(jobs, "due_actions", due_actions)
+    assert jobs.sweep(now=seven_am(d(4, 6)))["steps"] == 2  # both reminders were due when read
+    rows = {a.id: (a.status, a.ladder_round, a.next_step, a.next_step_on)
+            for a in db.session.scalars(sa.select(Action).execution_options(populate_existing=True))}
+    assert rows == {closed_id: (ActionStatus.DONE, 1, None, None), moved_id: (ActionStatus.OPEN, 2, S.REMINDER, d(5, 25))}
+
+
 def _flask(env: dict[str, str]) -> subprocess.Popen:
     return subprocess.Popen([str(ROOT / ".venv/bin/flask"), "--app", "wsgi", "panel", "run-job", "escalations"],
                             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
