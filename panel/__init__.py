@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask
+from werkzeug.routing import IntegerConverter
 from jinja2 import ChoiceLoader, FileSystemLoader, PackageLoader, PrefixLoader
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
@@ -15,6 +16,15 @@ from panel.config import INSTANCE_DIR, load_config
 from panel.extensions import csrf, db, login_manager, migrate
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+class RecordIdConverter(IntegerConverter):
+    """`<int:...>` in every route: a whole number up to the database's integer maximum, so an
+    absurd id in a URL is a 404 (no record) rather than an overflow in the database driver."""
+
+    def __init__(self, map, *args, **kwargs) -> None:  # noqa: A002 - werkzeug's name
+        kwargs.setdefault("max", 2**31 - 1)
+        super().__init__(map, *args, **kwargs)
 
 
 def create_app(overrides: dict[str, Any] | None = None, *, env: str | None = None) -> Flask:
@@ -30,6 +40,7 @@ def create_app(overrides: dict[str, Any] | None = None, *, env: str | None = Non
     if overrides:
         app.config.update(overrides)
     _engine_options(app)
+    app.url_map.converters["int"] = RecordIdConverter
     register_extensions(app)
     register_templates(app)
     register_security(app)
