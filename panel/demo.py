@@ -96,6 +96,9 @@ def load(*, password: str, today: date | None = None) -> list[str]:
     from panel import demo_actions  # the action log's demo data: actions on the cases above
 
     demo_actions.load(today=today)
+    from panel import demo_meetings  # panels held and to come, and case MDTs, on the data above
+
+    demo_meetings.load(today=today)
     audit.record(AuditAction.CREATE, "demo_data", "", summary={"agencies": len(agencies)})
     return list(named)
 

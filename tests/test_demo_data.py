@@ -284,3 +284,45 @@ def test_demo_actions_are_at_every_stage_of_the_escalation_ladder(demo, app, db)
     app.test_cli_runner().invoke(args=["panel", "demo-data", "--password", DEMO_PASSWORD, "--force"])
     db.session.remove()
     assert db.session.scalar(db.select(db.func.count()).select_from(Action)) == before
+
+
+def test_demo_meetings_show_a_finalised_past_panel_an_upcoming_agenda_and_mdts(demo, app, db):
+    from panel.meetings import minutes
+    from panel.models import (Action, AgendaItemKind, AttendanceStatus, Meeting, MeetingKind, MeetingStatus,
+                              OutboxMessage, utcnow)
+
+    now = utcnow()
+    meetings = db.session.execute(db.select(Meeting).order_by(Meeting.starts_at)).scalars().all()
+    panels = [m for m in meetings if m.kind == MeetingKind.PANEL]
+    held = [p for p in panels if p.ends_at < now]
+    upcoming = [p for p in panels if p.starts_at > now]
+    assert len(upcoming) >= 12 and len(held) >= 1
+    last = held[-1]
+    assert last.finalised and last.minutes_finalised_by.email == "chair@demo.invalid"
+    statuses = {row.status for row in last.attendance}
+    assert {AttendanceStatus.PRESENT, AttendanceStatus.ABSENT} <= statuses
+    assert any(i.notes for i in last.items if i.kind == AgendaItemKind.CASE)
+    agreed = db.session.execute(db.select(Action).filter_by(meeting_id=last.id)).scalars().all()
+    assert any(a.is_open for a in agreed), "the next agenda shows the last panel's incomplete action"
+    history = minutes.attendance_history()
+    assert history is not None
+    # the next panel: its agenda built from the data in section order, invitations sent
+    nxt = upcoming[0]
+    kinds = [i.kind for i in nxt.items]
+    assert kinds[0] == AgendaItemKind.WELCOME and kinds[-1] == AgendaItemKind.AOB
+    assert AgendaItemKind.CASE in kinds and AgendaItemKind.OTHER in kinds
+    assert [i.kind.section for i in nxt.items] == sorted(i.kind.section for i in nxt.items)
+    assert nxt.attendees and all(a.invited_sequence == 0 for a in nxt.attendees)
+    invites = db.session.execute(db.select(OutboxMessage).where(OutboxMessage.calendar_method == "REQUEST")).scalars().all()
+    assert {a.email for a in nxt.attendees} <= {m.to_addr for m in invites}
+    # MDTs: one held with notes and an action, one upcoming with an external attendee, one cancelled
+    mdts = [m for m in meetings if m.kind == MeetingKind.MDT]
+    assert any(m.status == MeetingStatus.CANCELLED and m.cancelled_reason for m in mdts)
+    held_mdt = [m for m in mdts if m.status == MeetingStatus.SCHEDULED and m.ends_at < now]
+    assert held_mdt and any(i.notes and i.decision for i in held_mdt[0].items)
+    assert db.session.execute(db.select(Action).filter_by(meeting_id=held_mdt[0].id)).scalars().all()
+    future_mdt = [m for m in mdts if m.status == MeetingStatus.SCHEDULED and m.starts_at > now]
+    assert future_mdt and any(a.user_id is None and a.agency_name for a in future_mdt[0].attendees)
+    # no mail about the past was left queued
+    assert not [m for m in invites if m.to_addr in {a.email for a in held_mdt[0].attendees}
+                and "MDT" in m.subject and m.created_at < held_mdt[0].starts_at]

@@ -10,7 +10,6 @@ from flask import current_app, flash, redirect, render_template, request, sessio
 from flask_login import current_user, login_user, logout_user
 from markupsafe import Markup
 
-from panel import calendar_feed
 from panel.auth import bp, services
 from panel.auth.forms import LoginForm, MfaCodeForm, MfaDisableForm, PasswordChangeForm
 from panel.auth.passwords import verify_password
@@ -122,6 +121,8 @@ def logout():
 
 @bp.route("/account")
 def view_account():
+    from panel import calendar_feed  # here, not at the top: panel.auth.policy is imported by the layers below the features
+
     user: User = current_user._get_current_object()
     return render_template("auth/view_account.html", user=user, feed=calendar_feed.feed_of(user))
 
@@ -130,6 +131,8 @@ def view_account():
 def switch_on_calendar_feed():
     """Switch the private calendar feed on, or replace its address. The address is shown on this
     response only (not cached, not stored in the session, never logged); only its hash is kept."""
+    from panel import calendar_feed  # here, not at the top: panel.auth.policy is imported by the layers below the features
+
     user: User = current_user._get_current_object()
     replaced = calendar_feed.feed_of(user) is not None
     token = calendar_feed.switch_on(user)
@@ -140,6 +143,8 @@ def switch_on_calendar_feed():
 
 @bp.route("/account/calendar-feed/turn-off", methods=["POST"])
 def revoke_calendar_feed():
+    from panel import calendar_feed  # here, not at the top: panel.auth.policy is imported by the layers below the features
+
     user: User = current_user._get_current_object()
     if calendar_feed.revoke(user):
         db.session.commit()

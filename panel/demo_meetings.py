@@ -1,0 +1,193 @@
+"""Fictional demo data for meetings: monthly panels and case MDTs. Everything is invented.
+
+Made through the meeting services, as the app itself would have written it:
+- the panel schedule from about three months ago: the three panels already held have their
+  agendas, attendance (present, deputised, apologies with and without a written update, absent:
+  the chair's six-panel attendance table has something to show), item notes, actions agreed,
+  and minutes finalised by the chair; one action agreed at the last panel is still open, so
+  the next agenda shows it among the last panel's incomplete actions;
+- the next panel: its agenda built from the data, with a coordinator's own item and a longer
+  time box, calendar invitations sent to everyone expected, and one SPoC's apologies;
+- three MDTs for the police-led case: one held (notes, a decision and an action), one
+  upcoming with a SPoC, a named worker and an external GP invited (one reply recorded), and
+  one cancelled.
+No mail is left for the past: emails the services queued for past events (finalised minutes,
+past MDT invitations) are dropped. Today's invitations stay in the outbox.
+Called once from panel.demo.load(); adds nothing if there are meetings already.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta
+
+import sqlalchemy as sa
+
+from panel.extensions import db
+from panel.meetings import agenda, invitations, mdt, minutes, schedule
+from panel.models import (
+    ActionStatus,
+    Agency,
+    AgendaItemKind,
+    AttendanceStatus,
+    AttendeeResponse,
+    Case,
+    CaseStatus,
+    Meeting,
+    MeetingKind,
+    OutboxMessage,
+    User,
+    utcnow,
+)
+from panel.workdays import LONDON, add_working_days
+
+# (status, who came, who deputised, written update) in turn for each expected agency
+_ATTENDANCE = [
+    (AttendanceStatus.PRESENT, "spoc", "", ""),
+    (AttendanceStatus.PRESENT, "", "deputy", ""),
+    (AttendanceStatus.APOLOGIES_WITH_UPDATE, "", "", "No change since the last panel; our actions are on track."),
+    (AttendanceStatus.PRESENT, "spoc", "", ""),
+    (AttendanceStatus.APOLOGIES, "", "", ""),
+    (AttendanceStatus.ABSENT, "", "", ""),
+]
+
+
+def _users() -> dict[str, User]:
+    return {u.email: u for u in db.session.scalars(sa.select(User))}
+
+
+def _at(day: date, at: time) -> datetime:
+    return datetime.combine(day, at, tzinfo=LONDON)
+
+
+def load(*, today: date | None = None) -> int:
+    """Add the demo meetings, once (flushes, does not commit). Returns how many were made."""
+    now = utcnow()
+    today = today or now.astimezone(LONDON).date()
+    if db.session.scalar(sa.select(sa.func.count()).select_from(Meeting)):
+        return 0
+    users = _users()
+    coordinator, chair = users.get("coordinator@demo.invalid"), users.get("chair@demo.invalid")
+    if coordinator is None or chair is None:
+        return 0
+    first_mail = db.session.scalar(sa.select(sa.func.max(OutboxMessage.id))) or 0
+    schedule.ensure_panels(today - timedelta(days=95))
+    schedule.ensure_panels(today)
+    panels = list(db.session.scalars(sa.select(Meeting).where(Meeting.kind == MeetingKind.PANEL)
+                                     .order_by(Meeting.starts_at)))
+    held = [p for p in panels if p.ends_at < now][-3:]
+    for number, panel in enumerate(held):
+        _hold_panel(panel, number, coordinator, chair, last=number == len(held) - 1, now=now)
+    police_case = db.session.scalar(sa.select(Case).join(Agency, Agency.id == Case.lead_agency_id)
+                                    .where(Agency.code == "police", Case.status == CaseStatus.ACTIVE).limit(1))
+    past_mdts = _past_mdts(police_case, coordinator, today, now) if police_case else 0
+    # nothing queued for the past goes out
+    db.session.execute(sa.delete(OutboxMessage).where(OutboxMessage.id > first_mail))
+    upcoming = [p for p in panels if p.starts_at > now]
+    if upcoming:
+        _prepare_next_panel(upcoming[0], coordinator, users, now)
+    future_mdts = _future_mdts(police_case, coordinator, users, today, now) if police_case else 0
+    db.session.flush()
+    return len(panels) + past_mdts + future_mdts
+
+
+def _hold_panel(panel: Meeting, number: int, coordinator: User, chair: User, *, last: bool, now: datetime) -> None:
+    agenda.sync_agenda(panel, by=coordinator)
+    minutes.ensure_attendance_rows(panel, by=coordinator)
+    for index, row in enumerate(minutes.attendance_rows(panel)):
+        status, came, deputy, update = _ATTENDANCE[(index + number) % len(_ATTENDANCE)]
+        agency = row.agency
+        minutes.record_attendance(
+            row, status=status, by=coordinator, now=panel.starts_at,
+            attendee_name=(agency.spoc.name if came and agency.spoc else ""),
+            deputised_by=(agency.deputy_spoc.name if deputy and agency.deputy_spoc else ""),
+            written_update=update, confidentiality_acknowledged=status == AttendanceStatus.PRESENT)
+    items = list(panel.items)
+    welcome = next((i for i in items if i.kind == AgendaItemKind.WELCOME), None)
+    if welcome is not None:
+        minutes.record_item_minutes(welcome, notes="The chair read the confidentiality statement; everyone "
+                                                   "present acknowledged it.", by=coordinator)
+    case_items = [i for i in items if i.kind == AgendaItemKind.CASE][:2]
+    day = minutes.panel_day(panel)
+    for position, item in enumerate(case_items):
+        minutes.record_item_minutes(item, notes="Lead agency gave an update; partners agreed the next steps below.",
+                                    by=coordinator)
+        case = minutes.item_case(item)
+        involved = [inv.agency for inv in case.involvements] if case else []
+        if not involved:
+            continue
+        # at the last panel: one action still open (due after today); at earlier ones: done
+        due = add_working_days(max(day, now.astimezone(LONDON).date()), 8) if last else add_working_days(day, 10)
+        action = minutes.add_item_action(item, description="Share the outcome of the joint visit with partners",
+                                         agency=involved[position % len(involved)], due_on=due, by=coordinator,
+                                         today=day)
+        if not last or position == 1:
+            from panel.actions import services as action_services
+
+            action_services.update_action(action, by=coordinator, status=ActionStatus.DONE,
+                                          note="Shared with partners by email.", today=day)
+    minutes.finalise(panel, by=chair, now=panel.ends_at + timedelta(days=2))
+
+
+def _prepare_next_panel(panel: Meeting, coordinator: User, users: dict[str, User], now: datetime) -> None:
+    agenda.sync_agenda(panel, by=coordinator)
+    agenda.add_item(panel, title="Update on the self-neglect and hoarding protocol", minutes=10, by=coordinator)
+    first_case = next((i for i in panel.items if i.kind == AgendaItemKind.CASE), None)
+    if first_case is not None:
+        agenda.set_time_box(first_case, minutes=20, by=coordinator)
+    invitations.invite_panel(panel, by=coordinator, now=now)
+    housing = users.get("spoc.housing@demo.invalid")
+    if housing is not None and panel.starts_at > now:
+        minutes.ensure_attendance_rows(panel, by=coordinator)
+        row = minutes.attendance_row(panel, housing.agency)
+        minutes.record_attendance(row, status=AttendanceStatus.APOLOGIES_WITH_UPDATE, by=housing, now=now,
+                                  written_update="Tenancy sustainment visit booked; update sent to the coordinator.")
+
+
+def _people(case: Case) -> list[invitations.Person]:
+    people = []
+    for inv in case.involvements:
+        spoc = inv.agency.acting_spoc
+        if spoc is not None and spoc.active:
+            people.append(invitations.Person.of(spoc))
+    return people[:3]
+
+
+def _past_mdts(case: Case, coordinator: User, today: date, now: datetime) -> int:
+    held_day = add_working_days(today, -6)
+    booked = _at(add_working_days(held_day, -5), time(9, 0))
+    meeting = mdt.schedule_mdt(case, day=held_day, start=time(14, 0), end=time(15, 0),
+                               location="Meeting room 4, Demo Police station", online_url="",
+                               purpose="Agree a joint approach after two missed visits", attendees=_people(case),
+                               by=coordinator, now=booked)
+    after = _at(held_day, time(15, 30))
+    mdt.save_minutes(meeting, notes="Partners shared what they know about the missed visits.",
+                     decision="A joint visit by police and housing within five working days.",
+                     risk_level=None, by=coordinator, now=after)
+    agency = case.involvements[-1].agency
+    mdt.add_mdt_action(meeting, description="Arrange the joint visit with the housing officer", agency=agency,
+                       due_on=add_working_days(today, 4), by=coordinator, now=after)
+    cancelled = mdt.schedule_mdt(case, day=add_working_days(today, 2), start=time(10, 0), end=time(11, 0),
+                                 location="", online_url="https://meet.example.invalid/caspa-mdt",
+                                 purpose="Review the safety plan", attendees=_people(case), by=coordinator,
+                                 now=booked)
+    mdt.cancel_mdt(cancelled, reason="Replaced by the MDT already held", by=coordinator, now=booked + timedelta(days=1))
+    return 2
+
+
+def _future_mdts(case: Case, coordinator: User, users: dict[str, User], today: date, now: datetime) -> int:
+    people = _people(case)
+    worker = users.get("practitioner.health@demo.invalid")
+    if worker is not None:
+        people.append(invitations.Person.of(worker))
+    people.append(invitations.Person(email="gp.riverside@surgery.invalid", name="Dr Ash Example",
+                                     agency_name="Riverside Surgery (external)"))
+    meeting = mdt.schedule_mdt(case, day=add_working_days(today, 3), start=time(14, 0), end=time(15, 0),
+                               location="Meeting room 2, Demo Council offices",
+                               online_url="https://meet.example.invalid/caspa-review",
+                               purpose="Review the joint visit and the contingency plan", attendees=people,
+                               by=coordinator, now=now)
+    attendee = next((a for a in meeting.attendees if a.current), None)
+    if attendee is not None:
+        mdt.record_response(meeting, attendee, AttendeeResponse.ACCEPTED, by=coordinator, now=now)
+    return 1
+
