@@ -18,54 +18,22 @@ from govuk_frontend_wtf.wtforms_widgets import (
     GovRadioInput,
     GovSelect,
     GovSubmitInput,
-    GovTextArea,
     GovTextInput,
 )
 from wtforms import BooleanField, RadioField, SelectChoice, SelectField, StringField, SubmitField
 from wtforms.validators import InputRequired, ValidationError
 
+from panel.formkit import fail as _fail, one_line, text_area as _area
 from panel.actions.services import DESCRIPTION_MAX, NOTE_MAX, REASON_MAX, ActionFilters
 from panel.admin.forms import PlainText, optional_int
 from panel.agencies.forms import GovukDateField
 from panel.filters import govuk_date
 from panel.models import ActionStatus, ActionUpdate, Agency, User
-from panel.referrals import rules
 
 ESCALATION_REASON_MAX = 1000   # as services.escalate_by_hand
 COMMENT_MAX = 1000             # as services.acknowledge
 REFERENCE_MAX = 20             # as panel.cases.access.load_case
 TO_AGENCY, TO_CHAIR = "agency", "chair"
-
-
-def one_line(value: str | None) -> str:
-    return rules.clean_text(value)
-
-
-def multiline(value: str | None) -> str:
-    return rules.clean_text(value, multiline=True)
-
-
-class Limit:
-    """Length (and optionally presence) of cleaned text."""
-
-    def __init__(self, label: str, limit: int, *, required: str = "") -> None:
-        self.label, self.limit, self.required = label, limit, required
-
-    def __call__(self, form, field) -> None:
-        text = field.data or ""
-        if self.required and not text:
-            raise ValidationError(self.required)
-        if len(text) > self.limit:
-            raise ValidationError(f"{self.label} must be {self.limit:,} characters or fewer")
-
-
-def _area(label: str, what: str, limit: int, *, required: str = "", hint: str = "") -> StringField:
-    return StringField(label, widget=GovTextArea(), description=hint, filters=[multiline],
-                       validators=[Limit(what, limit, required=required)])
-
-
-def _fail(field, message: str) -> None:
-    field.errors = [*field.errors, message]
 
 
 # ---- the action log's filters (query string) -------------------------------------------------

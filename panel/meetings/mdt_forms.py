@@ -20,12 +20,12 @@ from govuk_frontend_wtf.wtforms_widgets import (
     GovRadioInput,
     GovSelect,
     GovSubmitInput,
-    GovTextArea,
     GovTextInput,
 )
 from wtforms import RadioField, SelectChoice, SelectField, SelectMultipleField, StringField, SubmitField
-from wtforms.validators import InputRequired, ValidationError
+from wtforms.validators import InputRequired
 
+from panel.formkit import Limit, fail as _fail, one_line, text_area as _area
 from panel.actions.services import DESCRIPTION_MAX
 from panel.admin.forms import PlainText, optional_int
 from panel.agencies.forms import GovukDateField
@@ -40,39 +40,8 @@ EXTERNAL_ROWS = 3
 _EMAIL = re.compile(r"[^@\s<>\",;:()\[\]\\]+@[^@\s<>\",;:()\[\]\\]+\.[^@\s<>\",;:()\[\]\\.]+")
 
 
-def one_line(value: str | None) -> str:
-    return clean_text(value)
-
-
-def multiline(value: str | None) -> str:
-    return clean_text(value, multiline=True)
-
-
 def lower_email(value: str | None) -> str:
     return clean_text(value).lower()
-
-
-def _fail(field, message: str) -> None:
-    field.errors = [*field.errors, message]
-
-
-class Limit:
-    """Length (and optionally presence) of cleaned text."""
-
-    def __init__(self, label: str, limit: int, *, required: str = "") -> None:
-        self.label, self.limit, self.required = label, limit, required
-
-    def __call__(self, form, field) -> None:
-        text = field.data or ""
-        if self.required and not text:
-            raise ValidationError(self.required)
-        if len(text) > self.limit:
-            raise ValidationError(f"{self.label} must be {self.limit:,} characters or fewer")
-
-
-def _area(label: str, what: str, limit: int, *, required: str = "", hint: str = "") -> StringField:
-    return StringField(label, widget=GovTextArea(), description=hint, filters=[multiline],
-                       validators=[Limit(what, limit, required=required)])
 
 
 def _text(label: str, what: str, limit: int, *, hint: str = "", filters=(one_line,), plain: bool = True) -> StringField:

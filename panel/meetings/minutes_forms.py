@@ -15,12 +15,12 @@ from govuk_frontend_wtf.wtforms_widgets import (
     GovRadioInput,
     GovSelect,
     GovSubmitInput,
-    GovTextArea,
     GovTextInput,
 )
 from wtforms import BooleanField, RadioField, SelectChoice, SelectField, StringField, SubmitField
-from wtforms.validators import InputRequired, ValidationError
+from wtforms.validators import InputRequired
 
+from panel.formkit import Limit, fail as _fail, one_line, text_area as _area
 from panel.admin.forms import optional_int
 from panel.meetings.minutes import (
     AMENDMENT_MAX,
@@ -31,46 +31,14 @@ from panel.meetings.minutes import (
     UPDATE_MAX,
 )
 from panel.models import Action, AgendaItem, AttendanceStatus
-from panel.referrals import rules
 
 APPROVE, RETURN = "approve", "return"
 NOTE_MAX = 2000  # as panel.actions.services.NOTE_MAX
 
 
-def one_line(value: str | None) -> str:
-    return rules.clean_text(value)
-
-
-def multiline(value: str | None) -> str:
-    return rules.clean_text(value, multiline=True)
-
-
-class Limit:
-    """Length (and optionally presence) of cleaned text."""
-
-    def __init__(self, label: str, limit: int, *, required: str = "") -> None:
-        self.label, self.limit, self.required = label, limit, required
-
-    def __call__(self, form, field) -> None:
-        text = field.data or ""
-        if self.required and not text:
-            raise ValidationError(self.required)
-        if len(text) > self.limit:
-            raise ValidationError(f"{self.label} must be {self.limit:,} characters or fewer")
-
-
-def _area(label: str, what: str, limit: int, *, required: str = "", hint: str = "") -> StringField:
-    return StringField(label, widget=GovTextArea(), description=hint, filters=[multiline],
-                       validators=[Limit(what, limit, required=required)])
-
-
 def _line(label: str, what: str, limit: int, *, hint: str = "") -> StringField:
     return StringField(label, widget=GovTextInput(), description=hint, filters=[one_line],
                        validators=[Limit(what, limit)])
-
-
-def _fail(field, message: str) -> None:
-    field.errors = [*field.errors, message]
 
 
 # ---- attendance ---------------------------------------------------------------------------
