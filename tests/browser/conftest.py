@@ -67,3 +67,18 @@ def sign_in(page, email: str, password: str | None = None) -> None:
     page.keyboard.press("Tab")
     page.keyboard.type(password or factories.PASSWORD)
     press_and_wait(page)
+
+
+def follow_link(page, text: str, limit: int = 200) -> None:
+    """Tab to a link by its whole visible text (visually hidden words included, spaces
+    normalised), press Enter, and check the new page with axe-core."""
+    tab_until(page, f"el => el.tagName === 'A' && el.textContent.replace(/\\s+/g, ' ').trim() === {text!r}",
+              limit=limit)
+    press_and_wait(page)
+    assert_accessible(page)
+
+
+def submit_button(page, name: str = "submit", limit: int = 200) -> None:
+    """Tab to the submit button with this name and press Enter."""
+    tab_until(page, f"el => el.type === 'submit' && el.name === {name!r}", limit=limit)
+    press_and_wait(page)

@@ -13,19 +13,8 @@ from playwright.sync_api import expect
 from panel.extensions import db
 from panel.models import Action, ActionStatus, ActionUpdate, Escalation, LadderStep
 from tests.actions import pages_world
-from tests.browser.conftest import assert_accessible, press_and_wait, sign_in, tab_until
-
-
-def _follow(page, text: str) -> None:
-    """Tab to a link (or a button-styled link) by its text and follow it."""
-    tab_until(page, f"el => el.tagName === 'A' && el.textContent.trim() === {text!r}", limit=150)
-    press_and_wait(page)
-    assert_accessible(page)
-
-
-def _submit(page, name: str = "submit") -> None:
-    tab_until(page, f"el => el.type === 'submit' && el.name === {name!r}", limit=150)
-    press_and_wait(page)
+from tests.browser.conftest import assert_accessible, follow_link as _follow, press_and_wait, sign_in, \
+    submit_button as _submit, tab_until
 
 
 def test_a_spoc_marks_an_action_done_by_keyboard(page, app):

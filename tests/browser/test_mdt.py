@@ -15,19 +15,9 @@ from panel.meetings.invitations import Person
 from panel.models import Involvement, Meeting, MeetingStatus, OutboxMessage, Role, utcnow
 from panel.workdays import LONDON
 from tests import factories
-from tests.browser.conftest import assert_accessible, press_and_wait, sign_in, tab_until
+from tests.browser.conftest import assert_accessible, follow_link as _follow, press_and_wait, sign_in, \
+    submit_button as _submit, tab_until
 from tests.cases.helpers import create_case
-
-
-def _follow(page, text: str) -> None:
-    tab_until(page, f"el => el.tagName === 'A' && el.textContent.trim() === {text!r}", limit=150)
-    press_and_wait(page)
-    assert_accessible(page)
-
-
-def _submit(page, name: str = "submit") -> None:
-    tab_until(page, f"el => el.type === 'submit' && el.name === {name!r}", limit=150)
-    press_and_wait(page)
 
 
 def _world():

@@ -23,20 +23,9 @@ from panel.models import (
     OutboxMessage,
     RiskLevel,
 )
-from tests.browser.conftest import assert_accessible, press_and_wait, sign_in, tab_until
+from tests.browser.conftest import assert_accessible, follow_link as _follow, sign_in, \
+    submit_button as _submit, tab_until
 from tests.meetings import minutes_world
-
-
-def _follow(page, text: str) -> None:
-    """Tab to a link by its visible text (hidden words included) and follow it."""
-    tab_until(page, f"el => el.tagName === 'A' && el.textContent.replace(/\\s+/g, ' ').trim() === {text!r}", limit=200)
-    press_and_wait(page)
-    assert_accessible(page)
-
-
-def _submit(page, name: str = "submit") -> None:
-    tab_until(page, f"el => el.type === 'submit' && el.name === {name!r}", limit=200)
-    press_and_wait(page)
 
 
 def test_a_coordinator_minutes_a_panel_and_the_chair_finalises_it_by_keyboard(page, app):

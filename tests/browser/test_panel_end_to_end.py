@@ -57,7 +57,7 @@ from tests.meetings import agenda_world
 
 # Long enough for the coordinator's preparation (about ten seconds here) to finish before the
 # panel starts, even on a busy machine; the test waits out whatever is left after publishing.
-START_AFTER = timedelta(seconds=45)
+START_AFTER = timedelta(seconds=75)
 PANEL_MINUTES = 120
 
 SECTIONS = ["1. Welcome and confidentiality", "2. The last panel", "3. New referrals for decision",
