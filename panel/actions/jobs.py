@@ -141,7 +141,8 @@ def _climb(today: date, now: datetime) -> int:
             told[(action.id, step.value)] = user_ids
         change = {"b_id": action.id, "b_step": plan.next_step, "b_on": plan.next_on, "b_round": action.ladder_round}
         (to_chair if LadderStep.CHAIR in plan.due_now else moved).append(change)
-    _move_on(moved, to_chair, now)
+    still = _move_on(moved, to_chair, now)
+    rows = [r for r in rows if r["action_id"] in still]  # closed or re-dated since read: no rung
     if not rows:
         return 0
     table = Escalation.__table__
@@ -162,25 +163,28 @@ def _id_lists(ids: list[int], size: int = 5000):
         yield sa.bindparam("ids", [int(i) for i in ids[start:start + size]], expanding=True, literal_execute=True)
 
 
-def _move_on(moved: list[dict], to_chair: list[dict], now: datetime) -> None:
+def _move_on(moved: list[dict], to_chair: list[dict], now: datetime) -> set[int]:
     """Point each action at its next rung (and mark those escalated to the chair): one UPDATE
     per next rung and date, which thousands of actions share; those already in the session
     are expired. An action closed, or given a new due date (a new round), since it was read
-    is left as its user left it."""
+    is left as its user left it, and takes no rung. Returns the ids that were moved on."""
     t = Action.__table__
     groups: dict[tuple, list[int]] = defaultdict(list)
+    still: set[int] = set()
     for chair, changes in ((False, moved), (True, to_chair)):
         for c in changes:
             groups[(c["b_step"], c["b_on"], c["b_round"], chair)].append(c["b_id"])
     for (step, on, ladder_round, chair), ids in groups.items():
         values = {"next_step": step, "next_step_on": on, **({"escalated_to_chair_at": now} if chair else {})}
         for chunk in _id_lists(ids):
-            db.session.execute(t.update().where(t.c.id.in_(chunk), t.c.ladder_round == ladder_round,
-                                                t.c.status == ActionStatus.OPEN).values(**values))
+            still.update(db.session.execute(
+                t.update().where(t.c.id.in_(chunk), t.c.ladder_round == ladder_round, t.c.status == ActionStatus.OPEN)
+                .values(**values).returning(t.c.id)).scalars())
     changed = {c["b_id"] for c in moved} | {c["b_id"] for c in to_chair}
     for obj in list(db.session.identity_map.values()):
         if isinstance(obj, Action) and obj.id in changed:
             db.session.expire(obj, ["next_step", "next_step_on", "escalated_to_chair_at"])
+    return still
 
 
 _LINES = {
