@@ -33,7 +33,7 @@ from panel.actions.forms import (
     UpdateActionForm,
 )
 from panel.actions.services import ActionError, ActionFilters, london_today
-from panel.admin.audit_views import _cell as formula_safe
+from panel.csvsafe import formula_safe
 from panel.auth.policy import (
     acts_as_spoc,
     can_access_case_records,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 from datetime import datetime
-from typing import Any, Iterator
+from typing import Iterator
 from urllib.parse import urlencode
 
 import sqlalchemy as sa
@@ -14,6 +14,7 @@ from flask import Response, redirect, render_template, request, stream_with_cont
 from panel import audit, pagination as paging
 from panel.admin import bp
 from panel.admin.audit_forms import ACTION_LABELS, LONDON, AuditFilterForm
+from panel.csvsafe import formula_safe
 from panel.extensions import db
 from panel.models import AuditAction, AuditEvent
 
@@ -24,7 +25,6 @@ _CSV_COLUMNS = (AuditEvent.id, AuditEvent.occurred_at, AuditEvent.user_email, Au
                 AuditEvent.object_type, AuditEvent.object_id, AuditEvent.summary, AuditEvent.ip,
                 AuditEvent.user_agent)
 # A spreadsheet treats a cell starting with one of these as a formula (CSV injection).
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def _conditions(form: AuditFilterForm) -> list[sa.ColumnElement[bool]]:
@@ -82,11 +82,6 @@ def audit_log():
     )
 
 
-def _cell(value: Any) -> str:
-    text = "" if value is None else str(value)
-    return "'" + text if text.startswith(_FORMULA_STARTS) else text
-
-
 def _csv_lines(where: list[sa.ColumnElement[bool]]) -> Iterator[str]:
     """Header then rows, newest first, read in batches so no transaction stays open long.
 
@@ -115,8 +110,8 @@ def _csv_lines(where: list[sa.ColumnElement[bool]]) -> Iterator[str]:
             return
         for row in batch:
             writer.writerow([
-                row.occurred_at.isoformat(), _cell(row.user_email), str(row.action), _cell(row.object_type),
-                _cell(row.object_id), _cell(row.summary), _cell(row.ip), _cell(row.user_agent),
+                row.occurred_at.isoformat(), formula_safe(row.user_email), str(row.action), formula_safe(row.object_type),
+                formula_safe(row.object_id), formula_safe(row.summary), formula_safe(row.ip), formula_safe(row.user_agent),
             ])
         yield take()
         before = batch[-1].id
