@@ -1,16 +1,27 @@
-"""Fixtures: app (a fresh, migrated database per test), db, client, login_as(role), live_server.
+"""Fixtures: app (one application per worker, each test in a rolled-back transaction), db, client,
+login_as(role), live_server.
 
-SQLite (the default): the migrations run once into a template file, and each test gets its
-own copy. PostgreSQL (DATABASE_URL=postgresql+psycopg://...): the migrations run once, and
-every table is truncated before each test. Either way each test starts from an empty,
-migrated schema, and code under test can commit as it does in production.
+The migrations run once per worker. Each test then runs inside one database transaction that is
+rolled back at its end; the session joins it with a SAVEPOINT, so code under test that commits
+(as views and jobs do) still works and sees its own writes. A test that needs real commits seen
+by other connections (threads, subprocesses, the live server, the scheduler's lock) is marked
+``real_commits``: it gets an empty, migrated database that is really written, reset after it. A
+test that changes the application itself (adds a route) is marked ``own_app``.
+
+The database: SQLite files under pytest's temporary folder by default; PostgreSQL when
+TEST_DATABASE_URL names one (its database name must end in ``_test`` and it must be on this
+machine). DATABASE_URL is the application's setting: the suite refuses to start while it is set,
+so it can never drop the tables of whatever DATABASE_URL names.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import threading
+import time
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -22,11 +33,39 @@ from panel.extensions import db as _db
 from panel.models import Role
 
 from tests import factories
+from tests.safety import refusal
 
-PG_URL = os.environ.get("DATABASE_URL", "") if os.environ.get("DATABASE_URL", "").startswith("postgresql") else ""
+TEST_URL = os.environ.get("TEST_DATABASE_URL", "")
+PG_URL = TEST_URL if TEST_URL.startswith("postgresql") else ""
+WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
 
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+def pytest_configure(config):
+    reason = refusal(os.environ)
+    if reason:
+        raise pytest.UsageError(reason)
+    config.addinivalue_line("markers", "real_commits: the test gets a real, empty database (commits are seen "
+                                       "by other connections); reset after it")
+    config.addinivalue_line("markers", "own_app: the test gets an application and database of its own")
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if "live_server" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.real_commits)
+    if PG_URL:
+        # The PostgreSQL pass: browser tests and tests that never touch a database ran on SQLite.
+        kept, dropped = [], []
+        for item in items:
+            names = getattr(item, "fixturenames", ())
+            touches = "app" in names or item.get_closest_marker("real_commits") or item.get_closest_marker("own_app")
+            (dropped if item.get_closest_marker("browser") or not touches else kept).append(item)
+        if dropped:
+            config.hook.pytest_deselected(items=dropped)
+            items[:] = kept
 
 
 def _make_app(uri: str, tmp_path, **overrides):
@@ -50,27 +89,72 @@ def _upgrade(app) -> None:
         _db.engine.dispose()
 
 
-@pytest.fixture(scope="session")
-def database_template(tmp_path_factory):
-    """Migrate once per run: a template SQLite file, or the PostgreSQL schema."""
-    tmp = tmp_path_factory.mktemp("template")
-    if PG_URL:
-        engine = sa.create_engine(PG_URL)
-        with engine.begin() as conn:
-            conn.execute(sa.text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
-        engine.dispose()
-        _upgrade(_make_app(PG_URL, tmp))
+def _worker_pg_url() -> str:
+    """This worker's own PostgreSQL database (panel_gw0_test beside panel_test), made afresh."""
+    if not WORKER:
         return PG_URL
-    path = tmp / "template.db"
-    _upgrade(_make_app(f"sqlite:///{path}", tmp))
-    return str(path)
+    base = sa.engine.make_url(PG_URL)
+    url = base.set(database=f"{base.database.removesuffix('_test')}_{WORKER}_test")
+    engine = sa.create_engine(base, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{url.database}" WITH (FORCE)'))
+        conn.execute(sa.text(f'CREATE DATABASE "{url.database}"'))
+    engine.dispose()
+    return url.render_as_string(hide_password=False)
 
 
-def _truncate_all() -> None:
-    tables = [t.name for t in _db.metadata.sorted_tables]
-    _db.session.execute(sa.text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
-    _db.session.execute(sa.text("INSERT INTO pathway (id) VALUES (1)"))  # as the migration leaves it
-    _db.session.commit()
+class _Database:
+    """The worker's database: where it is, and how to put it back to empty and migrated."""
+
+    def __init__(self, tmp: Path) -> None:
+        if PG_URL:
+            self.uri = _worker_pg_url()
+            engine = sa.create_engine(self.uri)
+            with engine.begin() as conn:
+                conn.execute(sa.text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
+            engine.dispose()
+            _upgrade(_make_app(self.uri, tmp))
+            self.template = None
+        else:
+            self.template = tmp / "template.db"
+            _upgrade(_make_app(f"sqlite:///{self.template}", tmp))
+            self.path = tmp / "panel.db"
+            shutil.copyfile(self.template, self.path)
+            self.uri = f"sqlite:///{self.path}"
+
+    def reset(self) -> None:
+        """Back to empty and migrated. Every connection to it must be closed first (SQLite)."""
+        if PG_URL:
+            tables = [t.name for t in _db.metadata.sorted_tables]
+            _db.session.execute(sa.text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+            _db.session.execute(sa.text("INSERT INTO pathway (id) VALUES (1)"))  # as the migration leaves it
+            _db.session.commit()
+        else:
+            for suffix in ("-wal", "-shm"):
+                Path(f"{self.path}{suffix}").unlink(missing_ok=True)
+            shutil.copyfile(self.template, self.path)
+
+
+@pytest.fixture(scope="session")
+def database(tmp_path_factory) -> _Database:
+    """Migrate once per worker."""
+    return _Database(tmp_path_factory.mktemp("database"))
+
+
+@pytest.fixture(scope="session")
+def database_template(database) -> str:
+    """The migrated database a test's own app may copy (SQLite) or share (PostgreSQL)."""
+    return str(database.template) if database.template else database.uri
+
+
+@pytest.fixture(scope="session")
+def _session_app(database, tmp_path_factory):
+    """One application per worker: created, and its templates compiled, once."""
+    from flask import request_started
+
+    application = _make_app(database.uri, tmp_path_factory.mktemp("app"))
+    request_started.connect(_fresh_g, application)
+    return application
 
 
 @pytest.fixture
@@ -87,23 +171,95 @@ def _fresh_g(sender, **extra) -> None:
     g.__dict__.clear()
 
 
+def _sequences() -> list[str]:
+    rows = _db.session.execute(sa.text(
+        "SELECT sequence_schema || '.' || sequence_name FROM information_schema.sequences"
+        " WHERE sequence_schema = current_schema()"))
+    return [name for (name,) in rows]
+
+
+_PG_SEQUENCES: list[str] = []
+
+
+def _in_rolled_back_transaction(application):
+    """Bind every session of the app to one connection whose transaction is rolled back at the end."""
+    engines = _db._app_engines[application]
+    engine = engines[None]
+    connection = engine.connect()
+    outer = connection.begin()
+    engines[None] = connection
+    factory = _db.session.session_factory
+    factory.kw["join_transaction_mode"] = "create_savepoint"
+    try:
+        if PG_URL:
+            # Sequences ignore rollbacks: start every test's ids at 1, as an empty database would.
+            if not _PG_SEQUENCES:
+                _PG_SEQUENCES.extend(_sequences())
+            if _PG_SEQUENCES:
+                calls = ", ".join(f"setval('{name}', 1, false)" for name in _PG_SEQUENCES)
+                _db.session.execute(sa.text(f"SELECT {calls}"))
+        yield application
+    finally:
+        _db.session.remove()
+        del factory.kw["join_transaction_mode"]
+        engines[None] = engine
+        if outer.is_active:
+            outer.rollback()
+        connection.close()
+
+
+def _with_real_commits(application, database):
+    _db.session.remove()
+    _db.engine.dispose()
+    try:
+        yield application
+    finally:
+        _db.session.remove()
+        if PG_URL:
+            database.reset()
+        _db.engine.dispose()
+        if not PG_URL:
+            database.reset()
+
+
 @pytest.fixture
-def app(database_template, tmp_path, app_config):
-    if PG_URL:
-        application = _make_app(PG_URL, tmp_path, **app_config)
-    else:
-        path = tmp_path / "panel.db"
-        shutil.copyfile(database_template, path)
-        application = _make_app(f"sqlite:///{path}", tmp_path, **app_config)
+def app(request, database, tmp_path, app_config):
+    if request.node.get_closest_marker("own_app"):
+        yield from _own_app(database, tmp_path, app_config)
+        return
+    application = request.getfixturevalue("_session_app")
+    saved = dict(application.config)
+    application.config.update(OUTBOX_DIR=str(tmp_path / "outbox"), **app_config)
+    try:
+        with application.app_context():
+            if request.node.get_closest_marker("real_commits"):
+                yield from _with_real_commits(application, database)
+            else:
+                yield from _in_rolled_back_transaction(application)
+    finally:
+        application.config.clear()
+        application.config.update(saved)
+
+
+def _own_app(database, tmp_path, app_config):
+    """Today's way, for tests that change the application: a new app on a fresh database."""
     from flask import request_started
 
+    if PG_URL:
+        application = _make_app(database.uri, tmp_path, **app_config)
+    else:
+        path = tmp_path / "panel.db"
+        shutil.copyfile(database.template, path)
+        application = _make_app(f"sqlite:///{path}", tmp_path, **app_config)
     request_started.connect(_fresh_g, application)
     with application.app_context():
-        if PG_URL:
-            _truncate_all()
-        yield application
-        _db.session.remove()
-        _db.engine.dispose()
+        try:
+            yield application
+        finally:
+            _db.session.remove()
+            if PG_URL:
+                database.reset()
+            _db.engine.dispose()
 
 
 @pytest.fixture
@@ -124,8 +280,6 @@ def login_as(app, client):
         user = factories.create_user(role=Role(who), **kwargs) if isinstance(who, (str, Role)) else who
         _db.session.commit()
         with client.session_transaction() as sess:
-            import time
-
             sess["_user_id"] = user.session_token
             sess["_fresh"] = True
             sess["signed_in_at"] = time.time()
@@ -207,7 +361,6 @@ def live_server(app, _live_server_url):
 @pytest.fixture
 def count_queries(app):
     """with count_queries() as counter: ...; counter.count is the number of SQL statements run."""
-    import contextlib
 
     class Counter:
         count = 0

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from panel import create_app
 from tests.conftest import page
 
 
@@ -22,6 +21,7 @@ def test_a_post_without_a_csrf_token_is_a_400_page_not_a_500(client):
     assert "this form has expired" in page(response).h1.get_text()
 
 
+@pytest.mark.own_app  # adds a route to the app
 def test_an_unexpected_error_is_a_500_page_in_the_layout(app, client):
     # A throwaway route on this test's app only: the access-table test walks its own app.
     from panel.auth import policy

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
+
 from panel import create_app
 from panel.extensions import db
 from panel.models import OutboxStatus, utcnow
 from panel.notify import queue_email
 from panel.scheduler import heartbeat, run_job
 from tests.notify.smtp_server import free_port
+
+pytestmark = pytest.mark.real_commits  # checks the real engine and disposes it
 
 
 def test_without_a_heartbeat_the_service_is_degraded(client):

@@ -12,6 +12,8 @@ from panel.extensions import db as _db
 
 from tests.conftest import _make_app
 
+pytestmark = pytest.mark.real_commits  # migrations and a second connection
+
 
 def _not_alembic_version(name, type_, parent_names) -> bool:
     return not (type_ == "table" and name == "alembic_version")

@@ -19,6 +19,8 @@ from panel.notify import queue_email
 from panel.scheduler import JOBS, LOCK_NAME, LockLost, SchedulerLock, heartbeat, run_job
 from tests.conftest import PG_URL
 
+pytestmark = pytest.mark.real_commits  # the scheduler's lock is seen by other connections and processes
+
 ROOT = Path(__file__).resolve().parent.parent
 
 

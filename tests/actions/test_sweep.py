@@ -45,6 +45,8 @@ from tests.cases.helpers import create_case
 from tests.conftest import PG_URL
 from tests.factories import create_agency, create_user
 
+pytestmark = pytest.mark.real_commits  # threads, a second connection and subprocesses read what is committed
+
 ROOT = Path(__file__).resolve().parents[2]
 UTC = timezone.utc
 

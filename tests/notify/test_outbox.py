@@ -19,6 +19,8 @@ from tests.conftest import page
 from tests.notify.conftest import SENDER
 from tests.notify.smtp_server import SmtpSink
 
+pytestmark = pytest.mark.own_app  # adds routes to the app it tests
+
 BODY = "A referral has been allocated to you.\nSign in to Panel to see it.\n"
 
 

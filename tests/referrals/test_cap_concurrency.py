@@ -29,6 +29,8 @@ from panel.referrals import tokens
 from tests import factories
 from tests.referrals.test_api import issue_body
 
+pytestmark = pytest.mark.real_commits  # threads on their own connections
+
 CONCURRENT = 40
 
 
