@@ -7,14 +7,29 @@ DEMO_PASSWORD ?= demo-sign-in-2027
 export FLASK_APP := wsgi
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: run test install assets system-packages migrate demo bench clean
+.PHONY: run test lint test-dates install assets system-packages migrate demo bench clean
 
 run: system-packages install assets migrate demo
 	@echo "Starting the web app on http://127.0.0.1:5000 and the scheduler (Ctrl-C stops both)"
 	$(BIN)/honcho start -f Procfile
 
-test: system-packages install assets
-	$(BIN)/pytest $(PYTEST_ARGS)
+# The suite runs on both cores (pytest-xdist); PYTEST_ARGS="-n 0" runs it in one process.
+test: system-packages install assets lint
+	$(BIN)/pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
+
+TEST_WORKERS ?= 2
+
+# The layers of docs/architecture.md (import-linter, contract in pyproject.toml) and ruff.
+lint: install
+	$(BIN)/lint-imports --no-cache
+	$(BIN)/ruff check panel tests wsgi.py
+
+# The date-sensitive tests (services, panel schedule, action ladder and sweep, workdays, demo data)
+# under libfaketime at each awkward instant listed in tests/dates/run.sh: the 1st and 9th of a
+# month, 29 February 2028, both 2027 clock-change Sundays at 01:30 London, New Year's Eve 23:30
+# and a bank holiday. Prints each instant; fails if any fails. PYTEST_ARGS replaces "-n 2".
+test-dates: install assets
+	TEST_WORKERS=$(TEST_WORKERS) PYTEST_ARGS="$(PYTEST_ARGS)" bash tests/dates/run.sh
 
 system-packages:
 	@bash .ci/system-packages.sh $(if $(filter test,$(MAKECMDGOALS)),test,run)

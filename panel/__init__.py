@@ -128,15 +128,16 @@ def register_security(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
+    from panel.actions.views import bp as actions_bp
     from panel.admin import bp as admin_bp
-    from panel.agencies import bp as agencies_bp
-    from panel.auth import bp as auth_bp
-    from panel.calendar_feed import bp as calendar_bp
+    from panel.agencies.views import bp as agencies_bp
+    from panel.auth.views import bp as auth_bp
+    from panel.cases.views import bp as cases_bp
     from panel.main import bp as main_bp
-    from panel.actions import bp as actions_bp
-    from panel.cases import bp as cases_bp
-    from panel.meetings import bp as meetings_bp
-    from panel.referrals import api_bp, bp as referrals_bp
+    from panel.meetings.feed import bp as calendar_bp
+    from panel.meetings.views import bp as meetings_bp
+    from panel.referrals.api import api_bp
+    from panel.referrals.views import bp as referrals_bp
 
     for bp in (main_bp, auth_bp, admin_bp, agencies_bp, referrals_bp, api_bp, cases_bp, actions_bp, meetings_bp,
                calendar_bp):

@@ -5,9 +5,16 @@ from __future__ import annotations
 import sys
 
 import click
+from flask import current_app
 from flask.cli import AppGroup
 
+from panel import demo
+from panel.audit import verify_chain
+from panel.auth.passwords import MIN_LENGTH
 from panel.extensions import db
+from panel.models import Agency, ApiToken
+from panel.referrals.tokens import create_token, list_tokens, revoke_token
+from panel.scheduler import JOBS, run_job, run_scheduler
 
 panel_cli = AppGroup("panel", help="Panel's own commands.")
 
@@ -17,9 +24,6 @@ panel_cli = AppGroup("panel", help="Panel's own commands.")
 @click.option("--force", is_flag=True, help="Add the demo data even though the database is not empty.")
 def demo_data_command(password: str, force: bool) -> None:
     """Create fictional agencies, users and (later) cases for trying the service."""
-    from panel import demo
-    from panel.auth.passwords import MIN_LENGTH
-
     if len(password) < MIN_LENGTH:
         raise click.UsageError(f"--password must be {MIN_LENGTH} characters or more")
     if not force and not demo.database_is_empty():
@@ -35,8 +39,6 @@ def demo_data_command(password: str, force: bool) -> None:
 @panel_cli.command("audit-verify")
 def audit_verify_command() -> None:
     """Check the audit trail's hash chain. Exit 0 when intact, 1 naming the first broken row."""
-    from panel.audit import verify_chain
-
     report = verify_chain()
     if report.ok:
         click.echo(f"Audit trail intact: {report.checked} entries checked.")
@@ -49,10 +51,6 @@ def audit_verify_command() -> None:
 @panel_cli.command("scheduler")
 def scheduler_command() -> None:
     """Run the job scheduler in this process (one per deployment; a second one exits)."""
-    from flask import current_app
-
-    from panel.scheduler import run_scheduler
-
     sys.exit(run_scheduler(current_app._get_current_object()))
 
 
@@ -60,8 +58,6 @@ def scheduler_command() -> None:
 @click.argument("name")
 def run_job_command(name: str) -> None:
     """Run one scheduled job now, by name (see panel/scheduler.py for the list)."""
-    from panel.scheduler import JOBS, run_job
-
     if name not in JOBS:
         raise click.UsageError(f"Unknown job {name!r}. Jobs: {', '.join(sorted(JOBS))}")
     click.echo(run_job(name))
@@ -77,9 +73,6 @@ def api_token_cli() -> None:
 @click.option("--label", default="", help="What the token is for, e.g. the system that uses it.")
 def api_token_create_command(agency_code: str, label: str) -> None:
     """Make a token for an agency and print it once. Only its hash is kept."""
-    from panel.models import Agency
-    from panel.referrals.tokens import create_token
-
     agency = db.session.execute(db.select(Agency).filter_by(code=agency_code)).scalar_one_or_none()
     if agency is None:
         raise click.UsageError(f"No agency has the code {agency_code!r}")
@@ -92,8 +85,6 @@ def api_token_create_command(agency_code: str, label: str) -> None:
 @api_token_cli.command("list")
 def api_token_list_command() -> None:
     """List tokens: id, agency, prefix, label, created, last used, revoked."""
-    from panel.referrals.tokens import list_tokens
-
     def when(value) -> str:
         return value.strftime("%Y-%m-%d %H:%M") if value else "-"
 
@@ -110,9 +101,6 @@ def api_token_list_command() -> None:
 @click.argument("token_id", type=int)
 def api_token_revoke_command(token_id: int) -> None:
     """Revoke a token by its id: calls with it are refused from now on."""
-    from panel.models import ApiToken
-    from panel.referrals.tokens import revoke_token
-
     row = db.session.get(ApiToken, token_id)
     if row is None:
         raise click.UsageError(f"No API token has the id {token_id}")

@@ -27,18 +27,18 @@ import time
 from datetime import datetime, timedelta
 from importlib import import_module
 from typing import Any, Callable, NamedTuple
-from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from flask import Flask
 from sqlalchemy.engine import Connection, Engine
 
+from panel.dates import LONDON
 from panel.extensions import db
 from panel.models import SchedulerState, utcnow
 
 log = logging.getLogger(__name__)
 
-TIMEZONE = ZoneInfo("Europe/London")
+TIMEZONE = LONDON  # cron jobs run at London wall-clock times
 HEARTBEAT_NAME = "scheduler"           # the row /healthz reads
 LOCK_NAME = "scheduler-lock"           # the SQLite lock row
 LOCK_STALE_AFTER = timedelta(minutes=3)

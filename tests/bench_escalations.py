@@ -2,7 +2,7 @@
 not collect it (its name does not match test_*.py).
 
     make bench                                   # every tests/bench_*.py; this one on SQLite, and on
-                                                 # PostgreSQL too when DATABASE_URL is one
+                                                 # PostgreSQL too when TEST_DATABASE_URL is one
     .venv/bin/python tests/bench_escalations.py [--runs 5] [--actions 100000] [--open 20000]
 
 Builds a fresh migrated database of 100,000 actions, 20,000 of them open, on 4,000 cases (1,000
@@ -31,7 +31,6 @@ import statistics
 import sys
 import tempfile
 import time
-from collections import defaultdict
 from datetime import date, datetime, time as clock, timedelta, timezone
 from pathlib import Path
 
@@ -67,7 +66,7 @@ from panel.models import (  # noqa: E402
     Role,
     User,
 )
-from panel.workdays import LONDON, add_working_days  # noqa: E402
+from panel.dates import LONDON, add_working_days  # noqa: E402
 
 TODAY = date(2027, 4, 14)  # a Wednesday, after Easter and the change to BST
 NOW = datetime(2027, 4, 14, 7, 0, tzinfo=LONDON).astimezone(timezone.utc)
@@ -94,6 +93,26 @@ def _insert(conn, table, rows: list[dict], batch: int = 5000) -> None:
 
 def _seven(day: date) -> datetime:
     return datetime.combine(day, clock(7), tzinfo=LONDON).astimezone(UTC)
+
+
+def _taken_rungs(history: list, staff: dict, coordinators: list[int], chairs: list[int]) -> tuple[list, list, dict]:
+    """The escalation rows of the rungs already taken, the digest items telling each person, and
+    the digests they were filed in (one a person a day)."""
+    escalations, items, digests = [], [], {}
+    for esc_id, (action_id, agency, assignee, rung, day) in enumerate(history, start=1):
+        s = staff[agency]
+        told = {LadderStep.REMINDER: [assignee or s["spoc"]], LadderStep.OVERDUE: [s["spoc"], *coordinators],
+                LadderStep.AGENCY: [s["contact"]], LadderStep.CHAIR: chairs}[rung]
+        escalations.append({"id": esc_id, "action_id": action_id, "step": rung, "round": 1, "due_for": day,
+                            "at": _seven(day), "told": "Bench person <bench@bench.invalid>",
+                            "contact_id": s["contact"] if rung == LadderStep.AGENCY else None})
+        for person in told:
+            digest = digests.setdefault((person, day), {"id": len(digests) + 1, "user_id": person, "day": day,
+                                                        "sent_at": _seven(day), "items": 0})
+            digest["items"] += 1
+            items.append({"user_id": person, "escalation_id": esc_id, "created_at": _seven(day),
+                          "digest_id": digest["id"]})
+    return escalations, items, digests
 
 
 def build(uri: str, tmp: Path, *, actions: int, open_actions: int, worst: bool) -> dict[str, int]:
@@ -193,20 +212,7 @@ def build(uri: str, tmp: Path, *, actions: int, open_actions: int, worst: bool) 
             _insert(conn, Action.__table__, rows)
 
             # the rungs already taken, each told to someone, filed in that day's digest
-            escalations, items, digests = [], [], {}
-            for esc_id, (action_id, agency, assignee, rung, day) in enumerate(history, start=1):
-                s = staff[agency]
-                told = {LadderStep.REMINDER: [assignee or s["spoc"]], LadderStep.OVERDUE: [s["spoc"], *coordinators],
-                        LadderStep.AGENCY: [s["contact"]], LadderStep.CHAIR: chairs}[rung]
-                escalations.append({"id": esc_id, "action_id": action_id, "step": rung, "round": 1, "due_for": day,
-                                    "at": _seven(day), "told": "Bench person <bench@bench.invalid>",
-                                    "contact_id": s["contact"] if rung == LadderStep.AGENCY else None})
-                for person in told:
-                    digest = digests.setdefault((person, day), {"id": len(digests) + 1, "user_id": person, "day": day,
-                                                                "sent_at": _seven(day), "items": 0})
-                    digest["items"] += 1
-                    items.append({"user_id": person, "escalation_id": esc_id, "created_at": _seven(day),
-                                  "digest_id": digest["id"]})
+            escalations, items, digests = _taken_rungs(history, staff, coordinators, chairs)
             _insert(conn, Escalation.__table__, escalations)
             _insert(conn, Digest.__table__, list(digests.values()))
             _insert(conn, DigestItem.__table__, items)
@@ -322,7 +328,7 @@ def main() -> int:
     parser.add_argument("--actions", type=int, default=100_000)
     parser.add_argument("--open", type=int, default=20_000)
     args = parser.parse_args()
-    url = os.environ.get("DATABASE_URL", "")
+    url = os.environ.get("TEST_DATABASE_URL", "")
     with tempfile.TemporaryDirectory(prefix="panel-bench-") as tmpdir:
         tmp = Path(tmpdir)
         backends = [SQLiteCopies(tmp)]

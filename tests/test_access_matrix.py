@@ -68,7 +68,7 @@ def _agenda_item() -> int:
 
 
 def _calendar_feed_token() -> str:
-    from panel import calendar_feed
+    from panel.meetings import feed as calendar_feed
 
     return calendar_feed.switch_on(factories.create_user())
 

@@ -234,7 +234,7 @@ def test_demo_actions_are_at_every_stage_of_the_escalation_ladder(demo, app, db)
 
     # every closing status, and open actions at each rung
     for status in ActionStatus:
-        one(status, lambda a: a.status == status)
+        one(status, lambda a, wanted=status: a.status == wanted)
     one("not yet due", lambda a: a.is_open and a.id not in by_action and a.due_on > today
         and a.next_step == LadderStep.REMINDER)
     one("reminder sent", lambda a: a.is_open and levels.get(a.id) == LadderStep.REMINDER and a.due_on >= today)
@@ -252,7 +252,7 @@ def test_demo_actions_are_at_every_stage_of_the_escalation_ladder(demo, app, db)
     by_hand = [e for e in escalations if e.step in (LadderStep.MANUAL_AGENCY, LadderStep.MANUAL_CHAIR)]
     assert by_hand and all(e.reason and e.by.email == "coordinator@demo.invalid" for e in by_hand)
     for status in (ActionStatus.DONE, ActionStatus.NOT_POSSIBLE, ActionStatus.NOT_DONE, ActionStatus.CANCELLED):
-        closed = one(status, lambda a: a.status == status)
+        closed = one(status, lambda a, wanted=status: a.status == wanted)
         assert closed.closed_at is not None and closed.next_step is None
         assert db.session.execute(db.select(ActionUpdate).filter_by(action_id=closed.id, new_status=status)).scalar_one().note
 

@@ -16,7 +16,7 @@ ROOT = Path(panel.__file__).resolve().parent.parent
 # the modules jobs, scripts and other features import directly (views and forms come in
 # through the blueprints, and models, audit and the like import nothing of the features)
 SERVICE_LAYER = {"services", "jobs", "policy", "agenda", "invitations", "mdt", "minutes", "panels", "schedule",
-                 "calendar_feed", "scheduler", "access", "demo"}
+                 "feed", "scheduler", "access", "demo"}
 
 
 def _modules() -> list[str]:

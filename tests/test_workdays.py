@@ -2,7 +2,7 @@
 
 from datetime import date, datetime, timezone
 
-from panel.workdays import add_working_days, is_bank_holiday, is_working_day, is_working_hours, next_working_day
+from panel.dates import add_working_days, is_bank_holiday, is_working_day, is_working_hours, next_working_day
 
 
 def test_bank_holidays_come_from_the_holidays_package():

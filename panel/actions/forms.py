@@ -23,11 +23,11 @@ from govuk_frontend_wtf.wtforms_widgets import (
 from wtforms import BooleanField, RadioField, SelectChoice, SelectField, StringField, SubmitField
 from wtforms.validators import InputRequired, ValidationError
 
-from panel.formkit import fail as _fail, one_line, text_area as _area
 from panel.actions.services import DESCRIPTION_MAX, NOTE_MAX, REASON_MAX, ActionFilters
-from panel.admin.forms import PlainText, optional_int
-from panel.agencies.forms import GovukDateField
-from panel.filters import govuk_date
+from panel.dates import govuk_date
+from panel.forms.fields import GovukDateField, optional_int, text_area as _area
+from panel.forms.text import one_line
+from panel.forms.validators import PlainText, fail as _fail
 from panel.models import ActionStatus, ActionUpdate, Agency, User
 
 ESCALATION_REASON_MAX = 1000   # as services.escalate_by_hand

@@ -31,13 +31,12 @@ from panel.actions.services import (
     StaffDirectory,
     acknowledge_link,
     action_link,
-    london_today,
     offsets,
     recipients,
     told_text,
 )
+from panel.dates import govuk_date, london_today
 from panel.extensions import db
-from panel.filters import govuk_date
 from panel.models import (
     Action,
     ActionStatus,

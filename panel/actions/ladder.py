@@ -17,7 +17,7 @@ from functools import lru_cache
 from typing import Mapping
 
 from panel.models import LadderStep
-from panel.workdays import add_working_days
+from panel.dates import add_working_days
 
 AUTOMATIC: tuple[LadderStep, ...] = (LadderStep.REMINDER, LadderStep.OVERDUE, LadderStep.AGENCY, LadderStep.CHAIR)
 
@@ -43,7 +43,7 @@ class Offsets:
 
 def step_dates(due_on: date, offsets: Offsets) -> dict[LadderStep, date]:
     """The London date on which each automatic rung falls for this due date."""
-    return dict(zip(AUTOMATIC, _step_dates(due_on, offsets)))
+    return dict(zip(AUTOMATIC, _step_dates(due_on, offsets), strict=True))
 
 
 @lru_cache(maxsize=4096)

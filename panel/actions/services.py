@@ -19,6 +19,7 @@ from panel import audit
 from panel.actions import ladder
 from panel.cases.services import add_event
 from panel.extensions import db
+from panel.forms.errors import ServiceError
 from panel.models import (
     Action,
     ActionStatus,
@@ -34,19 +35,15 @@ from panel.models import (
     User,
     utcnow,
 )
-from panel.workdays import LONDON
+from panel.dates import london_today
 
 DESCRIPTION_MAX = 1000
 NOTE_MAX = 2000
 REASON_MAX = 500
+REPEAT_WINDOW = timedelta(minutes=10)   # the same form sent again within this is not saved twice
 
 
-class ActionError(ValueError):
-    """The action cannot be changed this way (the message says why, for the user)."""
-
-
-def london_today(now: datetime | None = None) -> date:
-    return (now or utcnow()).astimezone(LONDON).date()
+ActionError = ServiceError  # the name callers used before services shared one error type
 
 
 def offsets() -> ladder.Offsets:
@@ -66,6 +63,21 @@ def _start_ladder(action: Action, today: date) -> None:
     action.next_step, action.next_step_on = ladder.first_step(action.due_on, today, offsets())
 
 
+def just_added(case: Case, *, by: User, agency_id: int | None, due_on: date | None, description: str) -> Action | None:
+    """The same action added to the case by this user a moment ago (the form sent twice)."""
+    return db.session.scalar(sa.select(Action).where(
+        Action.case_id == case.id, Action.created_by_id == by.id, Action.agency_id == agency_id,
+        Action.due_on == due_on, Action.description == description.strip(),
+        Action.created_at >= utcnow() - REPEAT_WINDOW).limit(1))
+
+
+def recent_update(action: Action, by: User) -> ActionUpdate | None:
+    """The action's last update, when this user made it a moment ago: the update form compares
+    what is sent with it, so the same form sent twice is not saved twice."""
+    last = action.updates[-1] if action.updates else None
+    return last if last is not None and last.by_id == by.id and utcnow() - last.at < REPEAT_WINDOW else None
+
+
 # ---- create and update ------------------------------------------------------------------
 
 
@@ -75,17 +87,17 @@ def create_action(case: Case, *, description: str, agency: Agency, due_on: date,
     """Add an open action for an agency involved in the case; its ladder starts from due_on."""
     description = description.strip()
     if not description:
-        raise ActionError("Enter what the agency will do")
+        raise ServiceError("Enter what the agency will do", field="description")
     if len(description) > DESCRIPTION_MAX:
-        raise ActionError(f"The action must be {DESCRIPTION_MAX} characters or fewer")
+        raise ServiceError(f"The action must be {DESCRIPTION_MAX} characters or fewer", field="description")
     involved = {inv.agency_id for inv in case.involvements}
     if agency.id not in involved:
-        raise ActionError("Choose an agency involved in the case")
+        raise ServiceError("Choose an agency involved in the case", field="agency_id")
     if assignee is not None and assignee.agency_id != agency.id:
-        raise ActionError("The named person must work for the agency that owns the action")
+        raise ServiceError("The named person must work for the agency that owns the action", field="assignee_id")
     today = today or london_today()
     if due_on < today:
-        raise ActionError("The due date must be today or in the future")
+        raise ServiceError("The due date must be today or in the future", field="due_on")
     action = Action(case_id=case.id, description=description, agency_id=agency.id,
                     assignee_id=assignee.id if assignee else None, due_on=due_on,
                     status=ActionStatus.OPEN, created_by_id=by.id, meeting_id=meeting_id)
@@ -109,20 +121,20 @@ def update_action(action: Action, *, by: User, note: str = "", status: ActionSta
     today = today or london_today()
     note, reason = note.strip(), reason.strip()
     if action.status != ActionStatus.OPEN:
-        raise ActionError(f"This action is {action.status.label.lower()}; it can no longer be changed")
+        raise ServiceError(f"This action is {action.status.label.lower()}; it can no longer be changed")
     if len(note) > NOTE_MAX:
-        raise ActionError(f"The update must be {NOTE_MAX} characters or fewer")
+        raise ServiceError(f"The update must be {NOTE_MAX} characters or fewer", field="note")
     new_status = status if status is not None and status != action.status else None
     new_due = due_on if due_on is not None and due_on != action.due_on else None
     if new_due is not None:
         if new_due < today:
-            raise ActionError("The new due date must be today or in the future")
+            raise ServiceError("The new due date must be today or in the future", field="due_on")
         if not reason:
-            raise ActionError("Enter why the due date is changing")
+            raise ServiceError("Enter why the due date is changing", field="reason")
         if len(reason) > REASON_MAX:
-            raise ActionError(f"The reason must be {REASON_MAX} characters or fewer")
+            raise ServiceError(f"The reason must be {REASON_MAX} characters or fewer", field="reason")
     if not note and new_status is None and new_due is None:
-        raise ActionError("Write an update, or change the status or the due date")
+        raise ServiceError("Write an update, or change the status or the due date", field="note")
     update = ActionUpdate(action_id=action.id, by_id=by.id, note=note,
                           old_status=action.status if new_status else None, new_status=new_status,
                           old_due_on=action.due_on if new_due else None, new_due_on=new_due,
@@ -225,11 +237,11 @@ def escalate_by_hand(action: Action, *, to_chair: bool, reason: str, by: User, n
     with a reason. Recorded once per press (a duplicate submission finds the row already there)."""
     reason = reason.strip()
     if action.status != ActionStatus.OPEN:
-        raise ActionError("Only an open action can be escalated")
+        raise ServiceError("Only an open action can be escalated")
     if not reason:
-        raise ActionError("Enter why you are escalating this action")
+        raise ServiceError("Enter why you are escalating this action", field="reason")
     if len(reason) > 1000:
-        raise ActionError("The reason must be 1000 characters or fewer")
+        raise ServiceError("The reason must be 1000 characters or fewer", field="reason")
     now = now or utcnow()
     step = LadderStep.MANUAL_CHAIR if to_chair else LadderStep.MANUAL_AGENCY
     previous = db.session.scalar(
@@ -266,13 +278,13 @@ def can_acknowledge(user: User, escalation: Escalation) -> bool:
 def acknowledge(escalation: Escalation, *, by: User, comment: str) -> None:
     comment = comment.strip()
     if escalation.acknowledged_at is not None:
-        raise ActionError("This escalation has already been acknowledged")
+        raise ServiceError("This escalation has already been acknowledged")
     if not can_acknowledge(by, escalation):
-        raise ActionError("You cannot acknowledge this escalation")
+        raise ServiceError("You cannot acknowledge this escalation")
     if not comment:
-        raise ActionError("Enter a comment: what your agency will do")
+        raise ServiceError("Enter a comment: what your agency will do", field="comment")
     if len(comment) > 1000:
-        raise ActionError("The comment must be 1000 characters or fewer")
+        raise ServiceError("The comment must be 1000 characters or fewer", field="comment")
     escalation.acknowledged_at, escalation.acknowledged_by_id, escalation.acknowledgement = utcnow(), by.id, comment
     action = escalation.action
     add_event(action.case, "escalation", f"Action {action.id}: escalation acknowledged by {by.name}", by=by,

@@ -19,11 +19,11 @@ from typing import Any
 from urllib.parse import urlencode
 
 import sqlalchemy as sa
-from flask import Response, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from panel import audit, pagination as paging
-from panel.actions import bp, services
+from panel.actions import services
 from panel.actions.forms import (
     TO_CHAIR,
     AcknowledgeForm,
@@ -32,7 +32,7 @@ from panel.actions.forms import (
     EscalateForm,
     UpdateActionForm,
 )
-from panel.actions.services import ActionError, ActionFilters, london_today
+from panel.actions.services import ActionFilters
 from panel.csvsafe import formula_safe
 from panel.auth.policy import (
     acts_as_spoc,
@@ -43,7 +43,8 @@ from panel.auth.policy import (
 )
 from panel.cases.access import load_case
 from panel.extensions import db
-from panel.filters import govuk_date
+from panel.forms.errors import ServiceError, show_service_error
+from panel.dates import govuk_date, london_today
 from panel.models import (
     Action,
     ActionStatus,
@@ -59,9 +60,12 @@ from panel.models import (
     utcnow,
 )
 
+# The blueprint lives with the views, so importing the feature's services never loads its pages.
+# No URL prefix: the log is at /actions/..., and each case's actions at /cases/<reference>/actions.
+bp = Blueprint("actions", "panel.actions")
+
 PAGE_SIZE = 50
 RECENTLY_CLOSED = timedelta(days=28)    # "our actions" keeps closed ones this long
-REPEAT_WINDOW = timedelta(minutes=10)   # the same form sent again within this is not saved twice
 EXPORT_CHUNK = 1000
 CSV_HEADER = ("Action", "Case reference", "Agency", "Assigned to", "Description", "Due date", "Status", "Overdue",
               "Highest escalation", "Agreed on", "Closed on")
@@ -83,10 +87,6 @@ def _deny(object_type: str, object_id: Any, **summary: Any):
     audit.record(AuditAction.DENIED, object_type, object_id, summary=summary or None)
     db.session.commit()
     abort(404)
-
-
-def _fail(field, message: str) -> None:
-    field.errors = [*field.errors, message]
 
 
 def _agency_ids(case: Case) -> set[int]:
@@ -226,25 +226,13 @@ def view_action(action_id: int):
         acknowledgeable={e.id for e in escalations if services.can_acknowledge(user, e)}))
 
 
-def _update_field(form: UpdateActionForm, message: str):
-    lowered = message.lower()
-    if "why the due date" in lowered or "reason" in lowered:
-        return form.reason
-    if "due date" in lowered:
-        return form.due_on
-    if "status" in lowered:
-        return form.status
-    return form.note
-
-
 @bp.route("/actions/<int(max=2147483647):action_id>/update", methods=["GET", "POST"])
 def update_action(action_id: int):
     user, today = _me(), london_today()
     action, agency_ids = _load(action_id, "update")
     if not can_update_action(user, action, agency_ids, today):
         _deny("action", action.id, section="update", change=True)
-    last = action.updates[-1] if action.updates else None
-    previous = last if last is not None and last.by_id == user.id and utcnow() - last.at < REPEAT_WINDOW else None
+    previous = services.recent_update(action, user)
     form = UpdateActionForm(current_due=action.due_on, current_status=action.status, today=today, previous=previous,
                             data={"status": action.status} if request.method == "GET" else None)
     back = url_for("actions.view_action", action_id=action.id)
@@ -259,8 +247,8 @@ def update_action(action_id: int):
         try:
             services.update_action(action, by=user, note=form.note.data, status=new_status, due_on=form.new_due,
                                    reason=form.reason.data if form.new_due else "", today=today)
-        except ActionError as problem:
-            _fail(_update_field(form, str(problem)), str(problem))
+        except ServiceError as problem:
+            show_service_error(form, problem, default="note")
         else:
             db.session.commit()
             if new_status is not None:
@@ -288,8 +276,8 @@ def escalate_action(action_id: int):
         try:
             escalation = services.escalate_by_hand(action, to_chair=form.to.data == TO_CHAIR,
                                                    reason=form.reason.data, by=user)
-        except ActionError as problem:
-            _fail(form.reason, str(problem))
+        except ServiceError as problem:
+            show_service_error(form, problem, default="reason")
         else:
             repeated = escalation.id in before
             who = "; ".join(escalation.told_list)
@@ -326,8 +314,8 @@ def acknowledge_escalation(escalation_id: int):
     if not already and form.validate_on_submit():
         try:
             services.acknowledge(escalation, by=user, comment=form.comment.data)
-        except ActionError as problem:
-            _fail(form.comment, str(problem))
+        except ServiceError as problem:
+            show_service_error(form, problem, default="comment")
         else:
             db.session.commit()
             flash(f"You have acknowledged the escalation of action {action.id}.", "success")
@@ -351,25 +339,6 @@ def case_actions(reference: str):
         can_add=_me().role == Role.COORDINATOR and case.status != CaseStatus.CLOSED))
 
 
-def _add_field(form: AddActionForm, message: str):
-    lowered = message.lower()
-    if "agency involved" in lowered:
-        return form.agency_id
-    if "named person" in lowered:
-        return form.assignee_id
-    if "due date" in lowered:
-        return form.due_on
-    return form.description
-
-
-def _just_added(case: Case, user: User, form: AddActionForm) -> Action | None:
-    """The same action added by this user a moment ago (the form sent twice)."""
-    return db.session.scalar(sa.select(Action).where(
-        Action.case_id == case.id, Action.created_by_id == user.id, Action.agency_id == form.agency_id.data,
-        Action.due_on == form.due_on.data, Action.description == form.description.data.strip(),
-        Action.created_at >= utcnow() - REPEAT_WINDOW).limit(1))
-
-
 @bp.route("/cases/<reference>/actions/new", methods=["GET", "POST"])
 def add_action(reference: str):
     view = load_case(reference, need_full=True, section="actions")
@@ -380,7 +349,8 @@ def add_action(reference: str):
     form = AddActionForm(agencies=agencies, people=people, today=today)
     back = url_for("actions.case_actions", reference=case.reference)
     if not closed and form.validate_on_submit():
-        if _just_added(case, user, form) is not None:
+        if services.just_added(case, by=user, agency_id=form.agency_id.data, due_on=form.due_on.data,
+                               description=form.description.data) is not None:
             db.session.commit()  # the audited view
             flash("That action had already been added.", "info")
             return redirect(back)
@@ -389,8 +359,8 @@ def add_action(reference: str):
             action = services.create_action(case, description=form.description.data, agency=agency,
                                             due_on=form.due_on.data, by=user,
                                             assignee=form.people.get(form.assignee_id.data), today=today)
-        except ActionError as problem:
-            _fail(_add_field(form, str(problem)), str(problem))
+        except ServiceError as problem:
+            show_service_error(form, problem, default="description")
         else:
             due = govuk_date(action.due_on)
             db.session.commit()

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Any
-from zoneinfo import ZoneInfo
 
-from govuk_frontend_wtf.wtforms_widgets import GovDateInput, GovSelect, GovTextInput
-from wtforms import Field, Form, SelectChoice, SelectField, StringField
+from govuk_frontend_wtf.wtforms_widgets import GovSelect, GovTextInput
+from wtforms import Form, SelectChoice, SelectField, StringField
 from wtforms.validators import Length, Optional, ValidationError
 
+from panel.dates import LONDON
+from panel.forms.fields import GovukDateField
 from panel.models import AuditAction
-
-LONDON = ZoneInfo("Europe/London")
 
 ACTION_LABELS = {
     AuditAction.VIEW: "Viewed",
@@ -33,51 +32,6 @@ def _clean(value: Any) -> Any:
     if not isinstance(value, str):
         return value
     return "".join(ch for ch in value if ch >= " " and ch != "\x7f").strip()
-
-
-class GovukDateField(Field):
-    """A GOV.UK date input (day, month and year boxes sharing one name), optional.
-
-    Also accepts a single ISO date (``?from=2027-01-14``), so hand-made links work. Errors
-    follow the Design System's wording: "Date from must include a month", "... must be a real date".
-    """
-
-    widget = GovDateInput()
-
-    def process_formdata(self, valuelist: list[str]) -> None:
-        self.data = None
-        parts = [(v or "").strip() for v in valuelist]
-        if len(parts) == 1 and parts[0]:
-            try:
-                self.data = date.fromisoformat(parts[0])
-            except ValueError:
-                self.raw_data = [parts[0][:10], "", ""]
-                raise ValueError(f"{self.label.text} must be a real date") from None
-            self.raw_data = [str(self.data.day), str(self.data.month), str(self.data.year)]
-            return
-        if len(parts) != 3:
-            self.raw_data = ["", "", ""]
-            if any(parts):
-                raise ValueError(f"{self.label.text} must be a real date")
-            return
-        self.raw_data = [p[:10] for p in parts]
-        if not any(parts):
-            return
-        missing = [name for name, value in zip(("day", "month", "year"), parts) if not value]
-        if missing:
-            raise ValueError(f"{self.label.text} must include a {' and '.join(missing)}")
-        day, month, year = parts
-        if not (day.isdecimal() and month.isdecimal() and year.isdecimal()):
-            raise ValueError(f"{self.label.text} must be a real date")
-        if len(year) != 4:
-            raise ValueError(f"Year in {self.label.text.lower()} must include 4 numbers")
-        try:
-            self.data = date(int(year), int(month), int(day))
-        except ValueError:
-            raise ValueError(f"{self.label.text} must be a real date") from None
-
-    def _value(self) -> str:
-        return " ".join(self.raw_data) if self.raw_data else ""
 
 
 class AuditFilterForm(Form):
@@ -109,8 +63,8 @@ class AuditFilterForm(Form):
         filters=[_clean],
         validators=[Optional(), Length(max=64, message="Object ID must be 64 characters or fewer")],
     )
-    date_from = GovukDateField("Date from", name="from")
-    date_to = GovukDateField("Date to", name="to")
+    date_from = GovukDateField("Date from", name="from", query=True)
+    date_to = GovukDateField("Date to", name="to", query=True)
 
     def validate_date_to(self, field: GovukDateField) -> None:
         if field.data and self.date_from.data and field.data < self.date_from.data:

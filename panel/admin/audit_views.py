@@ -13,8 +13,9 @@ from flask import Response, redirect, render_template, request, stream_with_cont
 
 from panel import audit, pagination as paging
 from panel.admin import bp
-from panel.admin.audit_forms import ACTION_LABELS, LONDON, AuditFilterForm
+from panel.admin.audit_forms import ACTION_LABELS, AuditFilterForm
 from panel.csvsafe import formula_safe
+from panel.dates import LONDON
 from panel.extensions import db
 from panel.models import AuditAction, AuditEvent
 

@@ -2,55 +2,19 @@
 
 from __future__ import annotations
 
-import unicodedata
-
 from flask_wtf import FlaskForm
 from govuk_frontend_wtf.wtforms_widgets import GovRadioInput, GovSelect, GovSubmitInput, GovTextInput
 from wtforms import RadioField, SelectChoice, SelectField, StringField, SubmitField
 from wtforms.validators import DataRequired, Email, InputRequired, Length, ValidationError
 
 from panel.admin import services
+from panel.forms.fields import optional_int
+from panel.forms.text import lower_text, strip_text
+from panel.forms.validators import PlainText
 from panel.models import Agency, Role
 
 NAME_MAX = 120
 EMAIL_MAX = 254
-# Characters that can reorder or hide text on screen (bidirectional overrides, zero-width).
-_INVISIBLE = frozenset("\u200b\u200c\u200d\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\ufeff")
-
-
-def strip_text(value: str | None) -> str:
-    """Trim surrounding whitespace from a submitted text value (None becomes "")."""
-    return (value or "").strip()
-
-
-def lower_text(value: str | None) -> str:
-    return (value or "").strip().lower()
-
-
-class PlainText:
-    """Refuse control characters, invisible direction marks and angle brackets in short text."""
-
-    def __init__(self, label: str) -> None:
-        self.label = label
-
-    def __call__(self, form, field) -> None:
-        text = field.data or ""
-        if any(unicodedata.category(ch) == "Cc" or ch in _INVISIBLE for ch in text):
-            raise ValidationError(f"{self.label} must not include tabs, line breaks or other control characters")
-        if "<" in text or ">" in text:
-            raise ValidationError(f"{self.label} must not include the characters < or >")
-
-
-def optional_int(value) -> int | None:
-    """Coerce a select's value: "" means none chosen; anything else must be a whole number."""
-    if value is None or value == "":
-        return None
-    if isinstance(value, int):
-        return value
-    text = str(value)
-    if not text.isascii() or not text.isdigit() or len(text) > 12:
-        raise ValueError("not an id")
-    return int(text)
 
 
 def role_choices() -> list[SelectChoice]:

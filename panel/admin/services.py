@@ -17,20 +17,13 @@ from panel.agencies.services import IsaStatus, isa_register_order, isa_status
 from panel.auth import services as auth_services
 from panel.auth.passwords import hash_password, password_problem
 from panel.extensions import db
+from panel.forms.errors import ServiceError
 from panel.models import Agency, AuditAction, OutboxMessage, OutboxStatus, Role, User, utcnow
 
 DUPLICATE_EMAIL = "A user with this email address already exists"
 USER_FIELDS = ("name", "role", "agency_id", "active")
 # No 0/O, 1/l/I: the password is read out or copied by hand. 16 of 31 characters is about 79 bits.
 _ALPHABET = "abcdefghijkmnpqrstuvwxyz23456789"
-
-
-class UserChangeRefused(Exception):
-    """A change the rules do not allow. ``field`` names the form field the message belongs to."""
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(message)
-        self.field = field
 
 
 def generate_temporary_password() -> str:
@@ -97,25 +90,25 @@ def posts_held(user: User) -> list[tuple[str, Agency]]:
 def _refuse_if_posts(user: User, posts: list[tuple[str, Agency]], field: str, doing: str) -> None:
     if posts:
         post, agency = posts[0]
-        raise UserChangeRefused(
-            field,
+        raise ServiceError(
             f"{user.name} is the {post} for {agency.name}. Choose someone else on the agency’s page before you {doing}",
+            field=field,
         )
 
 
 def update_user(*, user: User, by: User, name: str, role: Role, agency: Agency, active: bool) -> dict:
     """Change a user's name, role, agency and whether they can sign in.
 
-    Refuses (UserChangeRefused) an admin deactivating themselves or giving up their own admin
+    Refuses (ServiceError, naming the field) an admin deactivating themselves or giving up their own admin
     role, and changes that would leave an agency's SPoC, deputy or escalation contact pointing
     at someone deactivated, moved to another agency, or (SPoC and deputy) without the SPoC role.
     Deactivating gives the user a new session token, which ends their sessions. Audits UPDATE
     with the changed fields; returns them ({} when nothing changed, and nothing is audited).
     """
     if user.id == by.id and not active:
-        raise UserChangeRefused("status", "You cannot deactivate your own account")
+        raise ServiceError("You cannot deactivate your own account", field="status")
     if user.id == by.id and role != Role.ADMIN:
-        raise UserChangeRefused("role", "You cannot remove your own administrator role")
+        raise ServiceError("You cannot remove your own administrator role", field="role")
     posts = posts_held(user)
     if user.active and not active:
         _refuse_if_posts(user, posts, "status", "deactivate them")

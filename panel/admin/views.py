@@ -11,6 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from panel.admin import bp, services
 from panel.admin.forms import ACTIVE, DEACTIVATED, ConfirmForm, UserAddForm, UserEditForm, UserFilterForm
 from panel.extensions import db
+from panel.forms.errors import ServiceError, show_service_error
 from panel.models import Agency, User, utcnow
 
 
@@ -62,9 +63,8 @@ def edit_user(user_id: int):
         try:
             changed = services.update_user(user=user, by=_admin(), name=form.name.data, role=form.role.data,
                                            agency=agency, active=form.status.data == ACTIVE)
-        except services.UserChangeRefused as refusal:  # raised before anything is changed
-            field = getattr(form, refusal.field)
-            field.errors = [*field.errors, str(refusal)]
+        except ServiceError as refusal:  # raised before anything is changed
+            show_service_error(form, refusal)
         else:
             db.session.commit()
             flash(f"{user.name}’s details have been saved." if changed else "No changes were made.",

@@ -2,58 +2,20 @@
 
 from __future__ import annotations
 
-import re
 from datetime import date
 
 from flask_wtf import FlaskForm
-from govuk_frontend_wtf.wtforms_widgets import GovCheckboxInput, GovDateInput, GovSelect, GovSubmitInput, GovTextInput
-from wtforms import BooleanField, DateField, SelectChoice, SelectField, StringField, SubmitField
+from govuk_frontend_wtf.wtforms_widgets import GovCheckboxInput, GovSelect, GovSubmitInput, GovTextInput
+from wtforms import BooleanField, SelectChoice, SelectField, StringField, SubmitField
 from wtforms.validators import DataRequired, Length, Regexp, ValidationError
 
-from panel.admin.forms import PlainText, lower_text, optional_int, strip_text
 from panel.agencies import services
+from panel.forms.fields import GovukDateField, optional_int
+from panel.forms.text import lower_text, strip_text
+from panel.forms.validators import PlainText
 from panel.models import AgencyKind, User
 
 NAME_MAX = 120
-_DAY_MONTH = re.compile(r"[0-9]{1,2}")
-_YEAR = re.compile(r"[0-9]{4}")
-
-
-class GovukDateField(DateField):
-    """A day, month and year date (GOV.UK date input), optional, with Design System messages.
-
-    ``noun`` is how messages name the date, e.g. "Date the ISA was signed". All three parts
-    empty gives None; the form decides whether the date is needed.
-    """
-
-    widget = GovDateInput()
-
-    def __init__(self, label=None, validators=None, *, noun: str, **kwargs):
-        super().__init__(label, validators, format="%d %m %Y", **kwargs)
-        self.noun = noun
-
-    def process_formdata(self, valuelist):
-        parts = [str(v).strip()[:10] for v in list(valuelist)[:3]]
-        parts += [""] * (3 - len(parts))
-        self.raw_data = parts  # the widget shows exactly three boxes, whatever was posted
-        day, month, year = parts
-        self.data = None
-        if not (day or month or year):
-            return
-        missing = [name for name, value in (("day", day), ("month", month), ("year", year)) if not value]
-        if missing:
-            raise ValueError(f"{self.noun} must include a {' and a '.join(missing)}")
-        if not _DAY_MONTH.fullmatch(day) or not _DAY_MONTH.fullmatch(month):
-            raise ValueError(f"{self.noun} must be a real date")
-        if not _YEAR.fullmatch(year):
-            raise ValueError("Year must include 4 numbers")
-        try:
-            self.data = date(int(year), int(month), int(day))
-        except ValueError:
-            raise ValueError(f"{self.noun} must be a real date") from None
-        if not 1990 <= self.data.year <= 2200:
-            self.data = None
-            raise ValueError(f"{self.noun} must be a real date")
 
 
 def _person_field(label: str, message: str) -> SelectField:

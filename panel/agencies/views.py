@@ -4,14 +4,17 @@ from __future__ import annotations
 
 from datetime import date
 
-from flask import current_app, flash, redirect, render_template, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, url_for
 from flask_login import current_user
 from sqlalchemy.exc import IntegrityError
 
-from panel.agencies import bp, services
+from panel.agencies import services
 from panel.agencies.forms import AgencyForm
 from panel.extensions import db
 from panel.models import Agency, AgencyKind
+
+# The blueprint lives with the views, so importing the feature's services never loads its pages.
+bp = Blueprint("agencies", "panel.agencies", url_prefix="/admin")
 
 
 def _due_soon_days() -> int:

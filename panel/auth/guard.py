@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 
 from flask import Flask, abort, current_app, flash, redirect, request, session, url_for
 from flask_login import current_user, logout_user
 
 from panel import audit
-from panel.auth.policy import SETUP_ENDPOINTS, endpoint_allows, requires_mfa
+from panel.auth.policy import ACCESS, SETUP_ENDPOINTS, endpoint_allows, requires_mfa
 from panel.extensions import db, login_manager
 from panel.models import AuditAction, User
 
@@ -75,8 +75,6 @@ def enforce_access():
                 flash("Set up two-factor sign-in before you continue.", "info")
                 return redirect(url_for("auth.setup_mfa"))
         return None
-    from panel.auth.policy import ACCESS
-
     if endpoint not in ACCESS:
         log.error("endpoint %s is missing from the access table", endpoint)
         abort(404)

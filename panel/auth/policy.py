@@ -43,7 +43,7 @@ ACCESS: dict[str, object] = {
     "auth.disable_mfa": SIGNED_IN,
     "auth.switch_on_calendar_feed": SIGNED_IN,
     "auth.revoke_calendar_feed": SIGNED_IN,
-    # a private calendar feed: the token in its address is the credential (panel.calendar_feed)
+    # a private calendar feed: the token in its address is the credential (panel.meetings.feed)
     "calendar.feed": PUBLIC,
     # calendar invitations: invitations.can_see, or the attendee's own reply, follows in the views
     "meetings.invite_ics": REFERRERS,

@@ -6,15 +6,19 @@ import secrets
 from urllib.parse import urlsplit
 
 import segno
-from flask import current_app, flash, redirect, render_template, request, session, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_user, logout_user
 from markupsafe import Markup
 
-from panel.auth import bp, services
+from panel.auth import services
 from panel.auth.forms import LoginForm, MfaCodeForm, MfaDisableForm, PasswordChangeForm
 from panel.auth.passwords import verify_password
 from panel.extensions import db
+from panel.meetings import feed as calendar_feed
 from panel.models import User, utcnow
+
+# The blueprint lives with the views, so importing the feature's services never loads its pages.
+bp = Blueprint("auth", "panel.auth")
 
 GENERIC_ERROR = "Enter a correct email address and password"
 LOCKED_ERROR = ("This account is locked for 15 minutes because of too many failed sign-in attempts. "
@@ -121,8 +125,6 @@ def logout():
 
 @bp.route("/account")
 def view_account():
-    from panel import calendar_feed  # here, not at the top: panel.auth.policy is imported by the layers below the features
-
     user: User = current_user._get_current_object()
     return render_template("auth/view_account.html", user=user, feed=calendar_feed.feed_of(user))
 
@@ -131,8 +133,6 @@ def view_account():
 def switch_on_calendar_feed():
     """Switch the private calendar feed on, or replace its address. The address is shown on this
     response only (not cached, not stored in the session, never logged); only its hash is kept."""
-    from panel import calendar_feed  # here, not at the top: panel.auth.policy is imported by the layers below the features
-
     user: User = current_user._get_current_object()
     replaced = calendar_feed.feed_of(user) is not None
     token = calendar_feed.switch_on(user)
@@ -143,8 +143,6 @@ def switch_on_calendar_feed():
 
 @bp.route("/account/calendar-feed/turn-off", methods=["POST"])
 def revoke_calendar_feed():
-    from panel import calendar_feed  # here, not at the top: panel.auth.policy is imported by the layers below the features
-
     user: User = current_user._get_current_object()
     if calendar_feed.revoke(user):
         db.session.commit()

@@ -1,17 +1,13 @@
 """Forms for the engagement log (recording an attempt, filtering the log and the chronology)
 and for closure with step-down (propose, the chair's decision, reopen).
 
-Times typed by users are Europe/London local time; `london_to_utc` turns a local date and
-time into the UTC instant that is stored, refusing a time that the clocks skipped (the hour
-lost when British Summer Time starts) and taking the first of the two when a time happens
-twice (the hour repeated when it ends), as a worker writing it up the same day would mean.
+Times typed by users are London local time; panel.dates.london_to_utc turns them into the UTC
+instant that is stored.
 """
 
 from __future__ import annotations
 
-import re
-from datetime import date, datetime, time, timezone
-from zoneinfo import ZoneInfo
+from datetime import date, datetime
 
 from flask_wtf import FlaskForm
 from govuk_frontend_wtf.wtforms_widgets import (
@@ -25,24 +21,15 @@ from govuk_frontend_wtf.wtforms_widgets import (
 from wtforms import BooleanField, RadioField, SelectChoice, SelectField, StringField, SubmitField
 from wtforms.validators import DataRequired, InputRequired, Length
 
-from panel.admin.forms import PlainText, optional_int
-from panel.agencies.forms import GovukDateField
+from panel.dates import LONDON, SkippedTime, london_to_utc, parse_time
+from panel.forms.fields import GovukDateField, optional_int
+from panel.forms.text import multiline, one_line
+from panel.forms.validators import PlainText, fail as _fail
 from panel.models import Agency, EngagementMethod, EngagementOutcome, NonEngagementKind
-from panel.referrals.rules import clean_text
 
-LONDON = ZoneInfo("Europe/London")
 LONG = 5000
 NAME = 120
 REASON = 2000
-_TIME = re.compile(r"([0-9]{1,2})[:.]([0-9]{2})")
-
-
-def one_line(value: str | None) -> str:
-    return clean_text(value)
-
-
-def multiline(value: str | None) -> str:
-    return clean_text(value, multiline=True)
 
 
 def _long(label: str, what: str, *, required: str = "", hint: str = "", limit: int = LONG) -> StringField:
@@ -50,38 +37,6 @@ def _long(label: str, what: str, *, required: str = "", hint: str = "", limit: i
     if required:
         validators.insert(0, DataRequired(required))
     return StringField(label, widget=GovTextArea(), description=hint, filters=[multiline], validators=validators)
-
-
-def _fail(field, message: str) -> None:
-    field.errors = [*field.errors, message]
-
-
-def parse_time(text: str) -> time | None:
-    """"14:30", "9:05" or "14.30" (24-hour clock) as a time; None if it is not a real time."""
-    match = _TIME.fullmatch(text.strip())
-    if not match:
-        return None
-    hour, minute = int(match.group(1)), int(match.group(2))
-    if hour > 23 or minute > 59:
-        return None
-    return time(hour, minute)
-
-
-class SkippedTime(ValueError):
-    """The local time did not exist: the clocks went forward over it."""
-
-
-def london_to_utc(day: date, at: time) -> datetime:
-    """A Europe/London wall-clock date and time as an aware UTC datetime.
-
-    In the hour skipped when the clocks go forward there is no such time: SkippedTime.
-    In the hour repeated when they go back, the first (British Summer Time) is taken.
-    """
-    local = datetime.combine(day, at, tzinfo=LONDON)  # fold=0: the earlier of two
-    utc = local.astimezone(timezone.utc)
-    if utc.astimezone(LONDON).replace(tzinfo=None) != local.replace(tzinfo=None):
-        raise SkippedTime(f"{at:%H:%M} did not happen on {day.day} {day:%B %Y} because the clocks went forward")
-    return utc
 
 
 def _non_engagement(value) -> NonEngagementKind | None:

@@ -15,9 +15,10 @@ from govuk_frontend_wtf.wtforms_widgets import GovRadioInput, GovSelect, GovSubm
 from wtforms import RadioField, SelectChoice, SelectField, StringField, SubmitField
 from wtforms.validators import InputRequired, ValidationError
 
-from panel.admin.forms import optional_int
-from panel.agencies.forms import GovukDateField
 from panel.cases.services import INSIGHT_QUESTIONS
+from panel.forms.fields import GovukDateField, optional_int
+from panel.forms.text import multiline, one_line
+from panel.forms.validators import Limit
 from panel.models import Agency, OutcomeReview, RiskLevel, StaffSafetyKind
 from panel.referrals import rules
 
@@ -26,26 +27,6 @@ LONG = rules.LONG            # 5,000 characters
 NAME = rules.NAME            # 120, as the column
 OUTCOME = rules.OUTCOME      # 500, as on the referral form
 FLAG_DETAILS = 1000          # shown in the warning banner on every page of the case
-
-
-def one_line(value: str | None) -> str:
-    return rules.clean_text(value)
-
-
-def multiline(value: str | None) -> str:
-    return rules.clean_text(value, multiline=True)
-
-
-class Limit:
-    """Length (and optionally presence) of cleaned text, in the referral rules' words."""
-
-    def __init__(self, label: str, limit: int, *, required: bool = False) -> None:
-        self.label, self.limit, self.required = label, limit, required
-
-    def __call__(self, form, field) -> None:
-        problem = rules.text_problem(field.data or "", self.label, self.limit, required=self.required)
-        if problem:
-            raise ValidationError(problem)
 
 
 def _area(label: str, problem_label: str, limit: int = LONG, *, required: bool = False, hint: str = "") -> StringField:

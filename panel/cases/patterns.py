@@ -19,15 +19,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from markupsafe import Markup, escape
 
+from panel.dates import LONDON
 from panel.extensions import db
 from panel.models import Agency, EngagementAttempt, EngagementMethod, EngagementOutcome
 
-LONDON = ZoneInfo("Europe/London")
 DAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 # key, label, first hour, hour after the last (night wraps past midnight)
 PERIODS = (
@@ -101,7 +100,7 @@ def _slot_expression() -> sa.ColumnElement[int]:
     """(ISO weekday - 1) * 24 + hour, in London local time, for the current database."""
     connection = db.session.connection()
     if connection.dialect.name == "postgresql":
-        local = sa.func.timezone("Europe/London", sa.func.timezone("UTC", EngagementAttempt.occurred_at))
+        local = sa.func.timezone(LONDON.key, sa.func.timezone("UTC", EngagementAttempt.occurred_at))
         return sa.cast((sa.extract("isodow", local) - 1) * 24 + sa.extract("hour", local), sa.Integer)
     if connection.dialect.name == "sqlite":
         raw = connection.connection.dbapi_connection

@@ -16,6 +16,7 @@ from flask import current_app
 
 from panel import audit, notify, pathway
 from panel.extensions import db
+from panel.forms.errors import ServiceError
 from panel.models import (
     Action,
     ActionStatus,
@@ -41,11 +42,10 @@ from panel.models import (
     User,
     utcnow,
 )
-from panel.workdays import is_working_hours
+from panel.dates import is_working_hours
 
 
-class CaseStateError(ValueError):
-    """The case is not in a state that allows this."""
+CaseStateError = ServiceError  # the name callers used before services shared one error type
 
 
 def case_link(case: Case) -> str:
@@ -92,7 +92,7 @@ def change_risk(case: Case, *, level: RiskLevel, reason: str, by: User) -> RiskC
     if level == case.risk_level:
         return None
     if not reason.strip():
-        raise ValueError("Enter the reason for changing the risk level")
+        raise ServiceError("Enter the reason for changing the risk level", field="reason")
     change = RiskChange(case_id=case.id, from_level=case.risk_level, to_level=level, reason=reason, by_id=by.id)
     db.session.add(change)
     db.session.flush()
@@ -145,7 +145,7 @@ def active_flags(case_id: int) -> list[StaffSafetyFlag]:
 def add_agency(case: Case, *, agency: Agency, named_worker: str, has_rapport: bool, by: User) -> Involvement:
     """Involve an agency: its SPoC gets access to the full record and is told by email."""
     if any(inv.agency_id == agency.id for inv in case.involvements):
-        raise CaseStateError(f"{agency.name} is already involved")
+        raise ServiceError(f"{agency.name} is already involved", field="agency_id")
     inv = Involvement(case=case, agency_id=agency.id, named_worker=named_worker, has_rapport=has_rapport)
     db.session.add(inv)
     db.session.flush()
@@ -185,7 +185,7 @@ def record_attempt(case: Case, *, agency: Agency, method: EngagementMethod, occu
     """Record an attempt to reach the person. In or out of hours is derived (working days
     09:00-17:00 London). Two missed planned visits in a row raise a notice, once."""
     if occurred_at > utcnow():
-        raise ValueError("The date and time of the attempt must be in the past")
+        raise ServiceError("The date and time of the attempt must be in the past", field="occurred_time")
     attempt = EngagementAttempt(
         case_id=case.id, agency_id=agency.id, recorded_by_id=by.id, method=method, occurred_at=occurred_at,
         out_of_hours=not is_working_hours(occurred_at), planned=planned or method.is_planned_visit,
@@ -261,7 +261,7 @@ def add_outcome(case: Case, *, words: str, asked: bool, expressed: bool, by: Use
 
 def review_outcome(outcome: PersonalOutcome, case: Case, *, review: OutcomeReview, on: date, by: User) -> None:
     if on > date.today():
-        raise ValueError("The review date must be today or in the past")
+        raise ServiceError("The review date must be today or in the past", field="reviewed_on")
     outcome.review, outcome.reviewed_on, outcome.reviewed_by_id = review, on, by.id
     add_event(case, "outcome", f"Desired outcome reviewed: {review.label.lower()}", by=by, ref_type="outcome",
               ref_id=outcome.id)
@@ -335,7 +335,7 @@ def closure_check(case: Case, *, open_actions: int | None = None) -> ClosureChec
 def propose_closure(case: Case, *, rationale: str, for_non_engagement: bool, step_down_agency: Agency | None,
                     accepted_by: str, accepted_on: date | None, by: User) -> None:
     if case.status != CaseStatus.ACTIVE:
-        raise CaseStateError("Only an active case can be proposed for closure")
+        raise ServiceError("Only an active case can be proposed for closure")
     case.status = CaseStatus.CLOSURE_PROPOSED
     case.closure_rationale, case.closure_for_non_engagement = rationale, for_non_engagement
     case.step_down_agency_id = step_down_agency.id if step_down_agency else None
@@ -348,10 +348,10 @@ def propose_closure(case: Case, *, rationale: str, for_non_engagement: bool, ste
 def approve_closure(case: Case, *, panel_date: date, by: User, open_actions: int | None = None) -> None:
     """The chair approves closure at panel: closes the case, frees a place, tells people."""
     if case.status != CaseStatus.CLOSURE_PROPOSED:
-        raise CaseStateError("Closure has not been proposed for this case")
+        raise ServiceError("Closure has not been proposed for this case", field="decision")
     check = closure_check(case, open_actions=open_actions)
     if not check.ready:
-        raise CaseStateError("The case is not ready to close: " + "; ".join(check.unmet))
+        raise ServiceError("The case is not ready to close: " + "; ".join(check.unmet), field="decision")
     case.status, case.closed_on = CaseStatus.CLOSED, panel_date
     case.closure_approved_by_id, case.closure_panel_date = by.id, panel_date
     add_event(case, "closure", "Closure approved at panel; case closed", by=by)
@@ -363,9 +363,9 @@ def approve_closure(case: Case, *, panel_date: date, by: User, open_actions: int
 
 def return_closure(case: Case, *, reason: str, by: User) -> None:
     if case.status != CaseStatus.CLOSURE_PROPOSED:
-        raise CaseStateError("Closure has not been proposed for this case")
+        raise ServiceError("Closure has not been proposed for this case", field="decision")
     if not reason.strip():
-        raise ValueError("Enter why the closure is being returned")
+        raise ServiceError("Enter why the closure is being returned", field="reason")
     case.status = CaseStatus.ACTIVE
     add_event(case, "closure", f"Closure returned: {reason[:200]}", by=by)
     audit.record(AuditAction.UPDATE, "case", case.reference, summary={"status": "active", "closure_returned": True}, user=by)
@@ -376,11 +376,11 @@ def reopen(case: Case, *, reason: str, by: User) -> None:
     pathway.lock()
     db.session.refresh(case)
     if case.status != CaseStatus.CLOSED:
-        raise CaseStateError("Only a closed case can be reopened")
+        raise ServiceError("Only a closed case can be reopened", field="reason")
     if not reason.strip():
-        raise ValueError("Enter why the case is being reopened")
+        raise ServiceError("Enter why the case is being reopened", field="reason")
     if pathway.occupancy().full:
-        raise CaseStateError("The pathway is full. A place must free before this case can be reopened")
+        raise ServiceError("The pathway is full. A place must free before this case can be reopened", field="reason")
     case.status, case.closed_on = CaseStatus.ACTIVE, None
     add_event(case, "closure", f"Case reopened: {reason[:200]}", by=by)
     audit.record(AuditAction.UPDATE, "case", case.reference, summary={"status": "active", "reopened": True}, user=by)

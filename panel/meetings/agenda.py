@@ -26,6 +26,7 @@ from flask import current_app
 
 from panel import audit
 from panel.extensions import db
+from panel.forms.errors import ServiceError
 from panel.models import (
     Action,
     ActionStatus,
@@ -46,7 +47,7 @@ from panel.models import (
     RiskLevel,
     User,
 )
-from panel.workdays import LONDON
+from panel.dates import LONDON
 
 FIXED_MINUTES = {
     AgendaItemKind.WELCOME: 5,
@@ -198,14 +199,14 @@ def add_item(meeting: Meeting, *, title: str, minutes: int, by: User) -> AgendaI
     """The coordinator's own item, placed before any other business."""
     title = " ".join(title.split())
     if not title:
-        raise ValueError("Enter a title for the item")
+        raise ServiceError("Enter a title for the item", field="title")
     if len(title) > 200:
-        raise ValueError("The title must be 200 characters or fewer")
+        raise ServiceError("The title must be 200 characters or fewer", field="title")
     if not 1 <= minutes <= 180:
-        raise ValueError("The time box must be between 1 and 180 minutes")
+        raise ServiceError("The time box must be between 1 and 180 minutes", field="minutes")
     items = sorted(meeting.items, key=lambda i: (i.position, i.id))  # positions may have changed in this session
     if any(i.kind == AgendaItemKind.OTHER and i.title.casefold() == title.casefold() for i in items):
-        raise ValueError(f"‘{title}’ is already on the agenda")  # a form sent twice adds it once
+        raise ServiceError(f"‘{title}’ is already on the agenda", field="title")  # a form sent twice adds it once
     at = next((i for i, it in enumerate(items) if it.kind == AgendaItemKind.AOB), len(items))
     new = AgendaItem(meeting_id=meeting.id, kind=AgendaItemKind.OTHER, title=title, minutes=minutes, added_by_id=by.id)
     items.insert(at, new)
@@ -219,7 +220,7 @@ def add_item(meeting: Meeting, *, title: str, minutes: int, by: User) -> AgendaI
 
 def set_time_box(item: AgendaItem, *, minutes: int, by: User) -> None:
     if not 1 <= minutes <= 180:
-        raise ValueError("The time box must be between 1 and 180 minutes")
+        raise ServiceError("The time box must be between 1 and 180 minutes", field="minutes")
     item.minutes = minutes
     db.session.flush()
     audit.record(AuditAction.UPDATE, "agenda", item.meeting_id, summary={"item": item.id, "minutes": minutes}, user=by)

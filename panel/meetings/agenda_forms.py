@@ -15,25 +15,14 @@ from govuk_frontend_wtf.wtforms_widgets import GovSubmitInput, GovTextArea, GovT
 from wtforms import StringField, SubmitField
 from wtforms.validators import ValidationError
 
-from panel.agencies.forms import GovukDateField
-from panel.cases.engagement_forms import SkippedTime, london_to_utc, parse_time
-from panel.referrals.rules import clean_text, text_problem
+from panel.dates import SkippedTime, london_to_utc, parse_time
+from panel.forms.fields import GovukDateField
+from panel.forms.text import multiline, one_line, text_problem
+from panel.forms.validators import fail as _fail
 
 TITLE_MAX = 200
 REASON_MAX = 500
 MINUTES_MAX = 180
-
-
-def one_line(value: str | None) -> str:
-    return clean_text(value)
-
-
-def multiline(value: str | None) -> str:
-    return clean_text(value, multiline=True)
-
-
-def _fail(field, message: str) -> None:
-    field.errors = [*field.errors, message]
 
 
 class Text:

@@ -24,7 +24,8 @@ from flask import current_app
 from panel import audit, notify
 from panel.auth.policy import OPERATIONS, case_access
 from panel.extensions import db
-from panel.filters import govuk_date
+from panel.dates import LONDON, govuk_date
+from panel.forms.errors import ServiceError
 from panel.meetings import ical
 from panel.models import (
     Agency,
@@ -39,14 +40,12 @@ from panel.models import (
     User,
     utcnow,
 )
-from panel.workdays import LONDON
 
 NAME_MAX = 120
 EMAIL_MAX = 254
 
 
-class InvitationError(ValueError):
-    """The attendee list cannot be changed this way (the message says why)."""
+InvitationError = ServiceError  # the name callers used before services shared one error type
 
 
 @dataclass(frozen=True)
@@ -140,12 +139,12 @@ def _clean_person(person: Person) -> Person:
     name = " ".join("".join(ch if ch.isprintable() else " " for ch in person.name).split())
     agency = " ".join("".join(ch if ch.isprintable() else " " for ch in person.agency_name).split())
     if not name:
-        raise InvitationError("Enter the person’s name")
+        raise ServiceError("Enter the person’s name")
     if len(name) > NAME_MAX or len(agency) > NAME_MAX:
-        raise InvitationError(f"Names must be {NAME_MAX} characters or fewer")
+        raise ServiceError(f"Names must be {NAME_MAX} characters or fewer")
     local, at, domain = email.partition("@")
     if not (local and at and "." in domain) or len(email) > EMAIL_MAX or any(ch.isspace() or ch in '<>",;:()[]\\' for ch in email):
-        raise InvitationError("Enter an email address in the correct format, like name@example.gov.uk")
+        raise ServiceError("Enter an email address in the correct format, like name@example.gov.uk")
     return Person(email=email, name=name, agency_name=agency, user_id=person.user_id, role=person.role)
 
 
@@ -153,7 +152,7 @@ def invite(meeting: Meeting, people: list[Person], *, by: User | None, now: date
     """Add people to the meeting (again, if they had been removed) and send each the REQUEST.
     Someone already on the list is not invited twice. Flushes."""
     if meeting.status == MeetingStatus.CANCELLED:
-        raise InvitationError("This meeting has been cancelled")
+        raise ServiceError("This meeting has been cancelled")
     now = now or utcnow()
     by_email = {a.email: a for a in meeting.attendees}
     added: list[MeetingAttendee] = []
@@ -206,7 +205,7 @@ def invite_panel(meeting: Meeting, *, by: User | None, now: datetime | None = No
     """Invite everyone expected at a monthly panel who is not on its list yet (see panel_people):
     one REQUEST each, the panel's own UID. Sending again invites only newcomers. Flushes."""
     if meeting.kind != MeetingKind.PANEL:
-        raise InvitationError("Only a monthly panel invites everyone expected")
+        raise ServiceError("Only a monthly panel invites everyone expected")
     return invite(meeting, panel_people(), by=by, now=now)
 
 
@@ -227,7 +226,7 @@ def changed(meeting: Meeting, *, by: User | None, now: datetime | None = None) -
     """After a change of time or place: SEQUENCE up, the updated REQUEST to everyone on the list.
     The caller changes the meeting and calls this; it raises SEQUENCE itself (do not raise it too)."""
     if meeting.status == MeetingStatus.CANCELLED:
-        raise InvitationError("This meeting has been cancelled")
+        raise ServiceError("This meeting has been cancelled")
     now = now or utcnow()
     meeting.ical_sequence += 1
     sent = _send_requests(meeting, [a for a in meeting.attendees if a.current],
@@ -239,7 +238,7 @@ def changed(meeting: Meeting, *, by: User | None, now: datetime | None = None) -
 def remove(meeting: Meeting, attendee: MeetingAttendee, *, by: User | None, now: datetime | None = None) -> None:
     """Take someone off the list: they get a CANCEL; the others the REQUEST with the new list."""
     if not attendee.current or attendee.meeting_id != meeting.id:
-        raise InvitationError("That person is not on the list for this meeting")
+        raise ServiceError("That person is not on the list for this meeting")
     now = now or utcnow()
     meeting.ical_sequence += 1
     attendee.removed_at = now
@@ -271,9 +270,9 @@ def cancelled(meeting: Meeting, *, by: User | None, now: datetime | None = None)
 def record_response(attendee: MeetingAttendee, response: AttendeeResponse, *, by: User, now: datetime | None = None) -> None:
     """An attendee's answer, recorded by the coordinator or by the attendee themself."""
     if not attendee.current:
-        raise InvitationError("That person is not on the list for this meeting")
+        raise ServiceError("That person is not on the list for this meeting")
     if attendee.meeting.status == MeetingStatus.CANCELLED:
-        raise InvitationError("This meeting has been cancelled")
+        raise ServiceError("This meeting has been cancelled")
     attendee.response, attendee.response_at = response, now or utcnow()
     audit.record(AuditAction.UPDATE, "meeting_attendee", attendee.id, summary={"response": str(response)}, user=by)
     db.session.flush()

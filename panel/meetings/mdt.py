@@ -22,13 +22,14 @@ from urllib.parse import urlsplit
 import sqlalchemy as sa
 
 from panel import audit
-from panel.actions.services import ActionError, create_action, london_today
-from panel.cases.engagement_forms import SkippedTime, london_to_utc
+from panel.actions.services import create_action
 from panel.cases.services import add_event, change_risk
+from panel.dates import LONDON, SkippedTime, govuk_date, govuk_datetime, london_to_utc, london_today
 from panel.extensions import db
-from panel.filters import govuk_date, govuk_datetime
+from panel.forms.errors import ServiceError
+from panel.forms.text import clean_text
 from panel.meetings import invitations
-from panel.meetings.invitations import InvitationError, Person
+from panel.meetings.invitations import Person
 from panel.models import (
     Action,
     Agency,
@@ -47,8 +48,6 @@ from panel.models import (
     User,
     utcnow,
 )
-from panel.referrals.rules import clean_text
-from panel.workdays import LONDON
 
 LOCATION_MAX = 200      # the column
 URL_MAX = 500           # the column
@@ -60,15 +59,10 @@ DISCUSSION_TITLE = "MDT discussion"
 REPEAT_WINDOW = timedelta(minutes=10)   # the same form sent again within this is not saved twice
 
 
-class MdtError(ValueError):
-    """The MDT cannot be changed this way. `field` names the form field the message is about."""
-
-    def __init__(self, message: str, field: str = "") -> None:
-        super().__init__(message)
-        self.field = field
+MdtError = ServiceError  # the name callers used before services shared one error type
 
 
-class AlreadyScheduled(MdtError):
+class AlreadyScheduled(ServiceError):
     """The same MDT was scheduled by the same person a moment ago (the form sent twice)."""
 
     def __init__(self, meeting: Meeting) -> None:
@@ -85,17 +79,17 @@ def meeting_times(day: date, start: time, end: time, *, now: datetime) -> tuple[
     try:
         starts_at = london_to_utc(day, start)
     except SkippedTime as skipped:
-        raise MdtError(f"Enter a real start time: {skipped}", "start") from None
+        raise ServiceError(f"Enter a real start time: {skipped}", field="start") from None
     try:
         ends_at = london_to_utc(day, end)
     except SkippedTime as skipped:
-        raise MdtError(f"Enter a real end time: {skipped}", "end") from None
+        raise ServiceError(f"Enter a real end time: {skipped}", field="end") from None
     if ends_at <= starts_at:
-        raise MdtError("The end time must be after the start time", "end")
+        raise ServiceError("The end time must be after the start time", field="end")
     if day < now.astimezone(LONDON).date():
-        raise MdtError("The date of the MDT must be today or in the future", "day")
+        raise ServiceError("The date of the MDT must be today or in the future", field="day")
     if starts_at <= now:
-        raise MdtError("The start time has passed: enter a later time or another date", "start")
+        raise ServiceError("The start time has passed: enter a later time or another date", field="start")
     return starts_at, ends_at
 
 
@@ -118,40 +112,40 @@ def url_problem(url: str) -> str | None:
 def _place(location: str, online_url: str) -> tuple[str, str]:
     location, online_url = clean_text(location), clean_text(online_url)
     if len(location) > LOCATION_MAX:
-        raise MdtError(f"The place must be {LOCATION_MAX} characters or fewer", "location")
+        raise ServiceError(f"The place must be {LOCATION_MAX} characters or fewer", field="location")
     if online_url and (problem := url_problem(online_url)):
-        raise MdtError(problem, "online_url")
+        raise ServiceError(problem, field="online_url")
     if not location and not online_url:
-        raise MdtError("Enter where the MDT will be, an online link, or both", "location")
+        raise ServiceError("Enter where the MDT will be, an online link, or both", field="location")
     return location, online_url
 
 
 def _purpose(purpose: str) -> str:
     purpose = clean_text(purpose, multiline=True)
     if not purpose:
-        raise MdtError("Enter the purpose of the MDT", "purpose")
+        raise ServiceError("Enter the purpose of the MDT", field="purpose")
     if len(purpose) > PURPOSE_MAX:
-        raise MdtError(f"The purpose must be {PURPOSE_MAX:,} characters or fewer", "purpose")
+        raise ServiceError(f"The purpose must be {PURPOSE_MAX:,} characters or fewer", field="purpose")
     return purpose
 
 
 def _check_mdt(meeting: Meeting) -> None:
     if meeting.kind != MeetingKind.MDT or meeting.case is None:
-        raise MdtError("This is not a case MDT")
+        raise ServiceError("This is not a case MDT")
 
 
 def _check_open(meeting: Meeting, now: datetime, doing: str) -> None:
     """A scheduled MDT that has not started yet, on a case that is not closed."""
     _check_mdt(meeting)
     if meeting.cancelled:
-        raise MdtError(f"This MDT has been cancelled, so it cannot be {doing}")
+        raise ServiceError(f"This MDT has been cancelled, so it cannot be {doing}")
     if meeting.starts_at <= now:
-        raise MdtError(f"This MDT has already started, so it cannot be {doing}")
+        raise ServiceError(f"This MDT has already started, so it cannot be {doing}")
 
 
 def _check_case_open(case: Case, doing: str) -> None:
     if case.status == CaseStatus.CLOSED:
-        raise MdtError(f"This case is closed, so {doing}. A coordinator can reopen it first")
+        raise ServiceError(f"This case is closed, so {doing}. A coordinator can reopen it first")
 
 
 def when_text(meeting: Meeting) -> str:
@@ -165,8 +159,8 @@ _when = when_text
 def _invite(meeting: Meeting, people: list[Person], by: User, now: datetime) -> list[MeetingAttendee]:
     try:
         return invitations.invite(meeting, _as_users(people), by=by, now=now)
-    except InvitationError as problem:
-        raise MdtError(str(problem), "attendees") from None
+    except ServiceError as problem:  # about someone on the list: shown by the attendees
+        raise ServiceError(problem.message, field="attendees") from None
 
 
 def _as_users(people: list[Person]) -> list[Person]:
@@ -192,7 +186,7 @@ def schedule_mdt(case: Case, *, day: date, start: time, end: time, location: str
                  attendees: list[Person], by: User, now: datetime | None = None) -> Meeting:
     """Schedule an MDT for the case and invite the attendees (one invitation each).
 
-    Raises MdtError (with the field it is about), or AlreadyScheduled when the same person
+    Raises ServiceError (with the field it is about), or AlreadyScheduled when the same person
     scheduled the same MDT a moment ago.
     """
     now = now or utcnow()
@@ -201,7 +195,7 @@ def schedule_mdt(case: Case, *, day: date, start: time, end: time, location: str
     location, online_url = _place(location, online_url)
     purpose = _purpose(purpose)
     if not attendees:
-        raise MdtError("Choose at least one person to invite", "attendees")
+        raise ServiceError("Choose at least one person to invite", field="attendees")
     earlier = db.session.scalar(sa.select(Meeting).where(
         Meeting.kind == MeetingKind.MDT, Meeting.case_id == case.id, Meeting.status == MeetingStatus.SCHEDULED,
         Meeting.starts_at == starts_at, Meeting.ends_at == ends_at, Meeting.created_by_id == by.id,
@@ -268,7 +262,7 @@ def add_attendees(meeting: Meeting, people: list[Person], *, by: User, now: date
     _check_open(meeting, now, "changed")
     _check_case_open(meeting.case, "its MDTs cannot be changed")
     if not people:
-        raise MdtError("Choose someone to invite, or enter an external attendee’s details", "attendees")
+        raise ServiceError("Choose someone to invite, or enter an external attendee’s details", field="attendees")
     return _invite(meeting, people, by, now)
 
 
@@ -276,10 +270,7 @@ def remove_attendee(meeting: Meeting, attendee: MeetingAttendee, *, by: User, no
     """Take someone off the list: they get a cancellation, everyone else the shorter list."""
     now = now or utcnow()
     _check_open(meeting, now, "changed")
-    try:
-        invitations.remove(meeting, attendee, by=by, now=now)
-    except InvitationError as problem:
-        raise MdtError(str(problem)) from None
+    invitations.remove(meeting, attendee, by=by, now=now)
 
 
 def record_response(meeting: Meeting, attendee: MeetingAttendee, response: AttendeeResponse, *, by: User,
@@ -287,13 +278,10 @@ def record_response(meeting: Meeting, attendee: MeetingAttendee, response: Atten
     """Record what an attendee said (attending, not attending, tentative). True if it changed."""
     _check_mdt(meeting)
     if attendee.meeting_id != meeting.id or not attendee.current:
-        raise MdtError("That person is not on the list for this MDT")
+        raise ServiceError("That person is not on the list for this MDT")
     if attendee.response == response:
         return False
-    try:
-        invitations.record_response(attendee, response, by=by, now=now)
-    except InvitationError as problem:
-        raise MdtError(str(problem)) from None
+    invitations.record_response(attendee, response, by=by, now=now)
     return True
 
 
@@ -303,9 +291,9 @@ def cancel_mdt(meeting: Meeting, *, reason: str, by: User, now: datetime | None 
     _check_open(meeting, now, "cancelled")
     reason = clean_text(reason, multiline=True)
     if not reason:
-        raise MdtError("Enter why the MDT is cancelled", "reason")
+        raise ServiceError("Enter why the MDT is cancelled", field="reason")
     if len(reason) > REASON_MAX:
-        raise MdtError(f"The reason must be {REASON_MAX} characters or fewer", "reason")
+        raise ServiceError(f"The reason must be {REASON_MAX} characters or fewer", field="reason")
     meeting.status = MeetingStatus.CANCELLED
     meeting.cancelled_reason = reason
     db.session.flush()
@@ -329,9 +317,9 @@ def discussion(meeting: Meeting) -> AgendaItem | None:
 def _check_held(meeting: Meeting, now: datetime, doing: str) -> None:
     _check_mdt(meeting)
     if meeting.cancelled:
-        raise MdtError(f"This MDT was cancelled, so {doing}")
+        raise ServiceError(f"This MDT was cancelled, so {doing}")
     if meeting.starts_at > now:
-        raise MdtError(f"This MDT has not started yet, so {doing}. Come back once it has begun")
+        raise ServiceError(f"This MDT has not started yet, so {doing}. Come back once it has begun")
     _check_case_open(meeting.case, doing)
 
 
@@ -345,14 +333,14 @@ def save_minutes(meeting: Meeting, *, notes: str, decision: str, risk_level: Ris
     notes, decision = clean_text(notes, multiline=True), clean_text(decision, multiline=True)
     risk_reason = clean_text(risk_reason, multiline=True)
     if len(notes) > NOTES_MAX:
-        raise MdtError(f"The notes must be {NOTES_MAX:,} characters or fewer", "notes")
+        raise ServiceError(f"The notes must be {NOTES_MAX:,} characters or fewer", field="notes")
     if len(decision) > DECISION_MAX:
-        raise MdtError(f"The decisions must be {DECISION_MAX:,} characters or fewer", "decision")
+        raise ServiceError(f"The decisions must be {DECISION_MAX:,} characters or fewer", field="decision")
     new_level = risk_level is not None and risk_level != case.risk_level
     if new_level and not risk_reason:
-        raise MdtError("Enter the reason for changing the risk level", "risk_reason")
+        raise ServiceError("Enter the reason for changing the risk level", field="risk_reason")
     if len(risk_reason) > PURPOSE_MAX:
-        raise MdtError(f"The reason must be {PURPOSE_MAX:,} characters or fewer", "risk_reason")
+        raise ServiceError(f"The reason must be {PURPOSE_MAX:,} characters or fewer", field="risk_reason")
     item = discussion(meeting)
     first = item is None or not (item.notes or item.decision)
     changed = [name for name, value in (("notes", notes), ("decision", decision))
@@ -386,12 +374,8 @@ def add_mdt_action(meeting: Meeting, *, description: str, agency: Agency, due_on
     try:
         return create_action(meeting.case, description=description, agency=agency, due_on=due_on, by=by,
                              assignee=assignee, meeting_id=meeting.id, today=today)
-    except ActionError as problem:
-        message = str(problem)
-        lowered = message.lower()
-        field = ("action_agency_id" if "agency involved" in lowered else "action_assignee_id"
-                 if "named person" in lowered else "action_due_on" if "due date" in lowered else "action_description")
-        raise MdtError(message, field) from None
+    except ServiceError as problem:  # the notes form names the action's fields action_*
+        raise ServiceError(problem.message, field=f"action_{problem.field or 'description'}") from None
 
 
 def just_added_action(meeting: Meeting, *, description: str, agency_id: int, due_on: date, by: User,

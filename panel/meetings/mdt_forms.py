@@ -25,16 +25,14 @@ from govuk_frontend_wtf.wtforms_widgets import (
 from wtforms import RadioField, SelectChoice, SelectField, SelectMultipleField, StringField, SubmitField
 from wtforms.validators import InputRequired
 
-from panel.formkit import Limit, fail as _fail, one_line, text_area as _area
 from panel.actions.services import DESCRIPTION_MAX
-from panel.admin.forms import PlainText, optional_int
-from panel.agencies.forms import GovukDateField
-from panel.cases.engagement_forms import SkippedTime, london_to_utc, parse_time
+from panel.dates import LONDON, SkippedTime, london_to_utc, parse_time
+from panel.forms.fields import GovukDateField, optional_int, text_area as _area
+from panel.forms.text import clean_text, one_line
+from panel.forms.validators import Limit, PlainText, fail as _fail
 from panel.meetings import mdt
 from panel.meetings.invitations import EMAIL_MAX, NAME_MAX, Person
 from panel.models import Agency, AttendeeResponse, MeetingAttendee, RiskLevel, User
-from panel.referrals.rules import clean_text
-from panel.workdays import LONDON
 
 EXTERNAL_ROWS = 3
 _EMAIL = re.compile(r"[^@\s<>\",;:()\[\]\\]+@[^@\s<>\",;:()\[\]\\]+\.[^@\s<>\",;:()\[\]\\.]+")
@@ -86,43 +84,57 @@ class DetailsForm(FlaskForm):
 
     def validate(self, extra_validators=None) -> bool:
         ok = super().validate(extra_validators)
-        day, start, end = self.day, self.start, self.end
-        today = self.now.astimezone(LONDON).date()
+        self._check_day()
+        start, end = self._time(self.start, "start"), self._time(self.end, "end")
+        if start and end and not self.day.errors and self.day.data is not None:
+            self._check_instants(start, end)
+        self._check_place()
+        ok = ok and not self.errors
+        if not ok:
+            self.starts_at = self.ends_at = None
+        return ok
+
+    def _check_day(self) -> None:
+        day = self.day
         if not day.errors:
             if day.data is None:
                 _fail(day, "Enter the date of the MDT")
-            elif day.data < today:
+            elif day.data < self.now.astimezone(LONDON).date():
                 _fail(day, "Date of the MDT must be today or in the future")
-        at: dict[str, time | None] = {"start": None, "end": None}
-        for name, field, what in (("start", start, "start time"), ("end", end, "end time")):
-            if field.errors:
-                continue
-            if not field.data:
-                _fail(field, f"Enter the {what}")
-            else:
-                at[name] = parse_time(field.data)
-                if at[name] is None:
-                    _fail(field, f"Enter a real {what}, like {'14:00' if name == 'start' else '15:30'}")
-        if at["start"] and at["end"] and not day.errors and day.data is not None:
-            for field, name in ((start, "start"), (end, "end")):
-                try:
-                    setattr(self, f"{name}s_at", london_to_utc(day.data, at[name]))
-                except SkippedTime as skipped:
-                    _fail(field, f"Enter a real {name} time: {skipped}")
-            if self.starts_at is not None and self.ends_at is not None:
-                if self.ends_at <= self.starts_at:
-                    _fail(end, "The end time must be after the start time")
-                elif self.starts_at <= self.now:
-                    _fail(start, "The start time has passed: enter a later time or another date")
+
+    @staticmethod
+    def _time(field: StringField, name: str) -> time | None:
+        """The start or end time as typed, or None (with the error on the field)."""
+        if field.errors:
+            return None
+        if not field.data:
+            _fail(field, f"Enter the {name} time")
+            return None
+        at = parse_time(field.data)
+        if at is None:
+            _fail(field, f"Enter a real {name} time, like {'14:00' if name == 'start' else '15:30'}")
+        return at
+
+    def _check_instants(self, start: time, end: time) -> None:
+        """The London wall-clock times as instants: real (not skipped by the clocks going forward),
+        the end after the start, the start still to come."""
+        for field, name, at in ((self.start, "start", start), (self.end, "end", end)):
+            try:
+                setattr(self, f"{name}s_at", london_to_utc(self.day.data, at))
+            except SkippedTime as skipped:
+                _fail(field, f"Enter a real {name} time: {skipped}")
+        if self.starts_at is not None and self.ends_at is not None:
+            if self.ends_at <= self.starts_at:
+                _fail(self.end, "The end time must be after the start time")
+            elif self.starts_at <= self.now:
+                _fail(self.start, "The start time has passed: enter a later time or another date")
+
+    def _check_place(self) -> None:
         if not self.online_url.errors and self.online_url.data and (problem := mdt.url_problem(self.online_url.data)):
             _fail(self.online_url, problem)
         if not self.location.errors and not self.online_url.errors and not self.location.data \
                 and not self.online_url.data:
             _fail(self.location, "Enter where the MDT will be, an online link, or both")
-        ok = ok and not self.errors
-        if not ok:
-            self.starts_at = self.ends_at = None
-        return ok
 
 
 # ---- who to invite ---------------------------------------------------------------------------------

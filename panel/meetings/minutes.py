@@ -31,7 +31,8 @@ from panel.actions import services as action_services
 from panel.auth.policy import OPERATIONS, acts_as_spoc, can_view_referral, case_access
 from panel.cases import services as case_services
 from panel.extensions import db
-from panel.filters import govuk_date
+from panel.dates import LONDON, govuk_date
+from panel.forms.errors import ServiceError
 from panel.meetings.agenda import previous_panel
 from panel.models import (
     Action,
@@ -44,6 +45,7 @@ from panel.models import (
     AttendanceStatus,
     AuditAction,
     Case,
+    CaseStatus,
     Involvement,
     Meeting,
     MeetingKind,
@@ -57,7 +59,6 @@ from panel.models import (
     utcnow,
 )
 from panel.referrals import rules, services as referral_services
-from panel.workdays import LONDON
 
 NAME_MAX = 120            # as the attendance columns
 LONG = rules.LONG         # 5,000: a reason or rationale, as the referral and case forms
@@ -71,13 +72,7 @@ SPOC_STATUSES = (AttendanceStatus.APOLOGIES_WITH_UPDATE, AttendanceStatus.APOLOG
 REPEAT_WINDOW = timedelta(minutes=10)  # the same form sent twice within this is one change
 
 
-class MinutesError(ValueError):
-    """The change cannot be made (the message says why, for the user); `field` is the form
-    field it is about, when there is one."""
-
-    def __init__(self, message: str, field: str | None = None) -> None:
-        super().__init__(message)
-        self.field = field
+MinutesError = ServiceError  # the name callers used before services shared one error type
 
 
 def panel_day(meeting: Meeting) -> date:
@@ -92,20 +87,20 @@ def minutes_link(meeting_id: int) -> str:
 def _open_for_minutes(meeting: Meeting) -> None:
     """Refuse a change to the minutes of a finalised or cancelled panel."""
     if meeting.kind != MeetingKind.PANEL:
-        raise MinutesError("Minutes are kept for monthly panels only")
+        raise ServiceError("Minutes are kept for monthly panels only")
     if meeting.status == MeetingStatus.CANCELLED:
-        raise MinutesError("This panel was cancelled, so it has no attendance or minutes")
+        raise ServiceError("This panel was cancelled, so it has no attendance or minutes")
     if meeting.minutes_finalised_at is not None:
-        raise MinutesError(f"The minutes of this panel were finalised on {govuk_date(meeting.minutes_finalised_at)}, "
+        raise ServiceError(f"The minutes of this panel were finalised on {govuk_date(meeting.minutes_finalised_at)}, "
                            "so they can no longer be changed. Record an amendment instead")
 
 
 def _text(value: str, label: str, limit: int, *, field: str, required: str = "") -> str:
     value = (value or "").replace("\r\n", "\n").strip()
     if required and not value:
-        raise MinutesError(required, field)
+        raise ServiceError(required, field=field)
     if len(value) > limit:
-        raise MinutesError(f"{label} must be {limit:,} characters or fewer", field)
+        raise ServiceError(f"{label} must be {limit:,} characters or fewer", field=field)
     return value
 
 
@@ -188,18 +183,18 @@ def record_attendance(row: Attendance, *, status: AttendanceStatus | None, by: U
     elif can_send_apologies(by, row.agency_id, meeting, now):
         allowed = SPOC_STATUSES
     else:
-        raise MinutesError("You cannot record attendance for this agency")
+        raise ServiceError("You cannot record attendance for this agency")
     if status is None or status not in allowed:
-        raise MinutesError("Select whether the agency attended" if by.role == Role.COORDINATOR
-                           else "Select whether you are sending a written update", "status")
+        raise ServiceError("Select whether the agency attended" if by.role == Role.COORDINATOR
+                           else "Select whether you are sending a written update", field="status")
     attendee_name = _text(attendee_name, "Who attended", NAME_MAX, field="attendee_name")
     deputised_by = _text(deputised_by, "Who deputised", NAME_MAX, field="deputised_by")
     written_update = _text(written_update, "The written update", UPDATE_MAX, field="written_update")
     present = status == AttendanceStatus.PRESENT
     if present and not (attendee_name or deputised_by):
-        raise MinutesError("Enter who attended, or who deputised for the SPoC", "attendee_name")
+        raise ServiceError("Enter who attended, or who deputised for the SPoC", field="attendee_name")
     if status == AttendanceStatus.APOLOGIES_WITH_UPDATE and not written_update:
-        raise MinutesError("Enter the written update", "written_update")
+        raise ServiceError("Enter the written update", field="written_update")
     row.status = status
     row.attendee_name = attendee_name if present else ""
     row.deputised_by = deputised_by if present else ""
@@ -275,7 +270,7 @@ def record_item_minutes(item: AgendaItem, *, notes: str, by: User) -> bool:
     """Replace the item's notes. Returns True when they changed."""
     _open_for_minutes(item.meeting)
     if by.role != Role.COORDINATOR:
-        raise MinutesError("Only the coordinator records the minutes")
+        raise ServiceError("Only the coordinator records the minutes")
     notes = _text(notes, "The notes", NOTES_MAX, field="notes")
     if notes == item.notes:
         return False
@@ -297,23 +292,51 @@ def can_decide(user: User, item: AgendaItem) -> bool:
     return False
 
 
+def decision_open(item: AgendaItem, case: Case | None) -> bool:
+    """Is there still a decision to record on this item? A referral the panel has not yet
+    accepted or declined, an active case's risk level, or a closure still proposed."""
+    if item.kind == AgendaItemKind.REFERRAL:
+        return item.referral is not None and item.referral.status in referral_services.DECISION_STATUSES
+    if item.kind == AgendaItemKind.CASE:
+        return case is not None and case.status == CaseStatus.ACTIVE
+    if item.kind == AgendaItemKind.CLOSURE:
+        return case is not None and case.status == CaseStatus.CLOSURE_PROPOSED
+    return False
+
+
+def lead_agencies() -> list[Agency]:
+    """Every agency, by name: the choice of lead agency when a referral is accepted at panel."""
+    return list(db.session.scalars(sa.select(Agency).order_by(Agency.name)))
+
+
+def repeats_risk_decision(case: Case, *, by: User, level: RiskLevel, reason: str) -> bool:
+    """The same risk change sent twice (a double click): the case already has the level, and
+    this user's last change set it with the same reason a moment ago. The second is not an error."""
+    if level != case.risk_level:
+        return False
+    last = db.session.scalar(sa.select(RiskChange).where(RiskChange.case_id == case.id)
+                             .order_by(RiskChange.id.desc()).limit(1))
+    return (last is not None and last.by_id == by.id and last.to_level == level and last.reason == reason
+            and utcnow() - last.at < REPEAT_WINDOW)
+
+
 def _deciding(item: AgendaItem, kind: AgendaItemKind, by: User) -> None:
     _open_for_minutes(item.meeting)
     if item.kind != kind:
-        raise MinutesError("That decision does not belong to this agenda item")
+        raise ServiceError("That decision does not belong to this agenda item")
     if not can_decide(by, item):
-        raise MinutesError("You cannot record this decision")
+        raise ServiceError("You cannot record this decision")
 
 
 def decide_referral(item: AgendaItem, *, accept: bool, by: User, lead_agency: Agency | None = None,
                     rationale: str = "", signposting: str = "") -> Case | None:
     """Accept (with a lead agency) or decline (with a rationale) the item's referral at panel,
-    through the referral services. Raises their ReferralStateError as it is."""
+    through the referral services. Raises their ServiceError as it is."""
     _deciding(item, AgendaItemKind.REFERRAL, by)
     referral = item.referral
     if accept:
         if lead_agency is None:
-            raise MinutesError("Select the lead agency", "lead_agency_id")
+            raise ServiceError("Select the lead agency", field="lead_agency_id")
         case = referral_services.accept(referral, by=by, lead_agency=lead_agency, today=panel_day(item.meeting))
         _append_decision(item, f"Accepted; lead agency {lead_agency.name}; case {case.reference}")
     else:
@@ -334,7 +357,7 @@ def decide_risk(item: AgendaItem, *, level: RiskLevel, reason: str, by: User) ->
     _deciding(item, AgendaItemKind.CASE, by)
     case = item.case
     if level == case.risk_level:
-        raise MinutesError(f"The risk level is already {level.label.lower()}. Select a different level", "level")
+        raise ServiceError(f"The risk level is already {level.label.lower()}. Select a different level", field="level")
     reason = _text(reason, "The reason for the change", LONG, field="reason",
                    required="Enter the reason for changing the risk level")
     old = case.risk_level
@@ -378,16 +401,25 @@ def item_case(item: AgendaItem) -> Case | None:
     return None
 
 
+def item_actions(meeting: Meeting, case: Case | None) -> list[Action]:
+    """The actions agreed at this panel on the item's case, with their agency and assignee."""
+    if case is None:
+        return []
+    return list(db.session.scalars(
+        sa.select(Action).where(Action.meeting_id == meeting.id, Action.case_id == case.id)
+        .options(sa.orm.joinedload(Action.agency), sa.orm.joinedload(Action.assignee)).order_by(Action.id)))
+
+
 def add_item_action(item: AgendaItem, *, description: str, agency: Agency, due_on: date, by: User,
                     assignee: User | None = None, today: date | None = None) -> Action:
     """An action agreed against the item, on its case, carrying the meeting's id. The same
     action sent twice (a double click) is made once."""
     _open_for_minutes(item.meeting)
     if by.role != Role.COORDINATOR:
-        raise MinutesError("Only the coordinator records the actions agreed")
+        raise ServiceError("Only the coordinator records the actions agreed")
     case = item_case(item)
     if case is None:
-        raise MinutesError("Actions are agreed on a case. Accept the referral first" if item.kind == AgendaItemKind.REFERRAL
+        raise ServiceError("Actions are agreed on a case. Accept the referral first" if item.kind == AgendaItemKind.REFERRAL
                            else "Actions are agreed on a case, and this item is not about one")
     description = (description or "").strip()
     same = db.session.scalar(sa.select(Action).where(
@@ -418,16 +450,39 @@ def record_last_action(meeting: Meeting, action: Action, *, status: ActionStatus
     None when the action already has that status (the form sent twice)."""
     _open_for_minutes(meeting)
     if by.role != Role.COORDINATOR:
-        raise MinutesError("Only the coordinator records the minutes")
+        raise ServiceError("Only the coordinator records the minutes")
     previous = previous_panel(meeting)
     if previous is None or action.meeting_id != previous.id:
-        raise MinutesError("That action was not agreed at the last panel")
+        raise ServiceError("That action was not agreed at the last panel")
     if status not in LAST_ACTION_OUTCOMES:
-        raise MinutesError("Select done, not possible, or not done")
+        raise ServiceError("Select done, not possible, or not done")
     if action.status == status:
         return None
     note = note or f"Recorded at the panel of {govuk_date(panel_day(meeting))}"
     return action_services.update_action(action, by=by, status=status, note=note)
+
+
+def record_last_actions(meeting: Meeting, outcomes: list[tuple[Action, ActionStatus, str]], *, by: User) -> int:
+    """Record what became of several of the last panel's actions at once (each through
+    record_last_action). Returns how many were sent. An error names the outcome field of the
+    action it is about (outcome_<id>); none sent is an error with no field."""
+    if not outcomes:
+        raise ServiceError("Select what happened to at least one action")
+    for action, status, note in outcomes:
+        try:
+            record_last_action(meeting, action, status=status, note=note, by=by)
+        except ServiceError as problem:
+            raise ServiceError(problem.message, field=f"outcome_{action.id}") from None
+    return len(outcomes)
+
+
+def recorded_last_actions(previous: Meeting | None) -> list[Action]:
+    """The last panel's actions whose outcome has been recorded, by due date."""
+    if previous is None:
+        return []
+    return list(db.session.scalars(
+        sa.select(Action).where(Action.meeting_id == previous.id, Action.status != ActionStatus.OPEN)
+        .options(sa.orm.joinedload(Action.agency), sa.orm.joinedload(Action.case)).order_by(Action.due_on, Action.id)))
 
 
 # ---- finalising and amendments -----------------------------------------------------------------
@@ -438,10 +493,10 @@ def finalise(meeting: Meeting, *, by: User, now: datetime | None = None) -> None
     agency's acting SPoC and the coordinators the date and a link, nothing more."""
     now = now or utcnow()
     if by.role != Role.CHAIR:
-        raise MinutesError("Only the panel chair finalises the minutes")
+        raise ServiceError("Only the panel chair finalises the minutes")
     _open_for_minutes(meeting)
     if now < meeting.starts_at:
-        raise MinutesError("The panel has not started yet, so its minutes cannot be finalised")
+        raise ServiceError("The panel has not started yet, so its minutes cannot be finalised")
     meeting.minutes_finalised_at, meeting.minutes_finalised_by_id = now, by.id
     db.session.flush()
     audit.record(AuditAction.UPDATE, "meeting", meeting.id, summary={"minutes_finalised": True}, user=by)
@@ -462,11 +517,11 @@ def amend(meeting: Meeting, *, item: AgendaItem | None, text: str, reason: str, 
     """A correction to finalised minutes, kept beside the original with who made it and why.
     The same amendment sent twice is kept once."""
     if by.role not in OPERATIONS:
-        raise MinutesError("Only the coordinator or the chair amends the minutes")
+        raise ServiceError("Only the coordinator or the chair amends the minutes")
     if meeting.minutes_finalised_at is None:
-        raise MinutesError("The minutes have not been finalised yet, so change them directly")
+        raise ServiceError("The minutes have not been finalised yet, so change them directly")
     if item is not None and item.meeting_id != meeting.id:
-        raise MinutesError("Select an item of this panel’s agenda", "item")
+        raise ServiceError("Select an item of this panel’s agenda", field="item")
     text = _text(text, "The amendment", AMENDMENT_MAX, field="text", required="Enter the amendment")
     reason = _text(reason, "The reason", AMENDMENT_REASON_MAX, field="reason", required="Enter why the minutes are being amended")
     now = now or utcnow()
@@ -550,49 +605,17 @@ def minutes_view(meeting: Meeting, viewer: User, today: date | None = None) -> M
     Coordinators and chairs see everything; a SPoC sees items about cases their agency is not
     involved in (and referrals they may not open) in the restricted form only."""
     today = today or date.today()
-    items = list(db.session.scalars(
-        sa.select(AgendaItem).where(AgendaItem.meeting_id == meeting.id)
-        .options(sa.orm.joinedload(AgendaItem.referral).joinedload(Referral.person),
-                 sa.orm.joinedload(AgendaItem.referral).joinedload(Referral.referring_agency),
-                 sa.orm.joinedload(AgendaItem.case).joinedload(Case.person),
-                 sa.orm.joinedload(AgendaItem.case).joinedload(Case.lead_agency),
-                 sa.orm.joinedload(AgendaItem.case).selectinload(Case.involvements).joinedload(Involvement.agency))
-        .order_by(AgendaItem.position, AgendaItem.id)))
-    referral_ids = [i.referral_id for i in items if i.kind == AgendaItemKind.REFERRAL and i.referral_id and not i.case_id]
-    accepted: dict[int, Case] = {}
-    if referral_ids:
-        for case in db.session.scalars(
-                sa.select(Case).where(Case.referral_id.in_(referral_ids)).options(
-                    sa.orm.joinedload(Case.person), sa.orm.joinedload(Case.lead_agency),
-                    sa.orm.selectinload(Case.involvements).joinedload(Involvement.agency))):
-            accepted[case.referral_id] = case
-    agreed: dict[int, list[Action]] = {}
-    for action in db.session.scalars(
-            sa.select(Action).where(Action.meeting_id == meeting.id)
-            .options(sa.orm.joinedload(Action.agency), sa.orm.joinedload(Action.assignee))
-            .order_by(Action.id)):
-        agreed.setdefault(action.case_id, []).append(action)
-    amendments = list(db.session.scalars(
-        sa.select(MinutesAmendment).where(MinutesAmendment.meeting_id == meeting.id)
-        .options(sa.orm.joinedload(MinutesAmendment.by)).order_by(MinutesAmendment.id)))
-    by_item: dict[int | None, list[MinutesAmendment]] = {}
-    for amendment in amendments:
-        by_item.setdefault(amendment.agenda_item_id, []).append(amendment)
+    items = _agenda_items(meeting)
+    accepted = _accepted_cases(items)
+    agreed = _agreed_actions(meeting)
+    by_item = _amendments_by_item(meeting)
 
     everything = viewer.role in OPERATIONS
     shown: list[ItemMinutes] = []
     placed: set[int] = set()
     for item in items:
         case = item.case or (accepted.get(item.referral_id) if item.referral_id else None)
-        if everything:
-            full = True
-        elif item.kind == AgendaItemKind.REFERRAL and item.referral is not None:
-            full = can_view_referral(viewer, item.referral, today) and (
-                case is None or case_access(viewer, _agency_ids(case), today) == "full")
-        elif case is not None:
-            full = case_access(viewer, _agency_ids(case), today) == "full"
-        else:
-            full = item.kind != AgendaItemKind.ESCALATIONS  # escalations name cases and agencies
+        full = everything or _item_in_full(item, case, viewer, today)
         actions = []
         if case is not None and case.id not in placed:
             placed.add(case.id)  # a case on two items (accepted, then its own item) lists them once
@@ -600,32 +623,98 @@ def minutes_view(meeting: Meeting, viewer: User, today: date | None = None) -> M
         shown.append(ItemMinutes(item=item, case=case, full=full, actions=actions,
                                  amendments=by_item.get(item.id, [])))
 
-    previous, last_actions = previous_panel(meeting), []
-    if previous is not None:
-        cutoff = meeting.minutes_finalised_at or utcnow()
-        actions = list(db.session.scalars(
-            sa.select(Action).where(Action.meeting_id == previous.id)
-            .options(sa.orm.joinedload(Action.agency), sa.orm.joinedload(Action.assignee),
-                     sa.orm.joinedload(Action.case), sa.orm.selectinload(Action.updates))
-            .order_by(Action.due_on, Action.id)))
-        involved: dict[int, set[int]] = {}
-        if not everything and actions:
-            for case_id, agency_id in db.session.execute(
-                    sa.select(Involvement.case_id, Involvement.agency_id)
-                    .where(Involvement.case_id.in_({a.case_id for a in actions}))):
-                involved.setdefault(case_id, set()).add(agency_id)
-        for action in actions:
-            status, note, at = ActionStatus.OPEN, "", None
-            for update in action.updates:
-                if update.new_status is not None and update.at <= cutoff:
-                    status, note, at = update.new_status, update.note, update.at
-            if status == ActionStatus.OPEN and action.status != ActionStatus.OPEN and not action.updates \
-                    and action.closed_at is not None and action.closed_at <= cutoff:
-                status, at = action.status, action.closed_at
-            full = everything or case_access(viewer, involved.get(action.case_id, set()), today) == "full"
-            last_actions.append(LastAction(action=action, status=status, note=note, at=at, full=full))
+    previous = previous_panel(meeting)
+    last_actions = _last_actions(meeting, previous, viewer, everything, today) if previous is not None else []
     attendance = attendance_rows(meeting)
     finalised_by = (db.session.scalar(sa.select(User).where(User.id == meeting.minutes_finalised_by_id))
                     if meeting.minutes_finalised_by_id else None)  # a query every time: a fixed count
     return MinutesView(meeting=meeting, items=shown, attendance=attendance, previous=previous,
                        last_actions=last_actions, amendments=by_item.get(None, []), finalised_by=finalised_by)
+
+
+def _agenda_items(meeting: Meeting) -> list[AgendaItem]:
+    return list(db.session.scalars(
+        sa.select(AgendaItem).where(AgendaItem.meeting_id == meeting.id)
+        .options(sa.orm.joinedload(AgendaItem.referral).joinedload(Referral.person),
+                 sa.orm.joinedload(AgendaItem.referral).joinedload(Referral.referring_agency),
+                 sa.orm.joinedload(AgendaItem.case).joinedload(Case.person),
+                 sa.orm.joinedload(AgendaItem.case).joinedload(Case.lead_agency),
+                 sa.orm.joinedload(AgendaItem.case).selectinload(Case.involvements).joinedload(Involvement.agency))
+        .order_by(AgendaItem.position, AgendaItem.id)))
+
+
+def _accepted_cases(items: list[AgendaItem]) -> dict[int, Case]:
+    """The case each referral item's referral became, by referral id (one query, none if no referral)."""
+    referral_ids = [i.referral_id for i in items if i.kind == AgendaItemKind.REFERRAL and i.referral_id and not i.case_id]
+    if not referral_ids:
+        return {}
+    return {case.referral_id: case for case in db.session.scalars(
+        sa.select(Case).where(Case.referral_id.in_(referral_ids)).options(
+            sa.orm.joinedload(Case.person), sa.orm.joinedload(Case.lead_agency),
+            sa.orm.selectinload(Case.involvements).joinedload(Involvement.agency)))}
+
+
+def _agreed_actions(meeting: Meeting) -> dict[int, list[Action]]:
+    """The actions agreed at this panel, by case id."""
+    agreed: dict[int, list[Action]] = {}
+    for action in db.session.scalars(
+            sa.select(Action).where(Action.meeting_id == meeting.id)
+            .options(sa.orm.joinedload(Action.agency), sa.orm.joinedload(Action.assignee))
+            .order_by(Action.id)):
+        agreed.setdefault(action.case_id, []).append(action)
+    return agreed
+
+
+def _amendments_by_item(meeting: Meeting) -> dict[int | None, list[MinutesAmendment]]:
+    """The amendments by agenda item id; those about the minutes as a whole under None."""
+    by_item: dict[int | None, list[MinutesAmendment]] = {}
+    for amendment in db.session.scalars(
+            sa.select(MinutesAmendment).where(MinutesAmendment.meeting_id == meeting.id)
+            .options(sa.orm.joinedload(MinutesAmendment.by)).order_by(MinutesAmendment.id)):
+        by_item.setdefault(amendment.agenda_item_id, []).append(amendment)
+    return by_item
+
+
+def _item_in_full(item: AgendaItem, case: Case | None, viewer: User, today: date) -> bool:
+    """May a SPoC read this item in full, or only in the restricted form?"""
+    if item.kind == AgendaItemKind.REFERRAL and item.referral is not None:
+        return can_view_referral(viewer, item.referral, today) and (
+            case is None or case_access(viewer, _agency_ids(case), today) == "full")
+    if case is not None:
+        return case_access(viewer, _agency_ids(case), today) == "full"
+    return item.kind != AgendaItemKind.ESCALATIONS  # escalations name cases and agencies
+
+
+def _last_actions(meeting: Meeting, previous: Meeting, viewer: User, everything: bool, today: date) -> list[LastAction]:
+    """The previous panel's actions, each with its status as at these minutes (finalised) or now."""
+    cutoff = meeting.minutes_finalised_at or utcnow()
+    actions = list(db.session.scalars(
+        sa.select(Action).where(Action.meeting_id == previous.id)
+        .options(sa.orm.joinedload(Action.agency), sa.orm.joinedload(Action.assignee),
+                 sa.orm.joinedload(Action.case), sa.orm.selectinload(Action.updates))
+        .order_by(Action.due_on, Action.id)))
+    involved: dict[int, set[int]] = {}
+    if not everything and actions:
+        for case_id, agency_id in db.session.execute(
+                sa.select(Involvement.case_id, Involvement.agency_id)
+                .where(Involvement.case_id.in_({a.case_id for a in actions}))):
+            involved.setdefault(case_id, set()).add(agency_id)
+    last_actions = []
+    for action in actions:
+        status, note, at = _status_at(action, cutoff)
+        full = everything or case_access(viewer, involved.get(action.case_id, set()), today) == "full"
+        last_actions.append(LastAction(action=action, status=status, note=note, at=at, full=full))
+    return last_actions
+
+
+def _status_at(action: Action, cutoff: datetime) -> tuple[ActionStatus, str, datetime | None]:
+    """The action's status, the note that set it and when, as at the cutoff: its updates decide,
+    and an action closed with no update at all counts as closed from when it closed."""
+    status, note, at = ActionStatus.OPEN, "", None
+    for update in action.updates:
+        if update.new_status is not None and update.at <= cutoff:
+            status, note, at = update.new_status, update.note, update.at
+    if status == ActionStatus.OPEN and action.status != ActionStatus.OPEN and not action.updates \
+            and action.closed_at is not None and action.closed_at <= cutoff:
+        status, at = action.status, action.closed_at
+    return status, note, at

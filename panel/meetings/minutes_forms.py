@@ -20,8 +20,9 @@ from govuk_frontend_wtf.wtforms_widgets import (
 from wtforms import BooleanField, RadioField, SelectChoice, SelectField, StringField, SubmitField
 from wtforms.validators import InputRequired
 
-from panel.formkit import Limit, fail as _fail, one_line, text_area as _area
-from panel.admin.forms import optional_int
+from panel.forms.fields import optional_int, text_area as _area
+from panel.forms.text import one_line
+from panel.forms.validators import Limit, fail as _fail
 from panel.meetings.minutes import (
     AMENDMENT_MAX,
     AMENDMENT_REASON_MAX,

@@ -21,17 +21,16 @@ from flask import current_app
 
 from panel import audit, notify
 from panel.extensions import db
-from panel.filters import govuk_date, govuk_datetime
+from panel.dates import LONDON, govuk_date, govuk_datetime
+from panel.forms.errors import ServiceError
 from panel.meetings import agenda, invitations
 from panel.meetings.schedule import cutoff_for, rule
 from panel.models import Agency, AuditAction, Meeting, MeetingKind, MeetingStatus, Role, User, utcnow
-from panel.workdays import LONDON
 
 REASON_MAX = 500
 
 
-class PanelError(ValueError):
-    """The panel cannot be changed this way (the message says why, for the user)."""
+PanelError = ServiceError  # the name callers used before services shared one error type
 
 
 def meeting_link(meeting: Meeting) -> str:
@@ -68,19 +67,19 @@ def _calendar_told(sent: int, meeting: Meeting) -> set[str]:
 
 def _check_open(meeting: Meeting, doing: str) -> None:
     if meeting.kind != MeetingKind.PANEL:
-        raise PanelError(f"Only a monthly panel can be {doing}")
+        raise ServiceError(f"Only a monthly panel can be {doing}")
     if meeting.cancelled:
-        raise PanelError(f"This panel has been cancelled, so it cannot be {doing}")
+        raise ServiceError(f"This panel has been cancelled, so it cannot be {doing}")
     if meeting.finalised:
-        raise PanelError(f"The minutes of this panel are final, so it cannot be {doing}")
+        raise ServiceError(f"The minutes of this panel are final, so it cannot be {doing}")
 
 
 def _reason(reason: str, what: str) -> str:
     reason = reason.strip()
     if not reason:
-        raise PanelError(f"Enter the reason for {what} the panel")
+        raise ServiceError(f"Enter the reason for {what} the panel", field="reason")
     if len(reason) > REASON_MAX:
-        raise PanelError(f"The reason must be {REASON_MAX} characters or fewer")
+        raise ServiceError(f"The reason must be {REASON_MAX} characters or fewer", field="reason")
     return reason
 
 
@@ -89,23 +88,23 @@ def move_panel(meeting: Meeting, *, starts_at: datetime, ends_at: datetime, reas
     """Move a panel to a new date and time (aware datetimes) and tell everyone expected.
 
     The referral cut-off moves with it (the rule's working days before the new date). Returns
-    how many people were told. Raises PanelError.
+    how many people were told. Raises ServiceError.
     """
     now = now or utcnow()
     _check_open(meeting, "moved")
     if meeting.starts_at <= now:
-        raise PanelError("This panel has already started, so it cannot be moved")
+        raise ServiceError("This panel has already started, so it cannot be moved")
     reason = _reason(reason, "moving")
     if starts_at.tzinfo is None or ends_at.tzinfo is None:
         raise ValueError("move_panel() needs timezone-aware times")
     if ends_at <= starts_at:
-        raise PanelError("The panel must end after it starts")
+        raise ServiceError("The panel must end after it starts", field="end_time")
     if starts_at <= now:
-        raise PanelError("The new date and time must be in the future")
+        raise ServiceError("The new date and time must be in the future", field="new_date")
     if starts_at.astimezone(LONDON).date() != ends_at.astimezone(LONDON).date():
-        raise PanelError("The panel must start and end on the same day")
+        raise ServiceError("The panel must start and end on the same day", field="end_time")
     if starts_at == meeting.starts_at and ends_at == meeting.ends_at:
-        raise PanelError("The new date and times are the same as now. Enter a different date or time")
+        raise ServiceError("The new date and times are the same as now. Enter a different date or time")
     before = {"starts_at": meeting.starts_at.isoformat(), "ends_at": meeting.ends_at.isoformat()}
     old_when = meeting.starts_at
     meeting.starts_at, meeting.ends_at = starts_at, ends_at
@@ -123,11 +122,11 @@ def move_panel(meeting: Meeting, *, starts_at: datetime, ends_at: datetime, reas
 
 
 def cancel_panel(meeting: Meeting, *, reason: str, by: User, now: datetime | None = None) -> int:
-    """Cancel a panel and tell everyone expected. Returns how many were told. Raises PanelError."""
+    """Cancel a panel and tell everyone expected. Returns how many were told. Raises ServiceError."""
     now = now or utcnow()
     _check_open(meeting, "cancelled")
     if meeting.starts_at <= now:
-        raise PanelError("This panel has already started, so it cannot be cancelled")
+        raise ServiceError("This panel has already started, so it cannot be cancelled")
     reason = _reason(reason, "cancelling")
     meeting.status = MeetingStatus.CANCELLED
     meeting.cancelled_reason = reason
@@ -144,7 +143,7 @@ def publish_agenda(meeting: Meeting, *, by: User | None, again: bool = False, no
     """Email every SPoC a link to the agenda and record that it is published.
 
     Returns how many were emailed, or None when the agenda was already published and `again`
-    was not asked for (nothing is sent). Raises PanelError for a cancelled or finalised panel.
+    was not asked for (nothing is sent). Raises ServiceError for a cancelled or finalised panel.
     """
     _check_open(meeting, "published")
     if meeting.agenda_published_at is not None and not again:

@@ -18,9 +18,10 @@ import sqlalchemy as sa
 from flask import current_app
 
 from panel import audit
+from panel.dates import LONDON, add_working_days, next_working_day
 from panel.extensions import db
+from panel.meetings import invitations
 from panel.models import AuditAction, Meeting, MeetingKind, utcnow
-from panel.workdays import LONDON, add_working_days, next_working_day
 
 
 @dataclass(frozen=True)
@@ -123,8 +124,6 @@ def ensure_panels(today: date | None = None) -> list[Meeting]:
 def schedule_job() -> dict[str, int]:
     """Job "panel-schedule" (daily): keep twelve panels ahead, and send each new panel's calendar
     invitations to everyone expected (not from ensure_panels, so the demo data mails nobody)."""
-    from panel.meetings import invitations
-
     created = ensure_panels()
     invited = sum(len(invitations.invite_panel(meeting, by=None)) for meeting in created)
     db.session.commit()

@@ -15,7 +15,9 @@ import sqlalchemy as sa
 from flask import Flask
 
 from panel.extensions import db
+from panel.forms.text import one_line
 from panel.models import OutboxMessage, OutboxStatus
+from panel.notify import delivery
 from panel.notify.delivery import deliver_due, retry
 
 __all__ = ["queue_email", "deliver_due", "retry", "register", "outbox_counts", "messages_needing_attention"]
@@ -39,12 +41,11 @@ def queue_email(
     address = to.strip()
     if "@" not in address or any(ch.isspace() for ch in address):
         raise ValueError("queue_email() needs exactly one email address")
-    # Line breaks in a header would be refused by the email package (and are a header
-    # injection risk), so a subject is always one line.
-    one_line = " ".join(subject.split())
     message = OutboxMessage(
         to_addr=address,
-        subject=one_line[:200],
+        # Line breaks in a header would be refused by the email package (and are a header
+        # injection risk), so a subject is always one line.
+        subject=one_line(subject)[:200],
         body_text=body,
         calendar=calendar,
         calendar_method=(calendar_method.upper() if calendar_method else None) if calendar else None,
@@ -96,6 +97,4 @@ def messages_needing_attention(limit: int = 200) -> list[OutboxMessage]:
 
 def register(app: Flask) -> None:
     """Wire delivery-after-commit into the app (see panel.notify.delivery.register)."""
-    from panel.notify import delivery
-
     delivery.register(app)

@@ -17,13 +17,15 @@ from datetime import date, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from flask import current_app, jsonify, request, url_for
+from flask import Blueprint, current_app, jsonify, request, url_for
 from sqlalchemy.exc import IntegrityError
 
 from panel import audit
 from panel.extensions import db
 from panel.models import Agency, ApiToken, AuditAction, AuditEvent, Referral, utcnow
-from panel.referrals import api_bp, api_schema, intake, openapi, services, tokens
+from panel.referrals import api_schema, intake, openapi, services, tokens
+
+api_bp = Blueprint("api", "panel.referrals", url_prefix="/api")
 
 IDEMPOTENCY_KEY_MAX = 100
 _IDEMPOTENCY_KEY_RE = re.compile(r"^[\x21-\x7e]{1,%d}$" % IDEMPOTENCY_KEY_MAX)

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Iterable
 
+from panel.forms.text import clean_text
 from panel.models import LawfulBasis, Need, Person, Referral, RiskLevel
 from panel.referrals import rules
 
@@ -149,13 +150,13 @@ class Parsed:
 
 def _shown(value: str, limit: int = 40) -> str:
     """A fragment of what the client sent, safe to put in a message."""
-    text = rules.clean_text(_SURROGATES.sub("", value))
+    text = clean_text(_SURROGATES.sub("", value))
     return text if len(text) <= limit else text[:limit] + "…"
 
 
 def _clean(value: str, spec: Field) -> str:
     """Strip control characters, lone surrogates (unstorable) and surrounding space."""
-    return rules.clean_text(_SURROGATES.sub("", value), multiline=spec.multiline)
+    return clean_text(_SURROGATES.sub("", value), multiline=spec.multiline)
 
 
 def _type_name(value: Any) -> str:
@@ -189,47 +190,58 @@ def _check(value: Any, spec: Field, path: str, errors: dict[str, str]) -> Any:
         if not spec.nullable:
             errors[path] = "Must not be null"
         return None if spec.nullable else _default(spec, path)
-    if spec.kind in ("string", "email"):
-        if not isinstance(value, str):
-            errors[path] = f"Must be a string, not {_type_name(value)}"
-            return ""
-        text = _clean(value, spec)
-        if spec.kind == "email" and text and not _EMAIL_RE.match(text):
-            errors[path] = "Enter an email address in the correct format, like name@example.gov.uk"
-        return text
-    if spec.kind == "boolean":
-        if not isinstance(value, bool):
-            errors[path] = f"Must be true or false, not {_type_name(value)}"
-            return _default(spec, path)
-        return value
-    if spec.kind == "date":
-        if not isinstance(value, str):
-            errors[path] = f"Must be a date written as a string, YYYY-MM-DD, not {_type_name(value)}"
-            return None
-        if not _DATE_RE.match(value):
-            errors[path] = "Must be a date in the format YYYY-MM-DD, like 1980-02-29"
-            return None
-        try:
-            return date.fromisoformat(value)
-        except ValueError:
-            errors[path] = "Must be a real date"
-            return None
-    if spec.kind == "enum":
-        if not isinstance(value, str):
-            errors[path] = f"Must be a string, not {_type_name(value)}"
-            return None
-        if value not in spec.enum:
-            errors[path] = spec.enum_message or f"Must be one of: {', '.join(spec.enum)}"
-            return None
-        return value
-    if spec.kind == "list":
-        return _check_list(value, spec, path, errors)
-    if spec.kind == "object":
-        if not isinstance(value, dict):
-            errors[path] = f"Must be an object, not {_type_name(value)}"
-            return _default(spec, path)
-        return _check_object(value, spec, path, errors)
-    raise AssertionError(spec.kind)  # pragma: no cover
+    check = _CHECKS.get(spec.kind)
+    if check is None:  # pragma: no cover - every kind of field has a check
+        raise AssertionError(spec.kind)
+    return check(value, spec, path, errors)
+
+
+def _check_string(value: Any, spec: Field, path: str, errors: dict[str, str]) -> str:
+    if not isinstance(value, str):
+        errors[path] = f"Must be a string, not {_type_name(value)}"
+        return ""
+    text = _clean(value, spec)
+    if spec.kind == "email" and text and not _EMAIL_RE.match(text):
+        errors[path] = "Enter an email address in the correct format, like name@example.gov.uk"
+    return text
+
+
+def _check_boolean(value: Any, spec: Field, path: str, errors: dict[str, str]) -> Any:
+    if not isinstance(value, bool):
+        errors[path] = f"Must be true or false, not {_type_name(value)}"
+        return _default(spec, path)
+    return value
+
+
+def _check_date(value: Any, spec: Field, path: str, errors: dict[str, str]) -> date | None:
+    if not isinstance(value, str):
+        errors[path] = f"Must be a date written as a string, YYYY-MM-DD, not {_type_name(value)}"
+        return None
+    if not _DATE_RE.match(value):
+        errors[path] = "Must be a date in the format YYYY-MM-DD, like 1980-02-29"
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        errors[path] = "Must be a real date"
+        return None
+
+
+def _check_enum(value: Any, spec: Field, path: str, errors: dict[str, str]) -> str | None:
+    if not isinstance(value, str):
+        errors[path] = f"Must be a string, not {_type_name(value)}"
+        return None
+    if value not in spec.enum:
+        errors[path] = spec.enum_message or f"Must be one of: {', '.join(spec.enum)}"
+        return None
+    return value
+
+
+def _check_object_value(value: Any, spec: Field, path: str, errors: dict[str, str]) -> Any:
+    if not isinstance(value, dict):
+        errors[path] = f"Must be an object, not {_type_name(value)}"
+        return _default(spec, path)
+    return _check_object(value, spec, path, errors)
 
 
 def _check_list(value: Any, spec: Field, path: str, errors: dict[str, str]) -> list:
@@ -264,6 +276,17 @@ def _check_object(value: dict, spec: Field, path: str, errors: dict[str, str]) -
         where = f"{path}.{name}" if path else name
         out[name] = _check(value[name], child, where, errors) if name in value else _default(child, where)
     return out
+
+
+_CHECKS = {
+    "string": _check_string,
+    "email": _check_string,
+    "boolean": _check_boolean,
+    "date": _check_date,
+    "enum": _check_enum,
+    "list": _check_list,
+    "object": _check_object_value,
+}
 
 
 def parse(body: Any, *, agency_codes: Iterable[str]) -> Parsed:

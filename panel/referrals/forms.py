@@ -25,6 +25,9 @@ from govuk_frontend_wtf.wtforms_widgets import (
 from wtforms import BooleanField, DateField, RadioField, SelectChoice, SelectMultipleField, StringField, SubmitField
 from wtforms.validators import Regexp, ValidationError
 
+from panel.dates import govuk_date
+from panel.forms.text import multiline, one_line, text_problem
+from panel.forms.validators import Limit
 from panel.models import Agency, LawfulBasis, Need, Referral, RiskLevel
 from panel.referrals import rules
 
@@ -33,26 +36,6 @@ YES, NO = "yes", "no"
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _DAY_MONTH = re.compile(r"[0-9]{1,2}")
 _YEAR = re.compile(r"[0-9]{4}")
-
-
-def one_line(value: str | None) -> str:
-    return rules.clean_text(value)
-
-
-def multiline(value: str | None) -> str:
-    return rules.clean_text(value, multiline=True)
-
-
-class Limit:
-    """rules.text_problem as a WTForms validator: required and length checks, GOV.UK wording."""
-
-    def __init__(self, label: str, limit: int, *, required: bool = False) -> None:
-        self.label, self.limit, self.required = label, limit, required
-
-    def __call__(self, form, field) -> None:
-        problem = rules.text_problem(field.data or "", self.label, self.limit, required=self.required)
-        if problem:
-            raise ValidationError(problem)
 
 
 def _text(label: str, problem_label: str, limit: int, *, required: bool = False, hint: str = "") -> StringField:
@@ -198,7 +181,7 @@ class AddressForm(SectionForm):
         return {"address": referral.person.address, "postcode": referral.person.postcode}
 
     def validate_address(self, field) -> None:
-        problem = rules.text_problem(field.data or "", "the address", 300, required=True)
+        problem = text_problem(field.data or "", "the address", 300, required=True)
         if problem:
             raise ValidationError(problem)
 
@@ -622,8 +605,6 @@ def _nhs(value: str) -> list[str]:
 
 def answer_cards(referral: Referral) -> list[tuple[Section, list[tuple[str, list[str]]]]]:
     """Each page's answers as (label, lines) rows, in page order. An empty list is not answered."""
-    from panel.filters import govuk_date
-
     p = referral.person
     need_labels = {n.value: n.label for n in Need}
     concerns = [label for on, label in ((referral.staff_hostility, "Hostility or aggression towards staff"),
@@ -676,8 +657,6 @@ def answer_cards(referral: Referral) -> list[tuple[Section, list[tuple[str, list
 
 def draft_label(referral: Referral) -> str:
     """How the drafts list names a referral, without the person's name: the date and initials."""
-    from panel.filters import govuk_date
-
     if referral.reference:
         label = f"Referral {referral.reference}"
     else:

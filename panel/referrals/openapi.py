@@ -12,33 +12,7 @@ from panel.referrals.api_schema import Field
 
 def json_schema(spec: Field) -> dict[str, Any]:
     """JSON Schema (2020-12, as OpenAPI 3.1 uses) for one field of the body."""
-    out: dict[str, Any]
-    if spec.kind == "object":
-        out = {
-            "type": "object",
-            "additionalProperties": False,
-            "properties": {name: json_schema(child) for name, child in spec.properties.items()},
-        }
-        required = [name for name, child in spec.properties.items() if child.required]
-        if required:
-            out["required"] = required
-    elif spec.kind == "list":
-        assert spec.items is not None
-        out = {"type": "array", "items": json_schema(spec.items)}
-        if spec.max_items is not None:
-            out["maxItems"] = spec.max_items
-        if spec.unique_items:
-            out["uniqueItems"] = True
-    elif spec.kind == "enum":
-        out = {"type": "string", "enum": list(spec.enum)}
-    elif spec.kind == "date":
-        out = {"type": "string", "format": "date"}
-    elif spec.kind == "email":
-        out = {"type": "string", "format": "email"}
-    elif spec.kind == "boolean":
-        out = {"type": "boolean"}
-    else:
-        out = {"type": "string"}
+    out = _type_schema(spec)
     if spec.max_length is not None:
         out["maxLength"] = spec.max_length
     if spec.nullable:
@@ -47,6 +21,42 @@ def json_schema(spec: Field) -> dict[str, Any]:
         out["type"] = [out["type"], "null"]
     if spec.description:
         out["description"] = spec.description
+    return out
+
+
+_SIMPLE_TYPES: dict[str, dict[str, Any]] = {
+    "date": {"type": "string", "format": "date"},
+    "email": {"type": "string", "format": "email"},
+    "boolean": {"type": "boolean"},
+}
+
+
+def _type_schema(spec: Field) -> dict[str, Any]:
+    """The schema of the field's kind, before what every kind may add (length, null, description)."""
+    if spec.kind == "object":
+        return _object_schema(spec)
+    if spec.kind == "list":
+        assert spec.items is not None
+        out: dict[str, Any] = {"type": "array", "items": json_schema(spec.items)}
+        if spec.max_items is not None:
+            out["maxItems"] = spec.max_items
+        if spec.unique_items:
+            out["uniqueItems"] = True
+        return out
+    if spec.kind == "enum":
+        return {"type": "string", "enum": list(spec.enum)}
+    return dict(_SIMPLE_TYPES.get(spec.kind, {"type": "string"}))  # a copy: the caller adds to it
+
+
+def _object_schema(spec: Field) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {name: json_schema(child) for name, child in spec.properties.items()},
+    }
+    required = [name for name, child in spec.properties.items() if child.required]
+    if required:
+        out["required"] = required
     return out
 
 

@@ -7,6 +7,7 @@ import re
 import unicodedata
 from datetime import date
 
+from panel.forms.text import text_problem
 from panel.models import LawfulBasis, Need, Referral, RiskLevel
 
 # Length limits for free text (characters).
@@ -17,15 +18,6 @@ OUTCOME = 500
 MAX_OUTCOMES = 10
 
 POSTCODE_RE = re.compile(r"^([A-Z]{1,2}[0-9][A-Z0-9]?) ?([0-9][A-Z]{2})$")
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
-
-
-def clean_text(value: str | None, *, multiline: bool = False) -> str:
-    """Strip surrounding space and remove control characters (keeping newlines in long text)."""
-    value = (value or "").replace("\r\n", "\n").replace("\r", "\n")
-    if not multiline:
-        value = value.replace("\n", " ").replace("\t", " ")
-    return _CONTROL.sub("", value).strip()
 
 
 def nhs_number_problem(value: str) -> str | None:
@@ -35,7 +27,7 @@ def nhs_number_problem(value: str) -> str | None:
         return None
     if not digits.isascii() or not digits.isdigit() or len(digits) != 10:  # not "٠١٢" or "９"
         return "NHS number must be 10 digits, like 943 476 5919"
-    total = sum(int(d) * w for d, w in zip(digits[:9], range(10, 1, -1)))
+    total = sum(int(d) * w for d, w in zip(digits[:9], range(10, 1, -1), strict=True))
     check = 11 - total % 11
     check = 0 if check == 11 else check
     if check == 10 or check != int(digits[9]):
@@ -76,14 +68,6 @@ def date_of_birth_problem(value: date | None, today: date) -> str | None:
     if age_on(value, today) < 18:
         return ("The person must be 18 or over. For anyone under 18, contact children’s services "
                 "(the children’s social care front door) instead")
-    return None
-
-
-def text_problem(value: str, label: str, limit: int, *, required: bool = False) -> str | None:
-    if required and not value:
-        return f"Enter {label}"
-    if len(value) > limit:
-        return f"{label[0].upper()}{label[1:]} must be {limit:,} characters or fewer"
     return None
 
 

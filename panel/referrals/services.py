@@ -12,6 +12,7 @@ from flask import current_app, has_request_context, url_for
 
 from panel import audit, notify, pathway
 from panel.extensions import db
+from panel.forms.errors import ServiceError
 from panel.models import (
     OPEN_CASE_STATUSES,
     OPEN_REFERRAL_STATUSES,
@@ -31,10 +32,11 @@ from panel.models import (
 from panel.referrals.rules import submission_problems
 
 
-class ReferralStateError(ValueError):
-    """The referral is not in a state that allows this (e.g. submitting one already submitted)."""
+ReferralStateError = ServiceError  # the name callers used before services shared one error type
 
 
+# The statuses in which the panel can still accept or decline a referral.
+DECISION_STATUSES = (ReferralStatus.SUBMITTED, ReferralStatus.AWAITING_PANEL)
 PERSON_FIELDS = (
     "given_name", "family_name", "other_names", "date_of_birth", "gender", "ethnicity", "first_language",
     "interpreter_needed", "communication_needs", "address", "postcode", "nhs_number", "other_identifiers",
@@ -116,7 +118,7 @@ def update_answers(referral: Referral, *, by: User | None, person: dict[str, Any
     Returns the names of the fields that changed; the audit entry lists names only, never values.
     """
     if referral.status not in EDITABLE_STATUSES:
-        raise ReferralStateError("This referral can no longer be changed")
+        raise ServiceError("This referral can no longer be changed")
     changed: list[str] = []
     for name, value in (person or {}).items():
         if name not in PERSON_FIELDS:
@@ -161,7 +163,7 @@ def set_involvements(referral: Referral, wanted: list[dict[str, Any]]) -> None:
 def delete_draft(referral: Referral, *, by: User) -> None:
     """Delete a draft that was never submitted, with its person record."""
     if referral.status != ReferralStatus.DRAFT:
-        raise ReferralStateError("Only drafts can be deleted")
+        raise ServiceError("Only drafts can be deleted")
     for inv in list(referral.involvements):
         db.session.delete(inv)
     person = referral.person
@@ -182,14 +184,14 @@ def submit(referral: Referral, *, by: User | None, today: date | None = None) ->
 
     Takes the pathway lock, then: a new referral becomes `submitted` when the pathway has room,
     else `waiting` (saved, not counted). A resubmission keeps its place. Emails the referrer a
-    link. Raises ReferralStateError if it was already submitted (a double click), and ValueError
-    with the problems when answers are missing or wrong.
+    link. Raises ServiceError if it was already submitted (a double click), and SubmissionProblems
+    (a ServiceError) with the problems when answers are missing or wrong.
     """
     today = today or date.today()
     row = pathway.lock()
     db.session.refresh(referral)  # the lock may have waited for another submission of this referral
     if referral.status not in EDITABLE_STATUSES:
-        raise ReferralStateError("This referral has already been submitted")
+        raise ServiceError("This referral has already been submitted")
     problems = submission_problems(referral, today)
     if problems:
         raise SubmissionProblems(problems)
@@ -215,10 +217,11 @@ def submit(referral: Referral, *, by: User | None, today: date | None = None) ->
     return status
 
 
-class SubmissionProblems(ValueError):
-    """Answers that stop a referral being submitted, keyed by field path."""
+class SubmissionProblems(ServiceError):
+    """Answers that stop a referral being submitted, keyed by field path: several fields at once,
+    so the form and the API each show every one (a subclass because they need the whole dict)."""
 
-    def __init__(self, problems: dict[str, str]):
+    def __init__(self, problems: dict[str, str]) -> None:
         super().__init__("The referral cannot be submitted yet")
         self.problems = problems
 
@@ -228,7 +231,7 @@ class SubmissionProblems(ValueError):
 
 def _require(referral: Referral, *statuses: ReferralStatus) -> None:
     if referral.status not in statuses:
-        raise ReferralStateError(f"This referral is {referral.status.label.lower()}, so that cannot be done now")
+        raise ServiceError(f"This referral is {referral.status.label.lower()}, so that cannot be done now")
 
 
 def put_to_panel(referral: Referral, *, by: User, reason: str = "") -> None:
@@ -289,7 +292,7 @@ def promote(referral: Referral, *, by: User) -> None:
     db.session.refresh(referral)
     _require(referral, ReferralStatus.WAITING)
     if pathway.occupancy().full:
-        raise ReferralStateError("The pathway is full. A place must free before a waiting referral can be promoted")
+        raise ServiceError("The pathway is full. A place must free before a waiting referral can be promoted")
     _decide(referral, "promoted", ReferralStatus.SUBMITTED, by=by)
     audit.record(AuditAction.UPDATE, "referral", referral.id, summary={"status": "submitted", "promoted": True}, user=by)
     _tell_referrer(referral, "Referral taken off the waiting list",
@@ -302,7 +305,7 @@ def accept(referral: Referral, *, by: User, lead_agency: Agency, today: date | N
     today = today or date.today()
     row = pathway.lock()
     db.session.refresh(referral)
-    _require(referral, ReferralStatus.AWAITING_PANEL, ReferralStatus.SUBMITTED)
+    _require(referral, *DECISION_STATUSES)
     case = Case(reference=pathway.next_case_reference(row, today), person_id=referral.person_id,
                 referral=referral, status=CaseStatus.ACTIVE, lead_agency=lead_agency,
                 risk_level=referral.risk_level, accepted_on=today, accepted_by_id=by.id)

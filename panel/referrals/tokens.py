@@ -14,8 +14,8 @@ import sqlalchemy as sa
 
 from panel import audit
 from panel.extensions import db
+from panel.forms.text import clean_text
 from panel.models import Agency, ApiToken, AuditAction, User, utcnow
-from panel.referrals.rules import clean_text
 
 TOKEN_PREFIX = "pnl_"
 PREFIX_LENGTH = 12  # "pnl_" and 8 random characters, shown on the admin page to tell tokens apart

@@ -7,7 +7,8 @@ from govuk_frontend_wtf.wtforms_widgets import GovRadioInput, GovSelect, GovSubm
 from wtforms import HiddenField, RadioField, SelectChoice, SelectField, SubmitField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length
 
-from panel.admin.forms import optional_int
+from panel.forms.fields import optional_int
+from panel.forms.text import clean_text
 from panel.models import Agency, ReferralStatus
 from panel.referrals import rules
 
@@ -29,12 +30,11 @@ TRIAGE_OPTIONS = {
 }
 ACCEPT = "accept"
 DECISION_TARGETS = {ACCEPT: ReferralStatus.ACCEPTED, DECLINE: ReferralStatus.DECLINED}
-DECISION_STATUSES = (ReferralStatus.SUBMITTED, ReferralStatus.AWAITING_PANEL)
 
 
 def clean_long(value: str | None) -> str:
     """Free text as typed, less control characters (PostgreSQL refuses NUL)."""
-    return rules.clean_text(value, multiline=True)
+    return clean_text(value, multiline=True)
 
 
 def _text(label: str, what: str) -> TextAreaField:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from panel.actions import services
+from panel.dates import london_today
 from panel.extensions import db
 from panel.models import Action, ActionStatus, Case, LadderStep, Role, User
 from tests import factories
@@ -25,7 +26,7 @@ class World:
 
 
 def today() -> date:
-    return services.london_today()
+    return london_today()
 
 
 def build(*, given_name: str = "Zebedee", family_name: str = "Quaintly") -> World:

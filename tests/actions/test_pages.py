@@ -209,13 +209,14 @@ def test_the_export_has_every_column(client, login_as, db, world):
     login_as(world.user("chair"))
     rows = list(csv.reader(io.StringIO(client.get("/actions/export.csv?overdue=y").get_data(as_text=True))))
     assert len(rows) == 2
-    row = dict(zip(rows[0], rows[1]))
+    row = dict(zip(rows[0], rows[1], strict=True))
     assert row["Action"] == str(ids["overdue"])
     assert row["Overdue"] == "Yes" and row["Status"] == "Open" and row["Assigned to"] == ""
     assert row["Due date"] == (today() - timedelta(days=3)).isoformat()
     assert row["Agreed on"] == today().isoformat() and row["Closed on"] == ""  # London dates
     rows = list(csv.reader(io.StringIO(client.get("/actions/export.csv?escalated=y").get_data(as_text=True))))
-    assert dict(zip(rows[0], rows[1]))["Highest escalation"] == "Escalated by the coordinator to the panel chair"
+    row = dict(zip(rows[0], rows[1], strict=True))
+    assert row["Highest escalation"] == "Escalated by the coordinator to the panel chair"
 
 
 # ---- our actions ------------------------------------------------------------------------------
@@ -650,7 +651,7 @@ def _grow(world, n: int) -> None:
                    agency_id=world.agencies["a"].id, password_hash="x") for i in range(n)]
     _db.session.add_all(people)
     _db.session.flush()
-    for i, (action, person) in enumerate(zip(actions, people)):
+    for i, (action, person) in enumerate(zip(actions, people, strict=True)):
         if i % 2:  # half stay with the world's assignee, half go to someone new each
             action.assignee_id = person.id
         if i % 3 == 0:

@@ -23,12 +23,11 @@ import time_machine
 
 from panel import scheduler
 from panel.actions import jobs, services
-from panel.actions.services import ActionError, london_today
+from panel.actions.services import ActionError
 from panel.extensions import db as _db
 from panel.models import (
     Action,
     ActionStatus,
-    ActionUpdate,
     Agency,
     AuditEvent,
     CaseEvent,
@@ -40,7 +39,7 @@ from panel.models import (
     Role,
     User,
 )
-from panel.workdays import LONDON
+from panel.dates import LONDON, london_today
 from tests.cases.helpers import create_case
 from tests.conftest import PG_URL
 from tests.factories import create_agency, create_user
@@ -274,7 +273,7 @@ def test_the_digests_say_what_happened_with_links_and_who_may_acknowledge(world,
         f"- Action {n} on case {ref} (Test Police) is due on 30 March 2027."]
     assert f"  Open: http://localhost/actions/{n}" in first.body_text
     assert "This email holds no personal information." in first.body_text
-    assert f"was due on 30 March 2027 and is overdue." in mail[(world.spoc.email, d(3, 31))].body_text
+    assert "was due on 30 March 2027 and is overdue." in mail[(world.spoc.email, d(3, 31))].body_text
     to_contact = mail[(world.contact.email, d(4, 6))].body_text
     assert "has been escalated to you as the agency’s escalation contact. Please acknowledge it." in to_contact
     assert f"  Acknowledge: http://localhost/actions/escalations/{agency.id}/acknowledge" in to_contact
@@ -637,7 +636,7 @@ def _ladder_at_every_rung(world: World) -> list[Action]:
                for n, (due, assignee) in enumerate(((d(4, 9), world.worker), (d(4, 9), None), (d(4, 1), None),
                                                       (d(3, 30), None), (d(3, 19), None)))]
     for action, (step, on) in zip(actions, ((S.REMINDER, d(4, 6)), (S.REMINDER, d(4, 6)), (S.OVERDUE, d(4, 6)),
-                                            (S.AGENCY, d(4, 6)), (S.OVERDUE, d(3, 22)))):
+                                            (S.AGENCY, d(4, 6)), (S.OVERDUE, d(3, 22))), strict=True):
         action.next_step, action.next_step_on = step, on
     _db.session.commit()
     return actions

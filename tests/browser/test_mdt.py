@@ -13,7 +13,7 @@ from panel.extensions import db
 from panel.meetings import mdt
 from panel.meetings.invitations import Person
 from panel.models import Involvement, Meeting, MeetingStatus, OutboxMessage, Role, utcnow
-from panel.workdays import LONDON
+from panel.dates import LONDON
 from tests import factories
 from tests.browser.conftest import assert_accessible, follow_link as _follow, press_and_wait, sign_in, \
     submit_button as _submit, tab_until

@@ -49,7 +49,7 @@ from panel.models import (
     Role,
     utcnow,
 )
-from panel.workdays import LONDON
+from panel.dates import LONDON
 from tests import factories
 from tests.browser.conftest import assert_accessible, press_and_wait
 from tests.cases.helpers import create_case

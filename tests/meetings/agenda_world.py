@@ -21,7 +21,7 @@ from panel.models import (
     User,
     utcnow,
 )
-from panel.workdays import LONDON
+from panel.dates import LONDON
 from tests import factories
 from tests.cases.helpers import create_case
 
@@ -49,8 +49,9 @@ class World:
 
 def panel_meeting(starts_at: datetime | None = None, *, cutoff_days: int = 7, minutes: int = 150,
                   **kwargs) -> Meeting:
-    """A monthly panel (ten days from now unless told), 2.5 hours long by default."""
-    starts_at = starts_at or (utcnow() + timedelta(days=10)).replace(hour=10, minute=0, second=0, microsecond=0)
+    """A monthly panel (ten days from now at 10am London time unless told), 2.5 hours long by default."""
+    # 10:00 London, not 10:00 UTC: in British Summer Time that would be 11am on the page
+    starts_at = starts_at or london(utcnow().astimezone(LONDON).date() + timedelta(days=10), 10)
     meeting = Meeting(kind=MeetingKind.PANEL, starts_at=starts_at, ends_at=starts_at + timedelta(minutes=minutes),
                       cutoff_on=starts_at.astimezone(LONDON).date() - timedelta(days=cutoff_days), **kwargs)
     db.session.add(meeting)

@@ -108,7 +108,7 @@ def parse(ics: bytes) -> Parsed:
     # 2. ical (allenporter/ical): pydantic models
     other = IcsCalendarStream.calendar_from_ics(text)
     assert len(other.events) == len(events)
-    for mine, theirs in zip(events, other.events):
+    for mine, theirs in zip(events, other.events, strict=True):
         assert theirs.uid == mine.uid
         assert (theirs.sequence or 0) == mine.sequence
         assert _utc(theirs.dtstart) == mine.start and _utc(theirs.dtend) == mine.end
@@ -125,7 +125,7 @@ def parse(ics: bytes) -> Parsed:
     vevents = parsed.contents.get("vevent", [])
     assert len(vevents) == len(events)
     assert (parsed.method.value if "method" in parsed.contents else None) == method
-    for mine, theirs in zip(events, vevents):
+    for mine, theirs in zip(events, vevents, strict=True):
         assert theirs.uid.value == mine.uid
         assert int(theirs.sequence.value) == mine.sequence
         assert _utc(theirs.dtstart.value) == mine.start and _utc(theirs.dtend.value) == mine.end

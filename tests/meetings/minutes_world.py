@@ -27,7 +27,7 @@ from panel.models import (
     User,
     utcnow,
 )
-from panel.workdays import LONDON
+from panel.dates import LONDON
 from tests import factories
 from tests.cases.helpers import create_case
 

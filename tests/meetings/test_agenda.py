@@ -29,7 +29,7 @@ from panel.models import (
     utcnow,
 )
 from panel.scheduler import JOBS
-from panel.workdays import LONDON
+from panel.dates import LONDON
 from tests import factories
 from tests.cases.helpers import create_case
 from tests.meetings import agenda_world

@@ -170,7 +170,7 @@ def test_the_history_covers_the_last_six_panels_held(world):
     held = sorted([w.meeting, w.previous, *older], key=lambda m: m.starts_at)[-6:]
     statuses = [AttendanceStatus.PRESENT, AttendanceStatus.ABSENT, AttendanceStatus.APOLOGIES,
                 AttendanceStatus.ABSENT, AttendanceStatus.APOLOGIES_WITH_UPDATE, None]
-    for meeting, status in zip(held, statuses):
+    for meeting, status in zip(held, statuses, strict=True):
         db.session.add(Attendance(meeting_id=meeting.id, agency_id=w.police.id, status=status))
     db.session.add(Attendance(meeting_id=older[-1].id, agency_id=w.police.id, status=AttendanceStatus.ABSENT))  # 7th back
     db.session.add(Attendance(meeting_id=upcoming.id, agency_id=w.police.id, status=AttendanceStatus.APOLOGIES))

@@ -28,7 +28,7 @@ from panel.models import (
     Role,
     utcnow,
 )
-from panel.workdays import LONDON
+from panel.dates import LONDON
 from tests import factories
 from tests.cases.helpers import create_case
 from tests.conftest import error_summary, page, post_form
@@ -362,8 +362,9 @@ def test_the_reschedule_form_starts_with_the_current_details_and_a_change_sends_
     assert soup.find("input", attrs={"name": "start"})["value"] == "10:00"
     assert soup.find("input", attrs={"name": "location"})["value"] == "Room 2, Town Hall"
     day = meeting.starts_at.astimezone(LONDON).date()
-    assert [i["value"] for i in soup.find_all("input", attrs={"name": "day"})] == [str(day.day), str(day.month),
-                                                                                  str(day.year)]
+    # the date boxes show the day and month with a leading zero, as the agency ISA dates do ("06", "03")
+    assert [i["value"] for i in soup.find_all("input", attrs={"name": "day"})] == [f"{day:%d}", f"{day:%m}",
+                                                                                  f"{day:%Y}"]
 
     data = {"day": [str(day.day), str(day.month), str(day.year)], "start": "14:00",
             "end": "15:00", "location": "Room 2, Town Hall", "online_url": "", "purpose": "Agree a plan"}

@@ -6,7 +6,6 @@ number of queries for the minutes page."""
 
 from __future__ import annotations
 
-import json
 import re
 from datetime import date, timedelta
 
@@ -25,7 +24,6 @@ from panel.models import (
     ActionUpdate,
     AgendaItem,
     AgendaItemKind,
-    Attendance,
     AttendanceStatus,
     AuditAction,
     AuditEvent,

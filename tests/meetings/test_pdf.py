@@ -27,7 +27,7 @@ from panel.models import (
     RiskLevel,
     utcnow,
 )
-from panel.filters import govuk_date
+from panel.dates import govuk_date
 from tests.meetings import agenda_world
 from tests.meetings.agenda_world import add_actions, awaiting_referral, panel_meeting
 
@@ -130,8 +130,8 @@ def _the_first_page_has_the_statement_and_the_contents(pdf, world, tmp_path, app
 
 def _every_open_case_has_its_section_in_risk_order(pdf, world, tmp_path):
     pages = _pages(pdf.data, tmp_path)
-    starts = []  # (reference, page) of each case section's heading
-    for number, text in enumerate(pages, start=1):
+    starts = []  # the reference of each case section's heading, in page order
+    for text in pages:
         for line in _lines(text):
             match = re.fullmatch(r"Case (CASPA-\d{4}-\d{3,})", line)
             if match:

@@ -9,6 +9,7 @@ from datetime import date
 import pytest
 import sqlalchemy as sa
 
+from panel.dates import LONDON
 from panel.extensions import db
 from panel.models import (
     AgencyKind,
@@ -63,8 +64,8 @@ def _link(row, text: str):
 
 
 def test_the_drafts_list_shows_each_draft_without_the_persons_name(client, practitioner, agency):
-    _draft(practitioner, agency, given="Zebedee", family="Quartermain")
-    _draft(practitioner, agency)
+    named = _draft(practitioner, agency, given="Zebedee", family="Quartermain")
+    unnamed = _draft(practitioner, agency)
     db.session.commit()
 
     response = client.get("/referrals/drafts")
@@ -72,8 +73,11 @@ def test_the_drafts_list_shows_each_draft_without_the_persons_name(client, pract
     rows = _rows(response)
     assert len(rows) == 2
     labels = sorted(r.th.get_text(" ", strip=True) for r in rows)
-    today = f"{date.today().day} {date.today():%B %Y}"
-    assert labels == [f"Draft started {today}", f"Draft started {today} (Z Q)"]
+    # the London date of when each draft was stamped (by the database clock, which time_machine does
+    # not move), not the server's date: from 23:00 UTC in summer it is already tomorrow in London
+    started = [r.created_at.astimezone(LONDON).date() for r in (unnamed, named)]
+    assert labels == sorted([f"Draft started {started[0].day} {started[0]:%B %Y}",
+                             f"Draft started {started[1].day} {started[1]:%B %Y} (Z Q)"])
     assert "Zebedee" not in response.get_data(as_text=True)
     for a in page(response).select("table a"):
         assert "Zebedee" not in a["href"] and "Quartermain" not in a["href"]

@@ -19,7 +19,7 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from panel import audit, pagination as paging
-from panel.cases import bp, patterns as pattern_figures, services
+from panel.cases import patterns as pattern_figures, services
 from panel.cases.access import CaseView, load_case
 from panel.cases.engagement_forms import (
     APPROVE,
@@ -30,7 +30,9 @@ from panel.cases.engagement_forms import (
     ProposeClosureForm,
     ReopenForm,
 )
+from panel.cases.views import bp
 from panel.extensions import db
+from panel.forms.errors import ServiceError, show_service_error
 from panel.models import (
     Agency,
     AuditAction,
@@ -147,8 +149,8 @@ def add_attempt(reference: str):
                 outcome=EngagementOutcome(form.outcome.data), by=user, planned=form.planned.data,
                 persons_words=form.persons_words.data, worker_view=form.worker_view.data,
                 non_engagement=form.non_engagement.data, small_step=form.small_step.data)
-        except ValueError as problem:  # a time in the future by the time it is saved
-            form.occurred_time.errors = [*form.occurred_time.errors, str(problem)]
+        except ServiceError as problem:  # a time in the future by the time it is saved
+            show_service_error(form, problem, default="occurred_time")
         else:
             raised = _missed_visit_notices(case.id) > notices
             db.session.commit()
@@ -297,8 +299,8 @@ def propose_closure(reference: str):
                 case, rationale=form.rationale.data, for_non_engagement=form.for_non_engagement.data,
                 step_down_agency=step_down, accepted_by=form.step_down_accepted_by.data,
                 accepted_on=form.step_down_accepted_on.data, by=_user())
-        except services.CaseStateError as problem:
-            form.rationale.errors = [*form.rationale.errors, str(problem)]
+        except ServiceError as problem:
+            show_service_error(form, problem, default="rationale")
         else:
             db.session.commit()
             flash("Closure has been proposed. The chair decides at panel.", "success")
@@ -322,10 +324,8 @@ def decide_closure(reference: str):
             else:
                 services.return_closure(case, reason=form.reason.data, by=user)
                 message = "The closure has been returned to the coordinator."
-        except services.CaseStateError as problem:  # the checklist is not met: list what is missing
-            form.decision.errors = [*form.decision.errors, str(problem)]
-        except ValueError as problem:
-            form.reason.errors = [*form.reason.errors, str(problem)]
+        except ServiceError as problem:  # e.g. the checklist is not met: the message lists what is missing
+            show_service_error(form, problem, default="decision")
         else:
             db.session.commit()
             flash(message, "success")
@@ -345,8 +345,8 @@ def reopen_case(reference: str):
     if closed and form.validate_on_submit():
         try:
             services.reopen(case, reason=form.reason.data, by=_user())
-        except ValueError as problem:  # the pathway is full, or the case was reopened meanwhile
-            form.reason.errors = [*form.reason.errors, str(problem)]
+        except ServiceError as problem:  # the pathway is full, or the case was reopened meanwhile
+            show_service_error(form, problem, default="reason")
         else:
             db.session.commit()
             flash("The case has been reopened. It takes a place in the pathway again.", "success")

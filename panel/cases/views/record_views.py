@@ -17,7 +17,7 @@ from flask_login import current_user
 from sqlalchemy.exc import IntegrityError
 
 from panel import audit, pagination as paging
-from panel.cases import bp, services
+from panel.cases import services
 from panel.cases.access import CaseView, load_case
 from panel.cases.forms import (
     YES,
@@ -33,7 +33,9 @@ from panel.cases.forms import (
     RiskPlanForm,
     yes_no,
 )
+from panel.cases.views import bp
 from panel.extensions import db
+from panel.forms.errors import ServiceError
 from panel.models import (
     Agency,
     AuditAction,
@@ -194,7 +196,7 @@ def manage_agencies(reference: str):
                     services.add_agency(case, agency=agency, named_worker=add_form.named_worker.data,
                                         has_rapport=add_form.has_rapport.data == YES, by=_me())
                     db.session.commit()
-                except (services.CaseStateError, IntegrityError):  # added by someone else a moment ago
+                except (ServiceError, IntegrityError):  # added by someone else a moment ago
                     db.session.rollback()
                     flash(f"{agency.name} is already involved.", "info")
                 else:

@@ -8,10 +8,12 @@ import sqlalchemy as sa
 from flask import render_template
 from flask_login import current_user
 
+from panel.actions.services import open_action_count
 from panel.auth.policy import OPERATIONS, can_access_case_records
-from panel.cases import bp
 from panel.cases.access import load_case
+from panel.cases.views import bp
 from panel.extensions import db
+from panel.meetings.mdt import next_meeting
 from panel.models import OPEN_CASE_STATUSES, Case, Involvement, Role
 
 
@@ -38,9 +40,6 @@ def list_cases():
 
 @bp.route("/<reference>")
 def view_case(reference: str):
-    from panel.actions.services import open_action_count  # panel.actions.services imports panel.cases
-    from panel.meetings.mdt import next_meeting
-
     view = load_case(reference, section="summary")
     open_actions = open_action_count(view.case.id) if view.full else 0
     upcoming = next_meeting(view.case) if view.full else None

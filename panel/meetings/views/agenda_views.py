@@ -23,7 +23,6 @@ from flask import abort, current_app, flash, redirect, render_template, request,
 from flask_login import current_user
 
 from panel import audit, pagination as paging
-from panel.actions.services import london_today
 from panel.auth.policy import (
     MEETINGS,
     OPERATIONS,
@@ -33,8 +32,9 @@ from panel.auth.policy import (
     isa_block_reason,
 )
 from panel.extensions import db
-from panel.filters import govuk_date, govuk_datetime
-from panel.meetings import agenda, bp, panels, schedule
+from panel.forms.errors import ServiceError, show_service_error
+from panel.dates import LONDON, govuk_date, govuk_datetime, london_today
+from panel.meetings import agenda, panels, schedule
 from panel.meetings.agenda_forms import (
     AddItemForm,
     ButtonForm,
@@ -43,6 +43,7 @@ from panel.meetings.agenda_forms import (
     TimeBoxForm,
 )
 from panel.meetings.pdf import pdf_response
+from panel.meetings.views import bp
 from panel.models import (
     AgendaItem,
     AuditAction,
@@ -54,7 +55,6 @@ from panel.models import (
     User,
     utcnow,
 )
-from panel.workdays import LONDON
 
 PAST_PAGE_SIZE = 12
 FINAL = "The minutes of this panel are final, so its agenda cannot be changed."
@@ -251,8 +251,8 @@ def add_item(meeting_id: int):
     if form.validate_on_submit():
         try:
             item = agenda.add_item(meeting, title=form.title.data, minutes=form.minutes.minutes, by=_me())
-        except ValueError as exc:
-            form.title.errors = [*form.title.errors, str(exc)]
+        except ServiceError as problem:
+            show_service_error(form, problem, default="title")
         else:
             db.session.commit()
             flash(f"‘{item.title}’ added to the agenda, before any other business.", "success")
@@ -323,8 +323,8 @@ def move_panel(meeting_id: int):
             try:
                 told = panels.move_panel(meeting, starts_at=form.starts_at, ends_at=form.ends_at,
                                          reason=form.reason.data, by=_me())
-            except panels.PanelError as exc:
-                form.new_date.errors = [*form.new_date.errors, str(exc)]
+            except ServiceError as problem:
+                show_service_error(form, problem, default="new_date")
             else:
                 db.session.commit()
                 flash(f"The panel has moved to {govuk_datetime(meeting.starts_at)}. {told} people were told by "
@@ -341,8 +341,8 @@ def cancel_panel(meeting_id: int):
     if form.validate_on_submit():
         try:
             told = panels.cancel_panel(meeting, reason=form.reason.data, by=_me())
-        except panels.PanelError as exc:
-            form.reason.errors = [*form.reason.errors, str(exc)]
+        except ServiceError as problem:
+            show_service_error(form, problem, default="reason")
         else:
             db.session.commit()
             flash(f"The panel on {govuk_date(meeting.starts_at)} has been cancelled. {told} people were told by "

@@ -14,9 +14,11 @@ from flask import Response, abort, flash, redirect, request, url_for
 from flask_login import current_user
 
 from panel import audit
-from panel.actions.services import london_today
+from panel.dates import london_today
 from panel.extensions import db
-from panel.meetings import bp, invitations
+from panel.forms.errors import ServiceError
+from panel.meetings import invitations
+from panel.meetings.views import bp
 from panel.models import AttendeeResponse, AuditAction, Case, Meeting, MeetingKind, Role, User, utcnow
 
 REPLIES = {r.value: r for r in (AttendeeResponse.ACCEPTED, AttendeeResponse.DECLINED, AttendeeResponse.TENTATIVE)}
@@ -88,9 +90,9 @@ def record_response(meeting_id: int, attendee_id: int):
         return _back(meeting)
     try:
         invitations.record_response(attendee, reply, by=me)
-    except invitations.InvitationError as problem:
+    except ServiceError as problem:
         db.session.rollback()
-        flash(str(problem), "info")
+        flash(problem.message, "info")
         return _back(meeting)
     db.session.commit()
     who = "Your reply" if attendee.user_id == me.id else f"{attendee.name}’s reply"

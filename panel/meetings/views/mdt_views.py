@@ -20,11 +20,12 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from panel import audit
-from panel.actions.services import assignable_users, london_today
+from panel.actions.services import assignable_users
 from panel.cases.access import CaseView, load_case
 from panel.extensions import db
-from panel.filters import govuk_date, govuk_datetime
-from panel.meetings import bp, mdt
+from panel.forms.errors import ServiceError, show_service_error
+from panel.dates import LONDON, govuk_date, govuk_datetime, london_today
+from panel.meetings import mdt
 from panel.meetings.mdt_forms import (
     AddAttendeesForm,
     CancelForm,
@@ -33,8 +34,8 @@ from panel.meetings.mdt_forms import (
     ScheduleForm,
     replies_form,
 )
+from panel.meetings.views import bp
 from panel.models import AttendeeResponse, AuditAction, CaseStatus, Meeting, MeetingAttendee, Role, User, utcnow
-from panel.workdays import LONDON
 
 SECTION = "meetings"
 
@@ -57,15 +58,6 @@ def _done(html: str) -> str:
     """Commit the view's audit entry once the page is rendered."""
     db.session.commit()
     return html
-
-
-def _fail(field, message: str) -> None:
-    field.errors = [*field.errors, message]
-
-
-def _put_error(form, problem: mdt.MdtError, default: str) -> None:
-    field = getattr(form, problem.field, None) if problem.field else None
-    _fail(field if field is not None else getattr(form, default), str(problem))
 
 
 def _load(meeting_id: int, page: str) -> tuple[Meeting, CaseView]:
@@ -122,8 +114,8 @@ def new_mdt(reference: str):
             db.session.commit()  # the audited view
             flash("That MDT had already been scheduled.", "info")
             return redirect(_mdt_page(repeat.meeting))
-        except mdt.MdtError as problem:
-            _put_error(form, problem, "users")
+        except ServiceError as problem:
+            show_service_error(form, problem, default="users")
         else:
             invited = len([a for a in meeting.attendees if a.current])
             when = _when(meeting)
@@ -179,8 +171,8 @@ def reschedule_mdt(meeting_id: int):
                 changed = mdt.reschedule_mdt(meeting, day=day, start=start, end=end, location=form.location.data,
                                              online_url=form.online_url.data, purpose=form.purpose.data, by=user,
                                              now=now)
-        except mdt.MdtError as problem:
-            _put_error(form, problem, "day")
+        except ServiceError as problem:
+            show_service_error(form, problem, default="day")
         else:
             told = len([a for a in meeting.attendees if a.current])
             db.session.commit()
@@ -202,6 +194,37 @@ def _attendee(meeting: Meeting, raw: str | None) -> MeetingAttendee | None:
     return next((a for a in meeting.attendees if a.id == int(raw) and a.current), None)
 
 
+def _remove_attendee(meeting: Meeting, attendee: MeetingAttendee | None, blocked: str | None, back: str):
+    if attendee is None or blocked is not None:
+        db.session.commit()
+        flash(blocked or "That person is no longer on the list.", "info")
+        return redirect(back)
+    name = attendee.name
+    mdt.remove_attendee(meeting, attendee, by=_me(), now=utcnow())
+    db.session.commit()
+    flash(f"{name} has been taken off the list and sent a cancellation. The others have the updated list.",
+          "success")
+    return redirect(back)
+
+
+def _save_replies(meeting: Meeting, current: list[MeetingAttendee], replies: Any, back: str):
+    """Record each attendee's reply as chosen on the form (all or none)."""
+    user, now, changed = _me(), utcnow(), 0
+    try:
+        with db.session.begin_nested():
+            for attendee in current:
+                response = AttendeeResponse(getattr(replies, f"reply_{attendee.id}").data)
+                changed += mdt.record_response(meeting, attendee, response, by=user, now=now)
+    except ServiceError as problem:
+        db.session.commit()  # the audited view
+        flash(problem.message, "info")
+        return redirect(back)
+    db.session.commit()
+    flash(f"{changed} {'reply' if changed == 1 else 'replies'} recorded." if changed
+          else "No replies were changed.", "success" if changed else "info")
+    return redirect(back)
+
+
 @bp.route("/<int:meeting_id>/mdt/attendees", methods=["GET", "POST"])
 def mdt_attendees(meeting_id: int):
     meeting, view = _load(meeting_id, "attendees")
@@ -218,42 +241,19 @@ def mdt_attendees(meeting_id: int):
     back = url_for("meetings.mdt_attendees", meeting_id=meeting.id)
 
     if "remove" in posted:  # a button per person, inside the replies form (CSRF is checked app-wide)
-        attendee = _attendee(meeting, posted.get("remove"))
-        if attendee is None or blocked is not None:
-            db.session.commit()
-            flash(blocked or "That person is no longer on the list.", "info")
-            return redirect(back)
-        name = attendee.name
-        mdt.remove_attendee(meeting, attendee, by=user, now=now)
-        db.session.commit()
-        flash(f"{name} has been taken off the list and sent a cancellation. The others have the updated list.",
-              "success")
-        return redirect(back)
+        return _remove_attendee(meeting, _attendee(meeting, posted.get("remove")), blocked, back)
 
     if "save_replies" in posted:
         form = replies
         if replies.validate_on_submit():
-            changed = 0
-            try:
-                with db.session.begin_nested():
-                    for attendee in current:
-                        response = AttendeeResponse(getattr(replies, f"reply_{attendee.id}").data)
-                        changed += mdt.record_response(meeting, attendee, response, by=user, now=now)
-            except mdt.MdtError as problem:
-                db.session.commit()  # the audited view
-                flash(str(problem), "info")
-                return redirect(back)
-            db.session.commit()
-            flash(f"{changed} {'reply' if changed == 1 else 'replies'} recorded." if changed
-                  else "No replies were changed.", "success" if changed else "info")
-            return redirect(back)
+            return _save_replies(meeting, current, replies, back)
 
     if "add" in posted and blocked is None and add_form.validate_on_submit():
         try:
             with db.session.begin_nested():
                 added = mdt.add_attendees(meeting, add_form.people, by=user, now=now)
-        except mdt.MdtError as problem:
-            _put_error(add_form, problem, "users")
+        except ServiceError as problem:
+            show_service_error(add_form, problem, default="users")
         else:
             names = ", ".join(a.name for a in added)
             db.session.commit()
@@ -277,8 +277,8 @@ def cancel_mdt(meeting_id: int):
         try:
             with db.session.begin_nested():
                 told = mdt.cancel_mdt(meeting, reason=form.reason.data, by=user, now=now)
-        except mdt.MdtError as problem:
-            _put_error(form, problem, "reason")
+        except ServiceError as problem:
+            show_service_error(form, problem, default="reason")
         else:
             when = _when(meeting)
             db.session.commit()
@@ -329,8 +329,8 @@ def mdt_notes(meeting_id: int):
                         meeting, description=form.action_description.data,
                         agency=form.agencies[form.action_agency_id.data], due_on=form.action_due_on.data,
                         assignee=form.people.get(form.action_assignee_id.data), by=user, now=now)
-        except mdt.MdtError as problem:
-            _put_error(form, problem, "notes")
+        except ServiceError as problem:
+            show_service_error(form, problem, default="notes")
         else:
             saved = []
             if {"notes", "decision"} & set(changed):

@@ -12,6 +12,7 @@ message. Every page view is audited (AuditAction.VIEW on the meeting), after ren
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
@@ -21,14 +22,15 @@ from flask_login import current_user
 
 from panel import audit
 from panel.actions.forms import AddActionForm
-from panel.actions.services import ActionError, assignable_users, london_today
+from panel.actions.services import assignable_users
 from panel.auth.policy import OPERATIONS, acts_as_spoc, can_access_case_records, isa_block_reason
 from panel.cases.forms import RiskLevelForm
-from panel.cases.services import CaseStateError, closure_check
+from panel.cases.services import closure_check
+from panel.dates import london_today
 from panel.extensions import db
-from panel.meetings import bp, minutes as services
+from panel.forms.errors import ServiceError, show_service_error
+from panel.meetings import minutes as services
 from panel.meetings.agenda import sync_agenda
-from panel.meetings.minutes import MinutesError
 from panel.meetings.minutes_forms import (
     APPROVE,
     AmendForm,
@@ -39,8 +41,8 @@ from panel.meetings.minutes_forms import (
     last_actions_form,
 )
 from panel.meetings.pdf import pdf_response
+from panel.meetings.views import bp
 from panel.models import (
-    Action,
     ActionStatus,
     Agency,
     AgendaItem,
@@ -54,13 +56,11 @@ from panel.models import (
     Meeting,
     MeetingKind,
     Referral,
-    RiskChange,
     Role,
     User,
     utcnow,
 )
-from panel.referrals.services import ReferralStateError
-from panel.referrals.triage_forms import ACCEPT, DECISION_STATUSES, DecisionForm
+from panel.referrals.triage_forms import ACCEPT, DecisionForm
 
 
 def _me() -> User:
@@ -118,12 +118,6 @@ def _refused_change(meeting: Meeting, endpoint: str, **values: Any):
     return redirect(url_for(endpoint, meeting_id=meeting.id, **values))
 
 
-def _put_error(form, problem: MinutesError | Exception, default_field: str) -> None:
-    name = getattr(problem, "field", None) or default_field
-    field = getattr(form, name, None) or getattr(form, default_field)
-    field.errors = [*field.errors, str(problem)]
-
-
 # ---- attendance ---------------------------------------------------------------------------
 
 
@@ -159,9 +153,9 @@ def _save_attendance(meeting: Meeting, agency: Agency, form: AttendanceForm, use
             row, status=form.chosen, by=user, attendee_name=form.attendee_name.data or "",
             deputised_by=form.deputised_by.data or "", written_update=form.written_update.data or "",
             confidentiality_acknowledged=bool(form.confidentiality_acknowledged.data))
-    except MinutesError as problem:
+    except ServiceError as problem:
         db.session.rollback()
-        _put_error(form, problem, "status")
+        show_service_error(form, problem, default="status")
         return False
     return True
 
@@ -294,30 +288,32 @@ def _item(meeting: Meeting, item_id: int) -> AgendaItem:
     return item
 
 
-def _decision_open(item: AgendaItem, case: Case | None) -> bool:
-    """Is there still a decision to record on this item?"""
+@dataclass
+class _ItemForms:
+    """The forms of an agenda item's page. `sent` is the one posted, whose errors the page's
+    error summary shows."""
+
+    notes: NotesForm
+    referral: DecisionForm | None = None
+    risk: RiskLevelForm | None = None
+    closure: ClosureDecisionForm | None = None
+    agencies: list[Agency] = field(default_factory=list)
+    sent: Any = None
+
+
+def _item_forms(item: AgendaItem, case: Case | None, user: User, closed: str | None) -> _ItemForms:
+    """The page's forms as first shown: a decision form only for a decision this user may still record."""
+    forms = _ItemForms(notes=NotesForm(formdata=None, data={"notes": item.notes}))
+    if closed or not services.can_decide(user, item) or not services.decision_open(item, case):
+        return forms
     if item.kind == AgendaItemKind.REFERRAL:
-        return item.referral is not None and item.referral.status in DECISION_STATUSES
-    if item.kind == AgendaItemKind.CASE:
-        return case is not None and case.status == CaseStatus.ACTIVE
-    if item.kind == AgendaItemKind.CLOSURE:
-        return case is not None and case.status == CaseStatus.CLOSURE_PROPOSED
-    return False
-
-
-def _lead_agencies() -> list[Agency]:
-    return list(db.session.scalars(sa.select(Agency).order_by(Agency.name)))
-
-
-def _repeat_risk(case: Case, user: User, level, reason: str) -> bool:
-    """The same risk change sent twice: the case already has the level, and this user's last
-    change set it with the same reason a moment ago."""
-    if level != case.risk_level:
-        return False
-    last = db.session.scalar(sa.select(RiskChange).where(RiskChange.case_id == case.id)
-                             .order_by(RiskChange.id.desc()).limit(1))
-    return (last is not None and last.by_id == user.id and last.to_level == level and last.reason == reason
-            and utcnow() - last.at < services.REPEAT_WINDOW)
+        forms.agencies = services.lead_agencies()
+        forms.referral = DecisionForm(formdata=None, agencies=forms.agencies) if forms.agencies else None
+    elif item.kind == AgendaItemKind.CASE:
+        forms.risk = RiskLevelForm(formdata=None, current=case.risk_level, data={"level": case.risk_level})
+    elif item.kind == AgendaItemKind.CLOSURE:
+        forms.closure = ClosureDecisionForm(formdata=None)
+    return forms
 
 
 @bp.route("/<int:meeting_id>/minutes/items/<int:item_id>", methods=["GET", "POST"])
@@ -327,118 +323,126 @@ def minutes_item(meeting_id: int, item_id: int):
     item = _item(meeting, item_id)
     case = services.item_case(item)
     closed = _closed_message(meeting)
-    coordinator = user.role == Role.COORDINATOR
-    may_decide = services.can_decide(user, item) and not closed and _decision_open(item, case)
-    agencies = _lead_agencies() if item.kind == AgendaItemKind.REFERRAL and may_decide else []
-
-    notes_form = NotesForm(formdata=None, data={"notes": item.notes})
-    referral_form = DecisionForm(formdata=None, agencies=agencies) if agencies else None
-    risk_form = (RiskLevelForm(formdata=None, current=case.risk_level, data={"level": case.risk_level})
-                 if item.kind == AgendaItemKind.CASE and may_decide else None)
-    closure_form = ClosureDecisionForm(formdata=None) if item.kind == AgendaItemKind.CLOSURE and may_decide else None
-    error_form = None
-
+    forms = _item_forms(item, case, user, closed)
     if request.method == "POST":
         if closed:
             return _refused_change(meeting, "meetings.minutes_item", item_id=item.id)
-        if "save_notes" in request.form:
-            if not coordinator:
-                _deny(meeting.id, "minutes_item")
-            notes_form = error_form = NotesForm()
-            if notes_form.validate_on_submit():
-                try:
-                    changed = services.record_item_minutes(item, notes=notes_form.notes.data or "", by=user)
-                except MinutesError as problem:
-                    db.session.rollback()
-                    _put_error(notes_form, problem, "notes")
-                else:
-                    db.session.commit()
-                    flash("The notes have been saved." if changed else "No changes were made to the notes.",
-                          "success" if changed else "info")
-                    return redirect(url_for("meetings.minutes_item", meeting_id=meeting.id, item_id=item.id))
-        elif not services.can_decide(user, item):
-            _deny(meeting.id, "minutes_item")
-        elif not _decision_open(item, case):
-            flash("That decision has already been recorded.", "info")
-            return redirect(url_for("meetings.minutes_item", meeting_id=meeting.id, item_id=item.id))
-        elif item.kind == AgendaItemKind.REFERRAL:
-            referral_form = error_form = DecisionForm(agencies=agencies)
-            if referral_form.validate_on_submit():
-                accept = referral_form.decision.data == ACCEPT
-                lead = next((a for a in agencies if a.id == referral_form.lead_agency_id.data), None)
-                try:
-                    made = services.decide_referral(item, accept=accept, by=user, lead_agency=lead,
-                                                    rationale=referral_form.rationale.data or "",
-                                                    signposting=referral_form.signposting.data or "")
-                except (MinutesError, ReferralStateError, ValueError) as problem:
-                    db.session.rollback()
-                    _put_error(referral_form, problem, "decision")
-                else:
-                    reference = item.referral.reference
-                    message = (f"Referral {reference} accepted with {lead.name} as lead agency. "
-                               f"The case reference is {made.reference}." if made
-                               else f"Referral {reference} declined at panel. The referrer has been told.")
-                    db.session.commit()
-                    flash(message, "success")
-                    return redirect(url_for("meetings.minutes_item", meeting_id=meeting.id, item_id=item.id))
-        elif item.kind == AgendaItemKind.CASE:
-            risk_form = error_form = RiskLevelForm(current=case.risk_level)
-            if risk_form.validate_on_submit():
-                try:
-                    services.decide_risk(item, level=risk_form.level.data, reason=risk_form.reason.data or "", by=user)
-                except (MinutesError, CaseStateError, ValueError) as problem:
-                    db.session.rollback()
-                    _put_error(risk_form, problem, "level")
-                else:
-                    label = case.risk_level.label.lower()
-                    db.session.commit()
-                    flash(f"The risk level has been changed to {label}.", "success")
-                    return redirect(url_for("meetings.minutes_item", meeting_id=meeting.id, item_id=item.id))
-            elif risk_form.level.data is not None and _repeat_risk(case, user, risk_form.level.data,
-                                                                  risk_form.reason.data or ""):
-                db.session.rollback()
-                flash("That risk decision has already been recorded.", "info")
-                return redirect(url_for("meetings.minutes_item", meeting_id=meeting.id, item_id=item.id))
-        elif item.kind == AgendaItemKind.CLOSURE:
-            closure_form = error_form = ClosureDecisionForm()
-            if closure_form.validate_on_submit():
-                approve = closure_form.closure_decision.data == APPROVE
-                try:
-                    services.decide_closure(item, approve=approve, by=user, reason=closure_form.closure_reason.data or "")
-                except (MinutesError, CaseStateError, ValueError) as problem:
-                    db.session.rollback()
-                    if isinstance(problem, MinutesError) and problem.field == "reason":
-                        problem.field = "closure_reason"
-                    _put_error(closure_form, problem, "closure_decision")
-                else:
-                    db.session.commit()
-                    flash("Closure approved: the case is closed." if approve else "The closure has been returned.",
-                          "success")
-                    return redirect(url_for("meetings.minutes_item", meeting_id=meeting.id, item_id=item.id))
-        else:
-            abort(400)
-        # an error: the page again, reloaded after any rollback
-        item = _item(meeting, item_id)
+        done = _post_item(meeting, item, case, user, forms)
+        if done is not None:
+            return done
+        item = _item(meeting, item_id)  # an error: the page again, reloaded after any rollback
         case = services.item_case(item)
-
-    actions = []
-    if case is not None:
-        actions = list(db.session.scalars(
-            sa.select(Action).where(Action.meeting_id == meeting.id, Action.case_id == case.id)
-            .options(sa.orm.joinedload(Action.agency), sa.orm.joinedload(Action.assignee)).order_by(Action.id)))
+    coordinator = user.role == Role.COORDINATOR
     check = closure_check(case) if item.kind == AgendaItemKind.CLOSURE and case is not None \
         and case.status == CaseStatus.CLOSURE_PROPOSED else None
-    summary = {"item": item.id}
-    if case is not None:
-        summary["case"] = case.reference
-    return _render("meetings/minutes_item.html", meeting, "minutes_item", error_form, summary=summary,
-                   item=item, case=case, title=_item_title(item, case), actions=actions, check=check,
-                   notes_form=notes_form if coordinator and not closed else None,
-                   referral_form=referral_form, risk_form=risk_form, closure_form=closure_form,
+    summary = {"item": item.id} if case is None else {"item": item.id, "case": case.reference}
+    return _render("meetings/minutes_item.html", meeting, "minutes_item", forms.sent, summary=summary,
+                   item=item, case=case, title=_item_title(item, case), actions=services.item_actions(meeting, case),
+                   check=check, notes_form=forms.notes if coordinator and not closed else None,
+                   referral_form=forms.referral, risk_form=forms.risk, closure_form=forms.closure,
                    can_add_action=coordinator and not closed and case is not None and case.status != CaseStatus.CLOSED,
                    coordinator=coordinator, closed_message=closed,
                    decision_waiting_for_chair=item.kind == AgendaItemKind.CLOSURE and coordinator
-                   and _decision_open(item, case))
+                   and services.decision_open(item, case))
+
+
+def _post_item(meeting: Meeting, item: AgendaItem, case: Case | None, user: User, forms: _ItemForms):
+    """The item's notes or decision, as sent: a redirect once saved, None to show the error."""
+    back = url_for("meetings.minutes_item", meeting_id=meeting.id, item_id=item.id)
+    if "save_notes" in request.form:
+        if user.role != Role.COORDINATOR:
+            _deny(meeting.id, "minutes_item")
+        return _save_notes(item, user, forms, back)
+    if not services.can_decide(user, item):
+        _deny(meeting.id, "minutes_item")
+    if not services.decision_open(item, case):
+        flash("That decision has already been recorded.", "info")
+        return redirect(back)
+    decide = _DECISIONS.get(item.kind)
+    if decide is None:
+        abort(400)
+    return decide(item, case, user, forms, back)
+
+
+def _save_notes(item: AgendaItem, user: User, forms: _ItemForms, back: str):
+    form = forms.notes = forms.sent = NotesForm()
+    if not form.validate_on_submit():
+        return None
+    try:
+        changed = services.record_item_minutes(item, notes=form.notes.data or "", by=user)
+    except ServiceError as problem:
+        db.session.rollback()
+        show_service_error(form, problem, default="notes")
+        return None
+    db.session.commit()
+    flash("The notes have been saved." if changed else "No changes were made to the notes.",
+          "success" if changed else "info")
+    return redirect(back)
+
+
+def _decide_referral(item: AgendaItem, case: Case | None, user: User, forms: _ItemForms, back: str):
+    form = forms.referral = forms.sent = DecisionForm(agencies=forms.agencies)
+    if not form.validate_on_submit():
+        return None
+    lead = next((a for a in forms.agencies if a.id == form.lead_agency_id.data), None)
+    try:
+        made = services.decide_referral(item, accept=form.decision.data == ACCEPT, by=user, lead_agency=lead,
+                                        rationale=form.rationale.data or "", signposting=form.signposting.data or "")
+    except ServiceError as problem:
+        db.session.rollback()
+        show_service_error(form, problem, default="decision")
+        return None
+    reference = item.referral.reference
+    message = (f"Referral {reference} accepted with {lead.name} as lead agency. "
+               f"The case reference is {made.reference}." if made
+               else f"Referral {reference} declined at panel. The referrer has been told.")
+    db.session.commit()
+    flash(message, "success")
+    return redirect(back)
+
+
+def _decide_risk(item: AgendaItem, case: Case, user: User, forms: _ItemForms, back: str):
+    form = forms.risk = forms.sent = RiskLevelForm(current=case.risk_level)
+    if not form.validate_on_submit():
+        if form.level.data is not None and services.repeats_risk_decision(
+                case, by=user, level=form.level.data, reason=form.reason.data or ""):
+            db.session.rollback()
+            flash("That risk decision has already been recorded.", "info")
+            return redirect(back)
+        return None
+    try:
+        services.decide_risk(item, level=form.level.data, reason=form.reason.data or "", by=user)
+    except ServiceError as problem:
+        db.session.rollback()
+        show_service_error(form, problem, default="level")
+        return None
+    label = case.risk_level.label.lower()
+    db.session.commit()
+    flash(f"The risk level has been changed to {label}.", "success")
+    return redirect(back)
+
+
+def _decide_closure(item: AgendaItem, case: Case, user: User, forms: _ItemForms, back: str):
+    form = forms.closure = forms.sent = ClosureDecisionForm()
+    if not form.validate_on_submit():
+        return None
+    approve = form.closure_decision.data == APPROVE
+    try:
+        services.decide_closure(item, approve=approve, by=user, reason=form.closure_reason.data or "")
+    except ServiceError as problem:
+        db.session.rollback()
+        show_service_error(form, problem, default="closure_decision", fields={"reason": "closure_reason"})
+        return None
+    db.session.commit()
+    flash("Closure approved: the case is closed." if approve else "The closure has been returned.", "success")
+    return redirect(back)
+
+
+_DECISIONS = {
+    AgendaItemKind.REFERRAL: _decide_referral,
+    AgendaItemKind.CASE: _decide_risk,
+    AgendaItemKind.CLOSURE: _decide_closure,
+}
 
 
 def _item_title(item: AgendaItem, case: Case | None) -> str:
@@ -473,9 +477,9 @@ def add_minutes_action(meeting_id: int, item_id: int):
         try:
             action = services.add_item_action(item, description=form.description.data or "", agency=agency,
                                               due_on=form.due_on.data, by=user, assignee=assignee, today=today)
-        except (MinutesError, ActionError) as problem:
+        except ServiceError as problem:
             db.session.rollback()
-            _put_error(form, problem, "description")
+            show_service_error(form, problem, default="description")
             agencies = sorted((inv.agency for inv in case.involvements), key=lambda a: a.name)
         else:
             db.session.commit()
@@ -498,35 +502,22 @@ def last_actions(meeting_id: int):
             return _refused_change(meeting, "meetings.last_actions")
         form = last_actions_form(actions)
         if form.validate_on_submit():
+            if not actions:
+                flash("There are no open actions from the last panel to record.", "info")
+                return redirect(url_for("meetings.minutes", meeting_id=meeting.id))
             chosen = [(a, ActionStatus(form[f"outcome_{a.id}"].data), form[f"note_{a.id}"].data or "")
                       for a in actions if form[f"outcome_{a.id}"].data]
-            if not chosen:
-                if actions:
-                    _put_error(form, ValueError("Select what happened to at least one action"), f"outcome_{actions[0].id}")
-                else:
-                    flash("There are no open actions from the last panel to record.", "info")
-                    return redirect(url_for("meetings.minutes", meeting_id=meeting.id))
-            else:
-                failed = False
-                for action, status, note in chosen:
-                    try:
-                        services.record_last_action(meeting, action, status=status, note=note, by=user)
-                    except (MinutesError, ActionError) as problem:
-                        db.session.rollback()
-                        _put_error(form, problem, f"outcome_{action.id}")
-                        failed = True
-                        break
-                if not failed:
-                    db.session.commit()
-                    flash(f"Outcome recorded for {len(chosen)} action{'s' if len(chosen) != 1 else ''} "
-                          "from the last panel.", "success")
-                    return redirect(url_for("meetings.last_actions", meeting_id=meeting.id))
+            try:
+                count = services.record_last_actions(meeting, chosen, by=user)
+            except ServiceError as problem:
+                db.session.rollback()
+                show_service_error(form, problem, default=f"outcome_{actions[0].id}")
                 previous, actions = services.last_panel_open_actions(meeting)
-    recorded = []
-    if previous is not None:
-        recorded = list(db.session.scalars(
-            sa.select(Action).where(Action.meeting_id == previous.id, Action.status != ActionStatus.OPEN)
-            .options(sa.orm.joinedload(Action.agency), sa.orm.joinedload(Action.case)).order_by(Action.due_on, Action.id)))
+            else:
+                db.session.commit()
+                flash(f"Outcome recorded for {count} action{'s' if count != 1 else ''} from the last panel.", "success")
+                return redirect(url_for("meetings.last_actions", meeting_id=meeting.id))
+    recorded = services.recorded_last_actions(previous)
     return _render("meetings/minutes_last_actions.html", meeting, "last_actions", form, previous=previous,
                    actions=actions, recorded=recorded, form_=form, closed_message=closed, today=london_today())
 
@@ -542,9 +533,9 @@ def finalise_minutes(meeting_id: int):
     if form.validate_on_submit():
         try:
             services.finalise(meeting, by=user)
-        except MinutesError as problem:
+        except ServiceError as problem:
             db.session.rollback()
-            form.submit.errors = [str(problem)]
+            show_service_error(form, problem, default="submit")
         else:
             db.session.commit()
             flash("The minutes have been finalised. The SPoCs and coordinators have been sent a link.", "success")
@@ -576,9 +567,9 @@ def amend_minutes(meeting_id: int):
         item = next((i for i, _ in view_items if i.id == form.item_id.data), None)
         try:
             services.amend(meeting, item=item, text=form.text.data or "", reason=form.reason.data or "", by=user)
-        except MinutesError as problem:
+        except ServiceError as problem:
             db.session.rollback()
-            _put_error(form, problem, "text")
+            show_service_error(form, problem, default="text")
         else:
             db.session.commit()
             flash("The amendment has been recorded beneath the original minutes.", "success")

@@ -13,9 +13,11 @@ from sqlalchemy.orm import selectinload
 from panel import audit
 from panel.auth import policy
 from panel.extensions import db
+from panel.forms.errors import ServiceError
 from panel.models import Agency, AuditAction, Involvement, Referral, ReferralStatus, User
-from panel.referrals import bp, forms, services
+from panel.referrals import forms, services
 from panel.referrals.forms import answer_cards, draft_label
+from panel.referrals.views import bp
 
 CHECK = "check"
 
@@ -107,7 +109,7 @@ def edit_section(referral_id: int, section: str):
         changes = {"involvements": form.chosen(referral)} if isinstance(form, forms.AgenciesForm) else form.answers()
         try:
             services.update_answers(referral, by=_user(), **changes)
-        except services.ReferralStateError:  # submitted in another tab a moment ago
+        except ServiceError:  # submitted in another tab a moment ago
             db.session.rollback()
             return redirect(url_for("referrals.submitted", referral_id=referral_id))
         db.session.commit()
@@ -148,13 +150,13 @@ def check_answers(referral_id: int):
         if not problems:
             try:
                 services.submit(referral, by=user, today=today)
-            except services.ReferralStateError:
-                db.session.rollback()
-                return redirect(url_for("referrals.submitted", referral_id=referral_id))
-            except services.SubmissionProblems:
+            except services.SubmissionProblems:  # changed in another tab: list what is missing now
                 db.session.rollback()
                 referral = _load(referral_id)
                 problems = forms.all_problems(referral, today)
+            except ServiceError:  # submitted in another tab a moment ago
+                db.session.rollback()
+                return redirect(url_for("referrals.submitted", referral_id=referral_id))
             else:
                 db.session.commit()
                 return redirect(url_for("referrals.submitted", referral_id=referral.id))

@@ -14,6 +14,7 @@ from sqlalchemy.orm import joinedload, selectinload
 from panel import audit, pathway, pagination as paging
 from panel.auth import policy
 from panel.extensions import db
+from panel.forms.errors import ServiceError, show_service_error
 from panel.models import (
     NEED_LABELS,
     OPEN_REFERRAL_STATUSES,
@@ -27,11 +28,11 @@ from panel.models import (
     Role,
     User,
 )
-from panel.referrals import bp, matching, services
-from panel.referrals.services import ReferralStateError
+from panel.referrals import matching, services
+from panel.referrals.views import bp
+from panel.referrals.services import DECISION_STATUSES
 from panel.referrals.triage_forms import (
     ACCEPT,
-    DECISION_STATUSES,
     DECISION_TARGETS,
     REQUEST_INFORMATION,
     TO_PANEL,
@@ -259,13 +260,13 @@ def triage_referral(referral_id: int):
                 services.decline(referral, by=user, rationale=form.rationale.data,
                                  signposting=form.signposting.data or "")
                 message = f"Referral {referral.reference} has been declined. The referrer has been told."
-        except ReferralStateError as problem:
+        except ServiceError as problem:  # the referral moved on in another tab: say where it is now
             db.session.rollback()
-            message = STATE_PROBLEMS.get(referral.status, str(problem))
+            message = STATE_PROBLEMS.get(referral.status, problem.message)
             if referral.status not in TRIAGE_OPTIONS:
                 flash(message, "error")
                 return _to_referral(referral)
-            form.outcome.errors = [message]
+            show_service_error(form, ServiceError(message, field=problem.field), default="outcome")
         else:
             db.session.commit()
             flash(message, "success")
@@ -297,13 +298,13 @@ def decide_referral(referral_id: int):
                 services.decline(referral, by=user, rationale=form.rationale.data,
                                  signposting=form.signposting.data or "", at_panel=True)
                 message = f"Referral {referral.reference} has been declined at panel. The referrer has been told."
-        except ReferralStateError as problem:
+        except ServiceError as problem:  # the referral moved on in another tab: say where it is now
             db.session.rollback()
-            message = STATE_PROBLEMS.get(referral.status, str(problem))
+            message = STATE_PROBLEMS.get(referral.status, problem.message)
             if referral.status not in DECISION_STATUSES:
                 flash(message, "error")
                 return _to_referral(referral)
-            form.decision.errors = [message]
+            show_service_error(form, ServiceError(message, field=problem.field), default="decision")
         else:
             db.session.commit()
             flash(message, "success")
@@ -342,9 +343,9 @@ def promote_referral(referral_id: int):
         return redirect(url_for("referrals.list_waiting"))
     try:
         services.promote(referral, by=user)
-    except ReferralStateError as problem:
+    except ServiceError as problem:
         db.session.rollback()
-        flash(str(problem), "error")
+        flash(problem.message, "error")
     else:
         db.session.commit()
         flash(f"Referral {referral.reference} has been taken off the waiting list and is ready for triage. "

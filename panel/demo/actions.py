@@ -44,7 +44,7 @@ from panel.models import (
     User,
     utcnow,
 )
-from panel.workdays import LONDON, add_working_days
+from panel.dates import LONDON, add_working_days, london_today
 
 
 @dataclass
@@ -214,7 +214,7 @@ def _file_digests(day: date, at: datetime) -> None:
 
 def load(*, today: date | None = None) -> int:
     """Add the demo actions, once (flushes, does not commit). Returns how many were made."""
-    today = today or services.london_today()
+    today = today or london_today()
     if db.session.scalar(sa.select(sa.func.count()).select_from(Action)):
         return 0  # already there: --force adds nothing twice
     replay = _Replay(today)

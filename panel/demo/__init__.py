@@ -9,8 +9,11 @@ import sqlalchemy as sa
 
 from panel import audit
 from panel.auth.passwords import hash_password
+from panel.cases import services as case_services
+from panel.demo import actions as demo_actions, cases as demo_cases, meetings as demo_meetings
 from panel.extensions import db
-from panel.models import Agency, AgencyKind, AuditAction, Role, User
+from panel.models import Agency, AgencyKind, AuditAction, LawfulBasis, Referral, RiskLevel, Role, User
+from panel.referrals import services
 
 # code, name, kind, ISA state: "current", "due_soon" (within 30 days), "lapsed", "unsigned"
 AGENCIES = [
@@ -77,7 +80,7 @@ def load(*, password: str, today: date | None = None) -> list[str]:
         return user
 
     named = {email: add_user(email, name, role, agencies[code]) for email, name, role, code in NAMED_USERS}
-    for code, name, kind, _ in AGENCIES:
+    for code, name, _kind, _ in AGENCIES:
         agency = agencies[code]
         short = code.replace("-", "")
         spoc = named.get(f"spoc.{code}@demo.invalid") or add_user(
@@ -90,15 +93,9 @@ def load(*, password: str, today: date | None = None) -> list[str]:
     agencies["probation"].spoc_absent = True  # shows the deputy acting for an absent SPoC
     db.session.flush()
     load_referrals(today=today)
-    from panel import demo_cases  # the case record's demo data (imported here: it builds on the referrals above)
-
-    demo_cases.load(today=today)
-    from panel import demo_actions  # the action log's demo data: actions on the cases above
-
-    demo_actions.load(today=today)
-    from panel import demo_meetings  # panels held and to come, and case MDTs, on the data above
-
-    demo_meetings.load(today=today)
+    demo_cases.load(today=today)  # the case record's demo data: it builds on the referrals above
+    demo_actions.load(today=today)  # the action log's demo data: actions on the cases above
+    demo_meetings.load(today=today)  # panels held and to come, and case MDTs, on the data above
     audit.record(AuditAction.CREATE, "demo_data", "", summary={"agencies": len(agencies)})
     return list(named)
 
@@ -167,21 +164,10 @@ def _when(today: date, days_ago: int, hour: int = 10) -> datetime:
 
 def load_referrals(*, today: date) -> int:
     """Add the demo referrals and cases, once (flushes, does not commit). Returns how many were made."""
-    from panel.cases import services as case_services
-    from panel.models import LawfulBasis, Referral, RiskLevel
-    from panel.referrals import services
-
     if db.session.execute(sa.select(sa.func.count()).select_from(Referral)).scalar_one():
         return 0  # already there: --force adds nothing twice
     agencies = {a.code: a for a in db.session.execute(sa.select(Agency)).scalars()}
     users = {u.email: u for u in db.session.execute(sa.select(User)).scalars()}
-    coordinator, chair = users["coordinator@demo.invalid"], users["chair@demo.invalid"]
-
-    def backdate(referral, days_ago: int, hour: int = 11) -> None:
-        referral.decisions[-1].at = _when(today, days_ago, hour)
-        if referral.decided_at is not None:
-            referral.decided_at = _when(today, days_ago, hour)
-
     for n, (days, email, given, family, born, nhs, risk, needs, plan) in enumerate(DEMO_REFERRALS):
         by = users[email]
         others = [code for code in ("police", "housing", "mental-health", "asc") if code != by.agency.code][n % 3:][:2]
@@ -212,36 +198,50 @@ def load_referrals(*, today: date) -> int:
         )
         status = services.submit(referral, by=by, today=today - timedelta(days=days))
         referral.submitted_at = _when(today, days, 9)
-        backdate(referral, days, 9)
-        if status != "submitted":
-            continue  # held on the waiting list (the last one, or more with a smaller cap)
-        what = plan[0]
-        if what == "declined":
-            services.decline(referral, by=coordinator, rationale="Risk can be held by a single agency (demo).",
-                             signposting="Adult social care front door; housing options (demo).")
-            backdate(referral, plan[1])
-        elif what == "withdrawn":
-            services.withdraw(referral, by=by, reason="The person has moved out of the area (demo).")
-            backdate(referral, plan[1])
-        elif what == "info":
-            services.request_information(referral, by=coordinator,
-                                         request="Please add the latest risk assessment and the GP's view (demo).")
-            backdate(referral, plan[1])
-        elif what in ("panel", "declined_at_panel", "case"):
-            services.put_to_panel(referral, by=coordinator)
-            backdate(referral, plan[1])
-            if what == "declined_at_panel":
-                services.decline(referral, by=chair, rationale="The panel agreed the risk is not critical (demo).",
-                                 signposting="Community mental health team (demo).", at_panel=True)
-                backdate(referral, plan[2], 12)
-            elif what == "case":
-                case = services.accept(referral, by=chair, lead_agency=agencies[plan[3]],
-                                       today=today - timedelta(days=plan[2]))
-                backdate(referral, plan[2], 12)
-                if plan[4:] == ("closure_proposed",):
-                    case_services.propose_closure(
-                        case, rationale="Risk reduced to medium; housing stable for three months (demo).",
-                        for_non_engagement=False, step_down_agency=agencies["asc"],
-                        accepted_by="Demo Team Manager", accepted_on=today - timedelta(days=7), by=coordinator)
+        _backdate(referral, today, days, 9)
+        if status == "submitted":  # else held on the waiting list (the last one, or more with a smaller cap)
+            _play_out(referral, plan, by=by, users=users, agencies=agencies, today=today)
     db.session.flush()
     return len(DEMO_REFERRALS)
+
+
+def _backdate(referral: Referral, today: date, days_ago: int, hour: int = 11) -> None:
+    """Date the referral's last decision (and its decided_at) days_ago at hour."""
+    referral.decisions[-1].at = _when(today, days_ago, hour)
+    if referral.decided_at is not None:
+        referral.decided_at = _when(today, days_ago, hour)
+
+
+def _play_out(referral: Referral, plan: tuple, *, by: User, users: dict[str, User], agencies: dict[str, Agency],
+              today: date) -> None:
+    """Take a submitted demo referral where its plan says: declined, withdrawn, more information
+    asked for, on the panel's agenda, declined at panel, or accepted as a case."""
+    coordinator, chair = users["coordinator@demo.invalid"], users["chair@demo.invalid"]
+    what = plan[0]
+    if what == "declined":
+        services.decline(referral, by=coordinator, rationale="Risk can be held by a single agency (demo).",
+                         signposting="Adult social care front door; housing options (demo).")
+        _backdate(referral, today, plan[1])
+    elif what == "withdrawn":
+        services.withdraw(referral, by=by, reason="The person has moved out of the area (demo).")
+        _backdate(referral, today, plan[1])
+    elif what == "info":
+        services.request_information(referral, by=coordinator,
+                                     request="Please add the latest risk assessment and the GP's view (demo).")
+        _backdate(referral, today, plan[1])
+    elif what in ("panel", "declined_at_panel", "case"):
+        services.put_to_panel(referral, by=coordinator)
+        _backdate(referral, today, plan[1])
+        if what == "declined_at_panel":
+            services.decline(referral, by=chair, rationale="The panel agreed the risk is not critical (demo).",
+                             signposting="Community mental health team (demo).", at_panel=True)
+            _backdate(referral, today, plan[2], 12)
+        elif what == "case":
+            case = services.accept(referral, by=chair, lead_agency=agencies[plan[3]],
+                                   today=today - timedelta(days=plan[2]))
+            _backdate(referral, today, plan[2], 12)
+            if plan[4:] == ("closure_proposed",):
+                case_services.propose_closure(
+                    case, rationale="Risk reduced to medium; housing stable for three months (demo).",
+                    for_non_engagement=False, step_down_agency=agencies["asc"],
+                    accepted_by="Demo Team Manager", accepted_on=today - timedelta(days=7), by=coordinator)

@@ -15,12 +15,14 @@ through the referral services (draft, submit, put to panel, accept).
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from datetime import date, datetime, time, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 
 from panel.cases import services
-from panel.cases.engagement_forms import SkippedTime, london_to_utc
+from panel.dates import SkippedTime, london_to_utc
 from panel.extensions import db
 from panel.models import (
     Agency,
@@ -39,6 +41,7 @@ from panel.models import (
     User,
     utcnow,
 )
+from panel.referrals import services as referrals
 
 # How each case's person is best reached (days: 0 Monday ... 6 Sunday; local hours [from, to)).
 PROFILES = [
@@ -157,10 +160,11 @@ class _Loader:
         day = min(case.accepted_on + timedelta(days=days_after), self.today - timedelta(days=1))
         return _at(day, hour)
 
-    def stamped(self, case: Case, when: datetime, call):
-        """Run a service call, then date the chronology entries it wrote at `when`."""
+    def stamped(self, case: Case, when: datetime, call: Callable, /, *args: Any, **kwargs: Any) -> Any:
+        """Run a service call with its arguments, then date the chronology entries it wrote at
+        `when`. The arguments are passed, not captured in a lambda, so each loop round uses its own."""
         before = _last_event_id(case.id)
-        result = call()
+        result = call(*args, **kwargs)
         db.session.flush()
         _stamp_new_events(case.id, before, when, self.started)
         return result
@@ -189,40 +193,48 @@ class _Loader:
                 day = self.today - timedelta(days=1 + rng.randint(0, 3))
             moments.append((day, hour, rng.randint(0, 11) * 5, in_window))
         moments.sort()
+        any_small = any_kind = False
         for i, (day, hour, minute, in_window) in enumerate(moments):
             agency = rapport if rng.random() < 0.4 else rng.choice(agencies)
             method = rng.choice(METHODS)
             chance = (0.7 if in_window else 0.2) + (0.25 * i / count if improving else 0) \
                 + (0.1 if agency.id == rapport.id else 0)
-            worked = rng.random() < chance
+            # the draws depend on the date (the seed has the case reference, the span today), so
+            # the last attempt makes sure every record shows a small step and a non-engagement
+            last = i == len(moments) - 1
+            need_small, need_kind = last and not any_small, last and not any_kind
+            worked = rng.random() < chance or need_small
             words = view = ""
             kind = None
             small = False
             if worked:
                 outcome = O.ENGAGED if rng.random() < 0.6 else O.PARTLY_ENGAGED
-                if rng.random() < 0.25:
+                if need_kind:
+                    outcome = O.PARTLY_ENGAGED
+                if rng.random() < 0.25 or need_small:
                     small = True
                     words, view = rng.choice(SMALL_STEPS)
                 else:
                     words = rng.choice(WORDS_WORKED) if rng.random() < 0.6 else ""
                     view = rng.choice(VIEW_WORKED)
-                if outcome == O.PARTLY_ENGAGED and rng.random() < 0.4:
+                if outcome == O.PARTLY_ENGAGED and (rng.random() < 0.4 or need_kind):
                     kind = rng.choice([K.AMBIVALENCE, K.DISGUISED_COMPLIANCE])
             else:
                 outcome = rng.choice(FAILED[method])
                 view = rng.choice(VIEW_FAILED)
-                if outcome in (O.DECLINED, O.CANCELLED_BY_PERSON) or rng.random() < 0.3:
+                if outcome in (O.DECLINED, O.CANCELLED_BY_PERSON) or rng.random() < 0.3 or need_kind:
                     words = rng.choice(WORDS_REFUSED) if outcome == O.DECLINED else ""
                     kinds = [K.AVOIDANCE, K.AMBIVALENCE, K.NON_COMPLIANCE]
                     if hostile:
                         kinds += [K.HOSTILITY, K.CONFRONTATION, K.HOSTILITY]
                     kind = rng.choice(kinds)
+            any_small, any_kind = any_small or small, any_kind or kind is not None
             when = _at(day, hour, minute)
             by = self.worker.get(agency.id) or self.coordinator
-            self.stamped(case, when + timedelta(minutes=2), lambda: services.record_attempt(
-                case, agency=agency, method=method, occurred_at=when, outcome=outcome, by=by,
-                planned=method == M.PHONE and rng.random() < 0.3, persons_words=words, worker_view=view,
-                non_engagement=kind, small_step=small))
+            self.stamped(case, when + timedelta(minutes=2), services.record_attempt,
+                         case, agency=agency, method=method, occurred_at=when, outcome=outcome, by=by,
+                         planned=method == M.PHONE and rng.random() < 0.3, persons_words=words, worker_view=view,
+                         non_engagement=kind, small_step=small)
 
     def risk(self, case: Case, n: int, *, ready: bool) -> None:
         by = self.coordinator
@@ -243,21 +255,21 @@ class _Loader:
             if level == case.risk_level:
                 continue
             when = self.at(case, days, 15)
-            change = self.stamped(case, when, lambda: services.change_risk(case, level=level, reason=reason, by=by))
+            change = self.stamped(case, when, services.change_risk, case, level=level, reason=reason, by=by)
             if change is not None:
                 change.at = when
-        self.stamped(case, self.at(case, 3, 16), lambda: services.update_risk_plan(
-            case, by=by,
+        self.stamped(
+            case, self.at(case, 3, 16), services.update_risk_plan, case, by=by,
             summary="Fictional: self-neglect and a cold flat in winter; exploitation by visitors; falls (demo).",
             contingency_plan="If no contact for 7 days: welfare check by the lead agency with police; "
-                             "out of hours: the duty team has the key-safe code (demo)."))
+                             "out of hours: the duty team has the key-safe code (demo).")
 
     def insight(self, case: Case, n: int) -> None:
         by = self.worker.get(case.lead_agency_id) or self.coordinator
         for version, days in ((0, 20), (1, 70)):
             when = self.at(case, days + n, 14)
             answers = INSIGHT[(n + version) % len(INSIGHT)]
-            written = self.stamped(case, when, lambda: services.record_insight(case, answers=answers, by=by))
+            written = self.stamped(case, when, services.record_insight, case, answers=answers, by=by)
             written.written_at = when
             if (self.today - case.accepted_on).days < 80:
                 break
@@ -268,27 +280,26 @@ class _Loader:
         for i in range(2 + n % 2):
             words = OUTCOMES[(n + i) % len(OUTCOMES)]
             expressed = not (i == 2)
-            outcome = self.stamped(case, self.at(case, 2, 12), lambda: services.add_outcome(
+            outcome = self.stamped(
+                case, self.at(case, 2, 12), services.add_outcome,
                 case, words=words if expressed else "Asked at the first visit; did not want to say (demo).",
-                asked=True, expressed=expressed, by=by))
+                asked=True, expressed=expressed, by=by)
             if all_reviewed or i == 0 and n % 2 == 0:
                 on = min(self.at(case, 90 + 10 * i, 12).date(), self.today)
                 review = OutcomeReview.ACHIEVED if all_reviewed and i == 0 else reviews[(n + i) % 3]
-                self.stamped(case, _at(on, 12), lambda: services.review_outcome(
-                    outcome, case, review=review, on=on, by=by))
+                self.stamped(case, _at(on, 12), services.review_outcome,
+                             outcome, case, review=review, on=on, by=by)
 
     def hostile_flag(self, case: Case) -> None:
         by = self.worker.get(case.lead_agency_id) or self.coordinator
         when = self.at(case, 12, 17)
-        flag = self.stamped(case, when, lambda: services.set_staff_safety_flag(
-            case, kind=StaffSafetyKind.HOSTILITY, details=HOSTILE, by=by))
+        flag = self.stamped(case, when, services.set_staff_safety_flag,
+                            case, kind=StaffSafetyKind.HOSTILITY, details=HOSTILE, by=by)
         flag.set_at = when
 
 
 def _own_cases(today: date) -> list[Case]:
     """Three accepted cases of our own, through the referral services, when panel.demo made none."""
-    from panel.referrals import services as referrals
-
     agencies = {a.code: a for a in db.session.execute(sa.select(Agency)).scalars()}
     users = {u.email: u for u in db.session.execute(sa.select(User)).scalars()}
     coordinator = users.get("coordinator@demo.invalid")

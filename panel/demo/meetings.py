@@ -22,6 +22,7 @@ from datetime import date, datetime, time, timedelta
 
 import sqlalchemy as sa
 
+from panel.actions import services as action_services
 from panel.extensions import db
 from panel.meetings import agenda, invitations, mdt, minutes, schedule
 from panel.models import (
@@ -38,7 +39,7 @@ from panel.models import (
     User,
     utcnow,
 )
-from panel.workdays import LONDON, add_working_days
+from panel.dates import LONDON, add_working_days
 
 # (status, who came, who deputised, written update) in turn for each expected agency
 _ATTENDANCE = [
@@ -121,8 +122,6 @@ def _hold_panel(panel: Meeting, number: int, coordinator: User, chair: User, *, 
                                          agency=involved[position % len(involved)], due_on=due, by=coordinator,
                                          today=day)
         if not last or position == 1:
-            from panel.actions import services as action_services
-
             action_services.update_action(action, by=coordinator, status=ActionStatus.DONE,
                                           note="Shared with partners by email.", today=day)
     minutes.finalise(panel, by=chair, now=panel.ends_at + timedelta(days=2))
