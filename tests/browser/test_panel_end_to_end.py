@@ -14,19 +14,21 @@ address typed is the sign-in page's):
    case with an owner and due date, and records the last panel's open action as not done.
 3. The chair finalises the minutes, opens the print view of the agenda and follows its PDF link.
 
-The panel is created to start a little after the test begins: the agenda can be published only
-before it starts, and the minutes finalised only after. The test waits for the start between
-the two phases (the live server runs on the real clock). Once it has started the coordinator's
+The panel is created to start twenty minutes after the test begins, on a fixed Wednesday morning: the
+agenda can be published only before it starts, and the minutes finalised only after. Between the
+two phases the test moves the clock (the live server's too) to the start rather than waiting for
+it. Once it has started the coordinator's
 visits no longer rebuild the agenda, so a case accepted at the panel does not join it.
 """
 
 from __future__ import annotations
 
 import re
-import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 
+import pytest
 import sqlalchemy as sa
+import time_machine
 from playwright.sync_api import expect
 
 from panel import pathway
@@ -55,9 +57,10 @@ from tests.browser.conftest import assert_accessible, press_and_wait
 from tests.cases.helpers import create_case
 from tests.meetings import agenda_world
 
-# Long enough for the coordinator's preparation (about ten seconds here) to finish before the
-# panel starts, even on a busy machine; the test waits out whatever is left after publishing.
-START_AFTER = timedelta(seconds=75)
+# Far enough ahead that the coordinator's preparation always finishes before the panel starts,
+# however busy the machine; then the test moves the clock to the start instead of waiting for it.
+START_AFTER = timedelta(minutes=20)  # within the 30-minute idle sign-out, so the jump keeps people signed in
+PREPARING = datetime(2027, 6, 16, 9, 0, tzinfo=LONDON)
 PANEL_MINUTES = 120
 
 SECTIONS = ["1. Welcome and confidentiality", "2. The last panel", "3. New referrals for decision",
@@ -218,15 +221,29 @@ def _time_total(page, total: int) -> None:
     expect(page.locator("main .govuk-warning-text", has_text="The time boxes add up to")).to_have_count(0)
 
 
-def _wait_until_started(starts) -> None:
-    """The panel's start on the live server's (real) clock, and a second more."""
-    time.sleep(max(0.0, (starts - utcnow()).total_seconds() + 1))
+@pytest.fixture
+def clock():
+    """clock(instant) moves the clock to instant and lets it tick from there. The live server runs in
+    this process, so its clock moves too (the browser keys nothing on the server's time). The test
+    starts on a fixed Wednesday morning, whatever the day it runs, and jumps to the panel's start
+    instead of waiting for it."""
+    travellers = []
+
+    def move_to(instant: datetime) -> None:
+        traveller = time_machine.travel(instant, tick=True)
+        traveller.start()
+        travellers.append(traveller)
+
+    move_to(PREPARING)
+    yield move_to
+    for traveller in reversed(travellers):
+        traveller.stop()
 
 
 # ---- the journey ---------------------------------------------------------------------------------
 
 
-def test_a_coordinator_prepares_runs_and_minutes_a_panel_and_the_chair_prints_it(page, app):
+def test_a_coordinator_prepares_runs_and_minutes_a_panel_and_the_chair_prints_it(page, app, clock):
     w = _world()
     meeting, case_heads = w["meeting"], [f"Case {w[k]}" for k in ("critical", "high", "low")]
     due = utcnow().astimezone(LONDON).date() + timedelta(days=21)
@@ -317,7 +334,7 @@ def test_a_coordinator_prepares_runs_and_minutes_a_panel_and_the_chair_prints_it
         [*w["spocs"], "chair@test.invalid", "coordinator@test.invalid"])
 
     # ---- 2. the panel -------------------------------------------------------------------------
-    _wait_until_started(w["starts"])
+    clock(w["starts"] + timedelta(seconds=1))
 
     # Attendance: the police came and acknowledged the confidentiality statement.
     _follow(page, "Attendance")
