@@ -19,12 +19,14 @@ test: system-packages install assets lint
 
 TEST_WORKERS ?= 2
 
-# The layers of docs/architecture.md (import-linter, contract in pyproject.toml) and ruff.
+# The layers of docs/architecture.md (import-linter, contract in pyproject.toml), ruff, and bandit
+# (its skips and reasons in pyproject.toml; findings marked in place with "# nosec" and a reason).
 lint: install
 	$(BIN)/lint-imports --no-cache
 	$(BIN)/ruff check panel tests wsgi.py
+	$(BIN)/bandit -q -c pyproject.toml -r panel wsgi.py
 
-# The date-sensitive tests (services, panel schedule, action ladder and sweep, workdays, demo data)
+# The date-sensitive tests (services, panel schedule and agenda, ladder and sweep, workdays, demo data)
 # under libfaketime at each awkward instant listed in tests/dates/run.sh: the 1st and 9th of a
 # month, 29 February 2028, both 2027 clock-change Sundays at 01:30 London, New Year's Eve 23:30
 # and a bank holiday. Prints each instant; fails if any fails. PYTEST_ARGS replaces "-n 2".

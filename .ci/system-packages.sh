@@ -2,12 +2,14 @@
 # Installs the Debian packages Panel needs when run as root; otherwise prints the apt-get line.
 #   run:  WeasyPrint's libraries (PDF agendas)
 #   test: those plus Debian's chromium (browser tests), libatomic1 (Playwright's driver),
-#         poppler-utils (reading PDFs in tests), faketime (make test-dates)
+#         poppler-utils (reading PDFs in tests), faketime (make test-dates),
+#         openjdk-17-jre-headless (the Nu HTML Checker, vnu-jar from npm),
+#         nginx (tests/ops/test_nginx.py puts it in front of gunicorn, as deploy/ does)
 set -euo pipefail
 mode=${1:-run}
 pkgs=(libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-liberation)
-if [ "$mode" = test ]; then pkgs+=(chromium libatomic1 poppler-utils faketime); fi
-if [ "$mode" = ci ]; then pkgs+=(chromium libatomic1 poppler-utils postgresql faketime); fi
+if [ "$mode" = test ]; then pkgs+=(chromium libatomic1 poppler-utils faketime openjdk-17-jre-headless nginx); fi
+if [ "$mode" = ci ]; then pkgs+=(chromium libatomic1 poppler-utils postgresql faketime openjdk-17-jre-headless nginx); fi
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -108,8 +108,27 @@ def run_migrations_online():
             render_item=render_item,
         )
 
-        with context.begin_transaction():
-            context.run_migrations()
+        # SQLite alters a table by rebuilding it (batch mode: copy, drop the old one, rename). With
+        # foreign keys on (as Panel's connections have them), dropping a table that rows elsewhere
+        # point at fails, so a database holding data could not be upgraded. They are off while the
+        # migrations run (the pragma only changes outside a transaction, so on the raw connection
+        # before Alembic begins one), every key is checked before the commit, and they are on again
+        # before the connection goes back to the pool. tests/ops/test_upgrades.py upgrades full
+        # databases from every revision.
+        sqlite = connection.dialect.name == 'sqlite'
+        raw = connection.connection.dbapi_connection if sqlite else None
+        if sqlite:
+            raw.execute('PRAGMA foreign_keys=OFF')
+        try:
+            with context.begin_transaction():
+                context.run_migrations()
+                if sqlite:
+                    broken = connection.exec_driver_sql('PRAGMA foreign_key_check').fetchall()
+                    if broken:
+                        raise RuntimeError(f'the migration left rows pointing at missing rows: {broken[:10]}')
+        finally:
+            if sqlite:
+                raw.execute('PRAGMA foreign_keys=ON')
 
 
 if context.is_offline_mode():

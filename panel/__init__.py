@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +40,7 @@ def create_app(overrides: dict[str, Any] | None = None, *, env: str | None = Non
         app.config.update(overrides)
     _engine_options(app)
     app.url_map.converters["int"] = RecordIdConverter
+    register_logging(app)
     register_extensions(app)
     register_templates(app)
     register_security(app)
@@ -48,7 +48,6 @@ def create_app(overrides: dict[str, Any] | None = None, *, env: str | None = Non
     register_errorhandlers(app)
     register_commands(app)
     register_notify(app)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     return app
 
 
@@ -61,7 +60,9 @@ def _engine_options(app: Flask) -> None:
         options.setdefault("connect_args", {}).update({"timeout": 30, "check_same_thread": False})
     elif uri.startswith("postgresql"):
         # Timestamps set by the database are UTC whatever the server's own zone.
-        options.setdefault("connect_args", {}).update({"options": "-c timezone=UTC"})
+        # lock_timeout: a row held by another writer for 30 s is answered with the "service is
+        # busy, your text is kept" page (panel/main/errors.py), as SQLite's busy timeout is.
+        options.setdefault("connect_args", {}).update({"options": "-c timezone=UTC -c lock_timeout=30s"})
         options.setdefault("pool_pre_ping", True)
     app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
 
@@ -88,6 +89,13 @@ def _sqlite_connect(dbapi_connection, connection_record) -> None:
 def _sqlite_begin(conn) -> None:
     if conn.dialect.name == "sqlite":
         conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def register_logging(app: Flask) -> None:
+    """One line per request, text or JSON, nothing secret in any logger's lines (panel/ops/logs.py)."""
+    from panel.ops import logs
+
+    logs.register(app)
 
 
 def register_extensions(app: Flask) -> None:

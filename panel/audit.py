@@ -9,12 +9,15 @@ migration that creates the table).
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
 from typing import Any, Iterable
 
 import sqlalchemy as sa
-from flask import has_request_context, request
+from flask import current_app, has_request_context, request
 from flask_login import current_user
 from sqlalchemy import event
 from sqlalchemy.orm import Session
@@ -69,6 +72,16 @@ def _digest(prev_hash: str, event_: AuditEvent) -> str:
     return hashlib.sha256((prev_hash + content).encode()).hexdigest()
 
 
+def _key() -> bytes:
+    return (current_app.config.get("AUDIT_KEY") or "").encode()
+
+
+def seal(text: str) -> str | None:
+    """HMAC-SHA256 under AUDIT_KEY (held outside the database), or None when no key is set."""
+    key = _key()
+    return hmac.new(key, text.encode(), hashlib.sha256).hexdigest() if key else None
+
+
 def _lock_chain() -> None:
     """Serialise writers so two transactions never chain to the same previous row.
 
@@ -115,6 +128,7 @@ def record(
         prev_hash=prev,
     )
     row.hash = _digest(prev, row)
+    row.seal = seal(row.hash)
     db.session.add(row)
     db.session.flush()
     return row
@@ -156,6 +170,149 @@ def verify_chain() -> ChainReport:
             prev = row.hash
             checked += 1
     return ChainReport(True, checked)
+
+
+# ---- the anchors outside the database ------------------------------------------------------
+# Once a day the job "audit-anchor" (panel/admin/jobs.py) appends the chain's head, its entry
+# count and last hash, sealed, to the file AUDIT_ANCHOR_PATH (and emails it to AUDIT_MAILBOX).
+# Whoever can rewrite the database can recompute every hash, and can delete the newest entries
+# leaving a shorter chain that verifies; neither matches an anchor taken before.
+
+
+@dataclass
+class Head:
+    count: int
+    last_id: int
+    hash: str
+
+
+def chain_head() -> Head:
+    count, last_id = db.session.execute(sa.select(sa.func.count(), sa.func.max(AuditEvent.id))).one()
+    last = db.session.execute(sa.select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)).scalar()
+    return Head(count, last_id or 0, last or GENESIS)
+
+
+def anchor_line(head: Head, at: datetime) -> dict[str, Any]:
+    body = {"at": at.isoformat(timespec="seconds"), "count": head.count, "last_id": head.last_id,
+            "hash": head.hash}
+    return {**body, "seal": seal(f"{head.count}:{head.last_id}:{head.hash}")}
+
+
+def read_anchors(path: str | Path) -> tuple[list[dict[str, Any]], list[str]]:
+    """The anchors in the file (oldest first) and the problems with lines that are not anchors."""
+    anchors, problems = [], []
+    file = Path(path)
+    if not file.exists():
+        return anchors, problems
+    for number, line in enumerate(file.read_text().splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            item = json.loads(line)
+            anchors.append({"line": number, "count": int(item["count"]), "last_id": int(item["last_id"]),
+                            "hash": str(item["hash"]), "at": str(item.get("at", "")),
+                            "seal": item.get("seal")})
+        except (ValueError, KeyError, TypeError):
+            problems.append(f"line {number} of the anchor file is not an anchor")
+    return anchors, problems
+
+
+@dataclass
+class TrailReport:
+    """What audit-verify found: the hash chain, the seals and the anchors."""
+
+    chain: ChainReport
+    checked: int = 0
+    problems: list[str] = field(default_factory=list)  # tampering found: verification fails
+    unvouched: list[tuple[int, int, str]] = field(default_factory=list)  # (first id, last id, why)
+    anchors: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return self.chain.ok and not self.problems
+
+
+def _ranges(ids: list[int]) -> list[tuple[int, int]]:
+    out: list[tuple[int, int]] = []
+    for i in ids:
+        if out and i == out[-1][1] + 1:
+            out[-1] = (out[-1][0], i)
+        else:
+            out.append((i, i))
+    return out
+
+
+def _walk(report: TrailReport, key: bytes, by_position: dict[int, dict[str, Any]]) -> tuple[list[int], list, int]:
+    """Walk the trail once: entries with a wrong seal, unsealed entries (and whether a sealed one
+    came before), anchors met on the way; returns (bad seals, unsealed, last id)."""
+    bad_seal: list[int] = []
+    unsealed: list[tuple[int, bool]] = []
+    seen_sealed = False
+    position = last_id = 0
+    rows = db.session.execute(sa.select(AuditEvent.id, AuditEvent.hash, AuditEvent.seal)
+                              .order_by(AuditEvent.id).execution_options(yield_per=1000))
+    with rows:
+        for row_id, row_hash, row_seal in rows:
+            position += 1
+            last_id = row_id
+            if row_seal is None:
+                unsealed.append((row_id, seen_sealed))
+            else:
+                seen_sealed = True
+                if not key or not hmac.compare_digest(row_seal, seal(row_hash) or ""):
+                    bad_seal.append(row_id)
+            anchor = by_position.get(position)
+            if anchor is not None:
+                anchor["found"] = True
+                if anchor["hash"] != row_hash or anchor["last_id"] != row_id:
+                    report.problems.append(
+                        f"entry {row_id} is not the entry anchored on {anchor['at']} as entry number {position} "
+                        "(the trail was rewritten or entries were removed before it)")
+    report.checked = position
+    return bad_seal, unsealed, last_id
+
+
+def _check_anchors(report: TrailReport, key: bytes, anchors: list[dict[str, Any]]) -> None:
+    for anchor in anchors:
+        if not anchor.get("found") and anchor["count"] > report.checked:
+            report.problems.append(
+                f"the anchor of {anchor['at']} counted {anchor['count']} entries up to entry {anchor['last_id']}; "
+                f"the trail holds {report.checked}: entries were deleted")
+        if key and anchor["seal"] is not None and not hmac.compare_digest(
+                str(anchor["seal"]), seal(f"{anchor['count']}:{anchor['last_id']}:{anchor['hash']}") or ""):
+            report.problems.append(f"line {anchor['line']} of the anchor file does not carry its seal")
+
+
+def verify_trail(anchor_path: str | Path | None = None) -> TrailReport:
+    """Check the chain, every entry's seal, and the chain against each anchor in the file.
+
+    An entry with a wrong seal, an unsealed entry after a sealed one, an anchor whose entry is
+    missing or has another hash, or an anchor with a wrong seal is tampering. Entries written
+    before the key was set (no seal) and entries after the last anchor are reported as ones it
+    could not vouch for as fully: the first rest on the hash chain and the anchors, the second on
+    their seals."""
+    report = TrailReport(chain=verify_chain())
+    key = _key()
+    anchors, report.problems = read_anchors(anchor_path or current_app.config["AUDIT_ANCHOR_PATH"])
+    report.anchors = len(anchors)
+    bad_seal, unsealed, last_id = _walk(report, key, {a["count"]: a for a in anchors})
+    if key:
+        for first, last in _ranges(bad_seal):
+            report.problems.append(f"entries {first}-{last} do not carry their seal: edited, rehashed or forged")
+    elif bad_seal:
+        report.unvouched.append((bad_seal[0], bad_seal[-1], "AUDIT_KEY is not set, so seals cannot be checked"))
+    for first, last in _ranges([i for i, after_sealed in unsealed if after_sealed and key]):
+        report.problems.append(f"entries {first}-{last} are unsealed after sealed entries: added without the key")
+    for first, last in _ranges([i for i, after_sealed in unsealed if not (after_sealed and key)]):
+        report.unvouched.append((first, last, "written before AUDIT_KEY was set: no seal"))
+    _check_anchors(report, key, anchors)
+    anchored_to = max((a["last_id"] for a in anchors if a.get("found")), default=0)
+    if last_id > anchored_to:
+        first_after = db.session.execute(sa.select(sa.func.min(AuditEvent.id))
+                                         .where(AuditEvent.id > anchored_to)).scalar_one()
+        report.unvouched.append((first_after, last_id, "after the last anchor: vouched for by their seals only"
+                                 if key else "after the last anchor, and no key: not vouched for"))
+    return report
 
 
 @event.listens_for(Session, "before_flush")

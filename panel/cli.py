@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import os
 import sys
+from pathlib import Path
 
 import click
 from flask import current_app
 from flask.cli import AppGroup
 
 from panel import demo
-from panel.audit import verify_chain
+from panel.audit import verify_chain, verify_trail
 from panel.auth.passwords import MIN_LENGTH
 from panel.extensions import db
 from panel.models import Agency, ApiToken
+from panel.forms.errors import ServiceError
+from panel.ops import backup as backups
+from panel.ops.admin import DEFAULT_AGENCY_CODE, create_admin
 from panel.referrals.tokens import create_token, list_tokens, revoke_token
 from panel.scheduler import JOBS, run_job, run_scheduler
 
@@ -37,15 +42,27 @@ def demo_data_command(password: str, force: bool) -> None:
 
 
 @panel_cli.command("audit-verify")
-def audit_verify_command() -> None:
-    """Check the audit trail's hash chain. Exit 0 when intact, 1 naming the first broken row."""
-    report = verify_chain()
+@click.option("--anchors", "anchor_path", type=click.Path(dir_okay=False), default=None,
+              help="The anchor file to check against (default: the setting AUDIT_ANCHOR_PATH).")
+def audit_verify_command(anchor_path: str | None) -> None:
+    """Check the audit trail: its hash chain, every entry's seal (AUDIT_KEY) and the anchors
+    written outside the database. Exit 0 when intact; 1 saying what was tampered with."""
+    report = verify_trail(anchor_path)
+    chain = report.chain
+    if not chain.ok:
+        click.echo(f"Audit trail broken at entry {chain.broken_id}: {chain.reason} "
+                   f"({chain.checked} entries before it are intact).", err=True)
+    for problem in report.problems:
+        click.echo(f"Audit trail tampered with: {problem}.", err=True)
     if report.ok:
         click.echo(f"Audit trail intact: {report.checked} entries checked.")
-        return
-    click.echo(f"Audit trail broken at entry {report.broken_id}: {report.reason} "
-               f"({report.checked} entries before it are intact).", err=True)
-    sys.exit(1)
+        click.echo(f"Seals checked{'' if current_app.config.get('AUDIT_KEY') else ' (none: AUDIT_KEY is not set)'}; "
+                   f"{report.anchors} anchor{'s' if report.anchors != 1 else ''} checked.")
+    for first, last, why in report.unvouched:
+        span = f"entry {first}" if first == last else f"entries {first}-{last}"
+        click.echo(f"Could not fully vouch for {span}: {why}.")
+    if not report.ok:
+        sys.exit(1)
 
 
 @panel_cli.command("scheduler")
@@ -109,3 +126,66 @@ def api_token_revoke_command(token_id: int) -> None:
         click.echo(f"Token {token_id} ({row.prefix}…) is revoked.")
     else:
         click.echo(f"Token {token_id} was already revoked.")
+
+
+@panel_cli.command("create-admin")
+@click.option("--email", required=True, help="The administrator's email address: they sign in with it.")
+@click.option("--name", required=True, help="The administrator's name, as others see it.")
+@click.option("--agency", "agency_code", default=DEFAULT_AGENCY_CODE, show_default=True,
+              help="The code of the agency they belong to; the default one is made when missing.")
+def create_admin_command(email: str, name: str, agency_code: str) -> None:
+    """Add an administrator. The password comes from PANEL_ADMIN_PASSWORD, else it is asked twice."""
+    password = os.environ.get("PANEL_ADMIN_PASSWORD")
+    if password is None:
+        password = click.prompt("Password (12 characters or more)", hide_input=True,
+                                confirmation_prompt="Type the password again")
+    try:
+        user = create_admin(email=email, name=name, password=password, agency_code=agency_code)
+    except ServiceError as error:
+        db.session.rollback()
+        click.echo(f"Not created: {error.message}.", err=True)
+        sys.exit(1)
+    db.session.commit()
+    click.echo(f"Administrator {user.name} (user {user.id}) created. Sign in at /login with their email "
+               "address and the password given.")
+
+
+@panel_cli.command("backup")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+def backup_command(file: Path) -> None:
+    """Write a consistent copy of the database to FILE (while the service runs) and FILE.sha256 beside it."""
+    try:
+        result = backups.backup(db.engine, current_app.config["SQLALCHEMY_DATABASE_URI"], file,
+                                bin_dir=current_app.config.get("PG_BIN_DIR", ""))
+    except backups.OpsError as error:
+        click.echo(f"Backup failed: {error}", err=True)
+        sys.exit(1)
+    click.echo(f"Backed up the {result.kind} database to {result.path} ({result.size:,} bytes).")
+    click.echo(f"SHA-256 {result.sha256}, written to {result.checksum_path} (check it with sha256sum -c).")
+
+
+@panel_cli.command("restore")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--force", is_flag=True, help="Replace a database that already holds data.")
+def restore_command(file: Path, force: bool) -> None:
+    """Replace the database with the backup FILE, then check the audit trail. Stop the service first."""
+    uri = current_app.config["SQLALCHEMY_DATABASE_URI"]
+    db.session.remove()
+    try:
+        result = backups.restore(db.engine, uri, file, force=force, bin_dir=current_app.config.get("PG_BIN_DIR", ""))
+    except backups.OpsError as error:
+        click.echo(f"Not restored: {error}", err=True)
+        sys.exit(1)
+    db.session.remove()
+    click.echo(f"Restored {result.path} into the {result.kind} database (checksum {result.checksum}).")
+    click.echo(f"Migration: {result.revision or 'none'}.")
+    for name, count in result.counts.items():
+        click.echo(f"  {name}: {count:,} rows")
+    report = verify_chain()
+    db.session.remove()
+    if not report.ok:
+        click.echo(f"The restored audit trail is broken at entry {report.broken_id}: {report.reason} "
+                   f"({report.checked} entries before it are intact).", err=True)
+        sys.exit(1)
+    click.echo(f"Audit trail intact: {report.checked} entries checked.")
+    click.echo("If the code is newer than the backup, run `flask --app wsgi db upgrade` before starting the service.")

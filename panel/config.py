@@ -25,6 +25,25 @@ def _roles(name: str) -> frozenset[str]:
     return frozenset(r.strip().lower() for r in os.environ.get(name, "").split(",") if r.strip())
 
 
+def _audit_key(default: str = "") -> str:
+    """AUDIT_KEY, or the contents of the file AUDIT_KEY_FILE: the key that seals the audit trail.
+    Keep it outside the database and out of its backups (see the README)."""
+    key = os.environ.get("AUDIT_KEY", "").strip()
+    path = os.environ.get("AUDIT_KEY_FILE", "").strip()
+    if not key and path:
+        key = Path(path).read_text().strip()
+    return key or default
+
+
+def _development_audit_key() -> str:
+    path = INSTANCE_DIR / "audit_key"
+    if not path.exists():
+        INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_urlsafe(48))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
 def _development_secret_key() -> str:
     """Development keeps a generated key under instance/ so sessions survive restarts."""
     path = INSTANCE_DIR / "secret_key"
@@ -68,6 +87,7 @@ class Config:
     PANEL_CUTOFF_WORKING_DAYS = _int("PANEL_CUTOFF_WORKING_DAYS", 5)
     PANELS_AHEAD = _int("PANELS_AHEAD", 12)
     PANEL_LOCATION = os.environ.get("PANEL_LOCATION", "")
+    PANEL_ONLINE_LINK = os.environ.get("PANEL_ONLINE_LINK", "")  # https://; each panel can have its own
     PANEL_CASE_MINUTES = _int("PANEL_CASE_MINUTES", 15)
     PANEL_CONFIDENTIALITY_STATEMENT = os.environ.get(
         "PANEL_CONFIDENTIALITY_STATEMENT",
@@ -78,6 +98,12 @@ class Config:
     REQUIRE_MFA_FOR = _roles("REQUIRE_MFA_FOR")
     LOCKOUT_ATTEMPTS = 5
     LOCKOUT_MINUTES = 15
+    # failed sign-ins across accounts, per address and overall, in a sliding window (0 turns one off)
+    LOGIN_THROTTLE_WINDOW_MINUTES = _int("LOGIN_THROTTLE_WINDOW_MINUTES", 15)
+    LOGIN_THROTTLE_PER_ADDRESS = _int("LOGIN_THROTTLE_PER_ADDRESS", 10)
+    LOGIN_THROTTLE_GLOBAL = _int("LOGIN_THROTTLE_GLOBAL", 100)
+    # bad API tokens from one address in a minute before calls are refused without an audit entry
+    API_BAD_TOKEN_LIMIT_PER_MINUTE = _int("API_BAD_TOKEN_LIMIT_PER_MINUTE", 10)
     IDLE_TIMEOUT_MINUTES = 30
     ABSOLUTE_TIMEOUT_HOURS = 12
     ISA_DUE_SOON_DAYS = 30
@@ -87,6 +113,14 @@ class Config:
     SESSION_COOKIE_NAME = "panel_session"
     WTF_CSRF_TIME_LIMIT = None  # the session's own timeouts bound a form's life
     MAX_CONTENT_LENGTH = 2 * 1024 * 1024
+    # the audit chain's anchors: a file the database cannot change, appended daily by the job
+    # "audit-anchor", and a mailbox that gets each anchor by email
+    AUDIT_ANCHOR_PATH = os.environ.get("AUDIT_ANCHOR_PATH", str(INSTANCE_DIR / "audit-anchors.jsonl"))
+    AUDIT_MAILBOX = os.environ.get("AUDIT_MAILBOX", "")
+    # one line per request and per job on stderr: "text" or "json" (panel.ops.logs)
+    LOG_FORMAT = os.environ.get("LOG_FORMAT", "text")
+    # where pg_dump, pg_restore and psql are, when not Debian's /usr/lib/postgresql/<major>/bin (panel.ops.backup)
+    PG_BIN_DIR = os.environ.get("PG_BIN_DIR", "")
     TESTING = False
 
 
@@ -96,6 +130,7 @@ class DevelopmentConfig(Config):
 
     def __init__(self) -> None:
         self.SECRET_KEY = os.environ.get("SECRET_KEY") or _development_secret_key()
+        self.AUDIT_KEY = _audit_key() or _development_audit_key()
 
 
 class TestingConfig(Config):
@@ -107,6 +142,7 @@ class TestingConfig(Config):
 
     def __init__(self) -> None:
         self.SECRET_KEY = os.environ.get("SECRET_KEY") or secrets.token_urlsafe(32)
+        self.AUDIT_KEY = _audit_key(secrets.token_urlsafe(32))
 
 
 class ProductionConfig(Config):
@@ -117,6 +153,8 @@ class ProductionConfig(Config):
         if len(key) < 32:
             raise RuntimeError("SECRET_KEY must be set to at least 32 random characters when PANEL_ENV=production")
         self.SECRET_KEY = key
+        # Without it entries are written unsealed, and audit-verify says it cannot vouch for them.
+        self.AUDIT_KEY = _audit_key()
 
 
 PROFILES = {"development": DevelopmentConfig, "testing": TestingConfig, "production": ProductionConfig}

@@ -103,6 +103,18 @@ def govuk_date(value: date | datetime | None) -> str:
     return f"{value.day} {value:%B %Y}"
 
 
+def html_datetime(value: date | datetime | None) -> str:
+    """The value of an HTML <time datetime>: a date as 2027-01-14, a moment in UTC to the whole
+    second as 2027-01-14T14:05:09Z (HTML allows at most three fractional digits; none are needed)."""
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=timezone.utc)
+        return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return value.isoformat()
+
+
 def govuk_datetime(value: datetime | None) -> str:
     """14 January 2027 at 2:05pm, in Europe/London."""
     if value is None:

@@ -222,6 +222,9 @@ class AuditEvent(db.Model):
     user_agent: Mapped[str] = mapped_column(sa.String(255), default="")
     prev_hash: Mapped[str] = mapped_column(sa.String(64))
     hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    # HMAC-SHA256 of the hash under AUDIT_KEY, a key held outside the database: anyone who can
+    # write the database can recompute the hashes, but not this. None: written without a key.
+    seal: Mapped[str | None] = mapped_column(sa.String(64))
 
     user: Mapped[User | None] = relationship()
 
@@ -418,10 +421,15 @@ class Referral(db.Model):
     status: Mapped[ReferralStatus] = mapped_column(_enum(ReferralStatus), default=ReferralStatus.DRAFT)
     source: Mapped[str] = mapped_column(sa.String(10), default="form")  # form or api
     person_id: Mapped[int] = mapped_column(sa.ForeignKey("persons.id"), index=True)
+    # The person's details as the referrer wrote them, kept when the referral is linked to an
+    # earlier person record (person_id then names that record): linking never overwrites them.
+    referred_person_id: Mapped[int | None] = mapped_column(sa.ForeignKey("persons.id"))
     referring_agency_id: Mapped[int] = mapped_column(sa.ForeignKey("agencies.id"), index=True)
     created_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"), index=True)
     api_token_id: Mapped[int | None] = mapped_column(sa.ForeignKey("api_tokens.id"))
     idempotency_key: Mapped[str | None] = mapped_column(sa.String(100))
+    # SHA-256 of the API body first sent with the Idempotency-Key: the same key with another body is refused.
+    idempotency_body_hash: Mapped[str | None] = mapped_column(sa.String(64))
     referrer_name: Mapped[str] = mapped_column(sa.String(120), default="")
     referrer_email: Mapped[str] = mapped_column(sa.String(254), default="")
     referrer_phone: Mapped[str] = mapped_column(sa.String(40), default="")
@@ -449,12 +457,18 @@ class Referral(db.Model):
     submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
-    person: Mapped[Person] = relationship()
+    person: Mapped[Person] = relationship(foreign_keys=[person_id])
+    referred_person: Mapped[Person | None] = relationship(foreign_keys=[referred_person_id])
     referring_agency: Mapped[Agency] = relationship()
     created_by: Mapped[User | None] = relationship()
     involvements: Mapped[list[Involvement]] = relationship(
         back_populates="referral", foreign_keys="Involvement.referral_id", order_by="Involvement.id")
     decisions: Mapped[list[ReferralDecision]] = relationship(back_populates="referral", order_by="ReferralDecision.id")
+
+    @property
+    def as_referred(self) -> Person:
+        """The person as the referrer wrote them: their own copy once linked, else the person record."""
+        return self.referred_person or self.person
 
     __table_args__ = (
         sa.Index("ix_referrals_status_submitted", "status", "submitted_at"),
@@ -1146,6 +1160,24 @@ class MinutesAmendment(db.Model):
 
     meeting: Mapped[Meeting] = relationship(back_populates="amendments")
     by: Mapped[User | None] = relationship()
+
+
+class MinutesSnapshot(db.Model):
+    """The signed-off record of a panel's minutes: everything the minutes page and their PDF
+    show, as one JSON document (panel.meetings.record.MinutesRecord), taken when the chair
+    finalised them (or, for minutes finalised before this existed, when the database was
+    upgraded: `source` says which). Written once and never changed; amendments sit beside it
+    in minutes_amendments."""
+
+    __tablename__ = "minutes_snapshots"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    meeting_id: Mapped[int] = mapped_column(sa.ForeignKey("meetings.id"), unique=True)
+    version: Mapped[int] = mapped_column(default=1)
+    source: Mapped[str] = mapped_column(sa.String(20), default="finalised")  # finalised or upgrade
+    taken_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    taken_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    document: Mapped[dict] = mapped_column(sa.JSON)
 
 
 class AttendeeResponse(StrEnum):

@@ -62,6 +62,10 @@ JOBS: dict[str, Job] = {
     "panel-schedule": Job("panel.meetings.schedule:schedule_job", {"trigger": "cron", "hour": 6, "minute": 30}),
     # each panel's agenda published to the SPoCs on its referral cut-off day (panel.meetings.panels)
     "agenda-publish": Job("panel.meetings.panels:publish_due_agendas", {"trigger": "cron", "hour": 7, "minute": 15}),
+    # upcoming panels' agendas kept in line with the data (panel.meetings.panels); pages never sync on a GET
+    "agenda-sync": Job("panel.meetings.panels:sync_upcoming_agendas", {"trigger": "interval", "minutes": 5}),
+    # the audit chain's head written outside the database and emailed (panel.admin.jobs), daily
+    "audit-anchor": Job("panel.admin.jobs:write_anchor", {"trigger": "cron", "hour": 0, "minute": 30}),
 }
 
 
@@ -218,11 +222,14 @@ def _execute(name: str) -> str:
         result = _resolve(job.path)()
     except Exception:
         db.session.rollback()
-        log.exception("job %s failed after %.2fs", name, time.monotonic() - started)
+        duration = time.monotonic() - started
+        log.exception("job %s failed after %.2fs", name, duration,
+                      extra={"job": name, "outcome": "failed", "duration_ms": round(duration * 1000)})
         raise
     duration = time.monotonic() - started
     summary = _summarise(result)
-    log.info("job %s: %s (%.2fs)", name, summary, duration)
+    log.info("job %s: %s (%.2fs)", name, summary, duration,
+             extra={"job": name, "outcome": "ok", "duration_ms": round(duration * 1000)})
     return f"{name}: {summary} ({duration:.2f}s)"
 
 
@@ -305,7 +312,8 @@ def run_scheduler(app: Flask) -> int:
             except LockLost as exc:
                 log.error("scheduler: %s; stopping so that only one scheduler runs jobs", exc)
                 stopper.request(1)
-            except Exception:  # noqa: BLE001 - logged by _execute; the next run tries again
+            # bandit B110: logged by _execute; the next run tries again
+            except Exception:  # noqa: BLE001  # nosec B110
                 pass
 
     start = datetime.now(TIMEZONE)

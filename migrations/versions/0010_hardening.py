@@ -17,8 +17,12 @@ depends_on = None
 
 
 def upgrade():
-    pass  # placeholder: no schema change yet
+    # The audit chain's seal (an HMAC under AUDIT_KEY, kept outside the database). Entries written
+    # before have none: audit-verify vouches for them through the hash chain and the anchors only.
+    op.add_column('audit_events', sa.Column('seal', sa.String(length=64), nullable=True))
 
 
 def downgrade():
-    pass
+    # Dropping the column loses the seals: audit-verify can then vouch only through the anchors.
+    # A plain DROP COLUMN (SQLite 3.35+), not a batch copy, so the append-only triggers stay.
+    op.drop_column('audit_events', 'seal')

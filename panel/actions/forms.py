@@ -23,7 +23,7 @@ from govuk_frontend_wtf.wtforms_widgets import (
 from wtforms import BooleanField, RadioField, SelectChoice, SelectField, StringField, SubmitField
 from wtforms.validators import InputRequired, ValidationError
 
-from panel.actions.services import DESCRIPTION_MAX, NOTE_MAX, REASON_MAX, ActionFilters
+from panel.actions.services import DESCRIPTION_MAX, NOT_DONE_REASON, NOTE_MAX, REASON_MAX, ActionFilters
 from panel.dates import govuk_date
 from panel.forms.fields import GovukDateField, optional_int, text_area as _area
 from panel.forms.text import one_line
@@ -145,7 +145,8 @@ class AddActionForm(FlaskForm):
 
 class UpdateActionForm(FlaskForm):
     note = _area("Update (optional)", "The update", NOTE_MAX,
-                 hint="What has been done since the last update, or what is in the way.")
+                 hint="What has been done since the last update, or what is in the way. If the agency did not "
+                      "do the action, say why: it is needed to mark it ‘Not done by the agency’.")
     status = RadioField("Status", widget=GovRadioInput(), coerce=ActionStatus,
                         choices=[SelectChoice(s.value, s.label) for s in ActionStatus],
                         invalid_value_message="Select the status of the action",
@@ -193,6 +194,9 @@ class UpdateActionForm(FlaskForm):
         if ok and not self.errors and not self.note.data and self.new_due is None \
                 and self.status.data == ActionStatus.OPEN:
             _fail(self.note, "Write an update, or change the status or the due date")
+        if not self.note.errors and not self.note.data and self.status.data == ActionStatus.NOT_DONE \
+                and self.current_status != ActionStatus.NOT_DONE:
+            _fail(self.note, NOT_DONE_REASON)
         return ok and not self.errors
 
 
@@ -217,3 +221,12 @@ class AcknowledgeForm(FlaskForm):
                     required="Enter a comment: what your agency will do",
                     hint="The coordinator sees this on the action’s page.")
     submit = SubmitField("Acknowledge escalation", widget=GovSubmitInput())
+
+
+class ChairAcknowledgeForm(AcknowledgeForm):
+    """The chair acknowledges for the panel, not for an agency of their own."""
+
+    comment = _area("What will happen next?", "The comment", COMMENT_MAX,
+                    required="Enter what will happen next",
+                    hint="For example, that the action is on the next panel’s agenda. The coordinator sees this "
+                         "on the action’s page.")

@@ -35,11 +35,12 @@ from panel.models import (
     User,
     utcnow,
 )
-from panel.dates import london_today
+from panel.dates import govuk_date, london_today
 
 DESCRIPTION_MAX = 1000
 NOTE_MAX = 2000
 REASON_MAX = 500
+NOT_DONE_REASON = "Enter why the agency did not do the action"
 REPEAT_WINDOW = timedelta(minutes=10)   # the same form sent again within this is not saved twice
 
 
@@ -104,7 +105,7 @@ def create_action(case: Case, *, description: str, agency: Agency, due_on: date,
     _start_ladder(action, today)
     db.session.add(action)
     db.session.flush()
-    add_event(case, "action", f"Action {action.id} agreed for {agency.name}, due {due_on:%d/%m/%Y}",
+    add_event(case, "action", f"Action {action.id} agreed for {agency.name}, due {govuk_date(due_on)}",
               by=by, agency_id=agency.id, ref_type="action", ref_id=action.id)
     audit.record(AuditAction.CREATE, "action", action.id,
                  summary={"case": case.reference, "agency": agency.code, "due_on": due_on.isoformat()}, user=by)
@@ -135,6 +136,9 @@ def update_action(action: Action, *, by: User, note: str = "", status: ActionSta
             raise ServiceError(f"The reason must be {REASON_MAX} characters or fewer", field="reason")
     if not note and new_status is None and new_due is None:
         raise ServiceError("Write an update, or change the status or the due date", field="note")
+    if new_status == ActionStatus.NOT_DONE and not note:
+        # SafeLives: an action the agency did not do is told apart from one that became impossible, with why.
+        raise ServiceError(NOT_DONE_REASON, field="note")
     update = ActionUpdate(action_id=action.id, by_id=by.id, note=note,
                           old_status=action.status if new_status else None, new_status=new_status,
                           old_due_on=action.due_on if new_due else None, new_due_on=new_due,
@@ -155,7 +159,7 @@ def update_action(action: Action, *, by: User, note: str = "", status: ActionSta
         changes["note"] = True
     summary = (f"Action {action.id}: " + "; ".join(
         filter(None, [new_status and f"now {new_status.label.lower()}",
-                      new_due and f"due date changed to {new_due:%d/%m/%Y}",
+                      new_due and f"due date changed to {govuk_date(new_due)}",
                       note and "update recorded"])))
     add_event(action.case, "action", summary, by=by, agency_id=action.agency_id, ref_type="action", ref_id=action.id)
     audit.record(AuditAction.UPDATE, "action", action.id, summary=changes, user=by)
@@ -244,6 +248,9 @@ def escalate_by_hand(action: Action, *, to_chair: bool, reason: str, by: User, n
         raise ServiceError("The reason must be 1000 characters or fewer", field="reason")
     now = now or utcnow()
     step = LadderStep.MANUAL_CHAIR if to_chair else LadderStep.MANUAL_AGENCY
+    # Hold the action's row, so a double click's second request waits for the first to commit and
+    # then finds its row below, rather than racing it into the unique constraint (issue 14).
+    db.session.execute(sa.select(Action.id).where(Action.id == action.id).with_for_update())
     previous = db.session.scalar(
         sa.select(Escalation).where(Escalation.action_id == action.id, Escalation.step == step)
         .order_by(Escalation.round.desc()).limit(1))

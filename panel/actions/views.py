@@ -12,7 +12,6 @@ a fixed number of queries whatever the size of the log (eager loads, one escalat
 
 from __future__ import annotations
 
-import csv
 import io
 from datetime import timedelta
 from typing import Any
@@ -22,11 +21,12 @@ import sqlalchemy as sa
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from panel import audit, pagination as paging
+from panel import audit, csvsafe, pagination as paging
 from panel.actions import services
 from panel.actions.forms import (
     TO_CHAIR,
     AcknowledgeForm,
+    ChairAcknowledgeForm,
     ActionFilterForm,
     AddActionForm,
     EscalateForm,
@@ -157,7 +157,8 @@ def export_actions():
     for start in range(0, len(actions), EXPORT_CHUNK):
         levels.update(services.escalation_levels([a.id for a in actions[start:start + EXPORT_CHUNK]]))
     buffer = io.StringIO()
-    writer = csv.writer(buffer)
+    buffer.write(csvsafe.BOM)
+    writer = csvsafe.writer(buffer)
     writer.writerow(CSV_HEADER)
     for a in actions:
         level = levels.get(a.id)
@@ -170,7 +171,7 @@ def export_actions():
     audit.record(AuditAction.EXPORT, "actions", summary={"filters": form.filters(), "rows": len(actions)})
     db.session.commit()
     return Response(buffer.getvalue(), mimetype="text/csv",
-                    headers={"Content-Disposition": f'attachment; filename="actions-{today.isoformat()}.csv"'})
+                    headers={"Content-Disposition": csvsafe.disposition("actions", today)})
 
 
 # ---- our actions ----------------------------------------------------------------------------
@@ -310,7 +311,7 @@ def acknowledge_escalation(escalation_id: int):
     if not can_view_action(user, _agency_ids(action.case), today) or not (
             already or services.can_acknowledge(user, escalation)):
         _deny("escalation", escalation_id, section="acknowledge")
-    form = AcknowledgeForm()
+    form = ChairAcknowledgeForm() if user.role == Role.CHAIR else AcknowledgeForm()
     if not already and form.validate_on_submit():
         try:
             services.acknowledge(escalation, by=user, comment=form.comment.data)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import io
 from datetime import datetime
 from typing import Iterator
@@ -11,7 +10,7 @@ from urllib.parse import urlencode
 import sqlalchemy as sa
 from flask import Response, redirect, render_template, request, stream_with_context, url_for
 
-from panel import audit, pagination as paging
+from panel import audit, csvsafe, pagination as paging
 from panel.admin import bp
 from panel.admin.audit_forms import ACTION_LABELS, AuditFilterForm
 from panel.csvsafe import formula_safe
@@ -90,7 +89,8 @@ def _csv_lines(where: list[sa.ColumnElement[bool]]) -> Iterator[str]:
     transaction before the rows go out.
     """
     buffer = io.StringIO()
-    writer = csv.writer(buffer)
+    buffer.write(csvsafe.BOM)
+    writer = csvsafe.writer(buffer)
 
     def take() -> str:
         text = buffer.getvalue()
@@ -133,9 +133,8 @@ def export_audit():
     rows = _count(where)
     audit.record(AuditAction.EXPORT, "audit_events", summary={"filters": form.filters(), "rows": rows})
     db.session.commit()
-    filename = f"audit-{datetime.now(LONDON).date().isoformat()}.csv"
     return Response(
         stream_with_context(_csv_lines(where)),
         mimetype="text/csv",
-        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+        headers={"Content-Disposition": csvsafe.disposition("audit", datetime.now(LONDON).date())},
     )

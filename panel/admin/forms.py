@@ -9,6 +9,7 @@ from wtforms.validators import DataRequired, Email, InputRequired, Length, Valid
 
 from panel.admin import services
 from panel.forms.fields import optional_int
+from panel.forms.filters import FilterForm
 from panel.forms.text import lower_text, strip_text
 from panel.forms.validators import PlainText
 from panel.models import Agency, Role
@@ -113,11 +114,8 @@ class UserEditForm(FlaskForm):
         self.agency_id.choices = agency_choices(agencies, "Choose an agency")
 
 
-class UserFilterForm(FlaskForm):
+class UserFilterForm(FilterForm):
     """Filters for the user list, read from the query string. Bad values are ignored."""
-
-    class Meta:
-        csrf = False
 
     agency = SelectField("Agency", widget=GovSelect(), coerce=optional_int)
     role = SelectField("Role", widget=GovSelect())
@@ -129,9 +127,9 @@ class UserFilterForm(FlaskForm):
 
     def chosen(self) -> tuple[int | None, Role | None]:
         """The agency id and role to filter by, leaving out any that did not validate."""
-        self.validate()
-        agency_id = self.agency.data if not self.agency.errors else None
-        role = Role(self.role.data) if self.role.data and not self.role.errors else None
+        good = self.valid_fields()
+        agency_id = self.agency.data if "agency" in good else None
+        role = Role(self.role.data) if self.role.data and "role" in good else None
         return agency_id, role
 
 

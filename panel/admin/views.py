@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 
 from flask import current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
@@ -13,6 +12,7 @@ from panel.admin.forms import ACTIVE, DEACTIVATED, ConfirmForm, UserAddForm, Use
 from panel.extensions import db
 from panel.forms.errors import ServiceError, show_service_error
 from panel.models import Agency, User, utcnow
+from panel.dates import london_today
 
 
 def _admin() -> User:
@@ -21,9 +21,9 @@ def _admin() -> User:
 
 @bp.route("/")
 def dashboard():
-    board = services.dashboard(today=date.today(), now=utcnow(),
+    board = services.dashboard(today=london_today(), now=utcnow(),
                                due_soon_days=current_app.config["ISA_DUE_SOON_DAYS"])
-    return render_template("admin/dashboard.html", board=board, today=date.today())
+    return render_template("admin/dashboard.html", board=board, today=london_today())
 
 
 @bp.route("/users")

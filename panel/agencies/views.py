@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 
 from flask import Blueprint, current_app, flash, redirect, render_template, url_for
 from flask_login import current_user
@@ -12,6 +11,7 @@ from panel.agencies import services
 from panel.agencies.forms import AgencyForm
 from panel.extensions import db
 from panel.models import Agency, AgencyKind
+from panel.dates import london_today
 
 # The blueprint lives with the views, so importing the feature's services never loads its pages.
 bp = Blueprint("agencies", "panel.agencies", url_prefix="/admin")
@@ -23,7 +23,7 @@ def _due_soon_days() -> int:
 
 @bp.route("/agencies")
 def list_agencies():
-    today = date.today()
+    today = london_today()
     rows = [(a, services.isa_status(a, today=today, due_soon_days=_due_soon_days()))
             for a in services.list_agencies()]
     return render_template("agencies/list_agencies.html", rows=rows)
@@ -31,7 +31,7 @@ def list_agencies():
 
 @bp.route("/agencies/new", methods=["GET", "POST"])
 def add_agency():
-    form = AgencyForm(spoc_users=[], contact_users=[], today=date.today(), adding=True)
+    form = AgencyForm(spoc_users=[], contact_users=[], today=london_today(), adding=True)
     if form.validate_on_submit():
         try:
             agency = services.add_agency(name=form.name.data, code=form.code.data, kind=AgencyKind(form.kind.data),
@@ -54,7 +54,7 @@ def edit_agency(agency_id: int):
     spoc_users = services.spoc_candidates(agency)
     contact_users = services.contact_candidates(agency)
     form = AgencyForm(obj=agency, spoc_users=spoc_users, contact_users=contact_users,
-                      today=date.today(), adding=False)
+                      today=london_today(), adding=False)
     code_fixed = services.has_users(agency)
     if code_fixed:
         del form.code  # codes are fixed once an agency has users, so nothing a user sees changes under them
@@ -79,11 +79,11 @@ def edit_agency(agency_id: int):
                   "success" if changed else "info")
             return redirect(url_for("agencies.list_agencies"))
     return render_template("agencies/edit_agency.html", form=form, agency=agency, code_fixed=code_fixed,
-                           status=services.isa_status(agency, today=date.today(), due_soon_days=_due_soon_days()))
+                           status=services.isa_status(agency, today=london_today(), due_soon_days=_due_soon_days()))
 
 
 @bp.route("/isa")
 def isa_register():
-    rows = services.isa_register(today=date.today(), due_soon_days=_due_soon_days())
+    rows = services.isa_register(today=london_today(), due_soon_days=_due_soon_days())
     return render_template("agencies/isa_register.html", rows=rows)
 

@@ -20,6 +20,16 @@ CSP = (
     "font-src 'self'; connect-src 'self'; form-action 'self'; base-uri 'none'; "
     "object-src 'none'; frame-ancestors 'none'"
 )
+# Every powerful feature off: the service uses none of them, and no frame may ask for them.
+PERMISSIONS_POLICY = ", ".join(f"{feature}=()" for feature in (
+    "accelerometer", "ambient-light-sensor", "autoplay", "battery", "bluetooth", "browsing-topics",
+    "camera", "display-capture", "document-domain", "encrypted-media", "execution-while-not-rendered",
+    "execution-while-out-of-viewport", "fullscreen", "gamepad", "geolocation", "gyroscope", "hid",
+    "identity-credentials-get", "idle-detection", "interest-cohort", "local-fonts", "magnetometer",
+    "microphone", "midi", "otp-credentials", "payment", "picture-in-picture", "publickey-credentials-create",
+    "publickey-credentials-get", "screen-wake-lock", "serial", "speaker-selection", "storage-access",
+    "sync-xhr", "usb", "web-share", "window-management", "xr-spatial-tracking",
+))
 
 
 @login_manager.user_loader
@@ -85,13 +95,35 @@ def enforce_access():
     abort(404)
 
 
+# Pages that list references, initials, risk or flags (or show one referral for a decision):
+# each view is audited as one row, whatever the number of rows shown (ECINS audits "everything
+# they view, search"). Case and referral pages audit their own views with what they showed.
+AUDITED_PAGES = frozenset({
+    "referrals.list_referrals", "referrals.triage", "referrals.list_waiting", "cases.list_cases",
+    "main.dashboard", "referrals.triage_referral", "referrals.decide_referral",
+})
+
+
+def audit_page_view(response):
+    """after_request: one VIEW row for a page of AUDITED_PAGES shown to a signed-in user."""
+    if (request.method == "GET" and response.status_code == 200 and request.endpoint in AUDITED_PAGES
+            and current_user.is_authenticated):
+        audit.record(AuditAction.VIEW, "page", request.endpoint,
+                     summary={"path": request.full_path.rstrip("?")[:200]})
+        db.session.commit()
+    return response
+
+
 def security_headers(response):
     response.headers["Content-Security-Policy"] = CSP
     response.headers["X-Content-Type-Options"] = "nosniff"
     if response.headers.get("Referrer-Policy") != "no-referrer":  # a calendar feed sends none at all
         response.headers["Referrer-Policy"] = "same-origin"
     response.headers["X-Frame-Options"] = "DENY"
-    response.headers["Permissions-Policy"] = "camera=(), microphone=(), geolocation=()"
+    response.headers["Permissions-Policy"] = PERMISSIONS_POLICY
+    # No other site's window keeps a handle on ours, and no other site may embed our responses.
+    response.headers["Cross-Origin-Opener-Policy"] = "same-origin"
+    response.headers["Cross-Origin-Resource-Policy"] = "same-origin"
     if request.is_secure:
         response.headers["Strict-Transport-Security"] = "max-age=31536000; includeSubDomains"
     if request.endpoint != "static":
@@ -102,6 +134,7 @@ def security_headers(response):
 def register(app: Flask) -> None:
     app.before_request(enforce_access)
     app.after_request(security_headers)
+    app.after_request(audit_page_view)
     if app.config["ENV_NAME"] == "production":
         from werkzeug.middleware.proxy_fix import ProxyFix
 

@@ -74,7 +74,9 @@ ACCESS: dict[str, object] = {
     "meetings.add_item": COORDINATOR,
     "meetings.time_box": COORDINATOR,
     "meetings.publish_agenda": COORDINATOR,
+    "meetings.update_agenda": COORDINATOR,
     "meetings.move_panel": COORDINATOR,
+    "meetings.panel_place": COORDINATOR,
     "meetings.cancel_panel": COORDINATOR,
     # attendance and minutes (panel.meetings.views.minutes_views): a SPoC sends their own agency's
     # apologies and reads finalised minutes, restricted to need to know; record-level checks follow

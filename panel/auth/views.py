@@ -21,6 +21,12 @@ from panel.models import User, utcnow
 bp = Blueprint("auth", "panel.auth")
 
 GENERIC_ERROR = "Enter a correct email address and password"
+THROTTLED_ERROR = ("There have been too many failed sign-in attempts from your network. Wait 15 minutes and "
+                   "try again, or sign in on a device you have used for Panel before.")
+# Sign-out wipes what the browser kept of the service; not "cookies", which would also forget the
+# known-device cookie that lets a colleague sign in while their network is throttled. The session
+# cookie itself is replaced by the response.
+CLEAR_SITE_DATA = '"cache", "storage"'
 LOCKED_ERROR = ("This account is locked for 15 minutes because of too many failed sign-in attempts. "
                 "Try again later or ask your Panel administrator to unlock it.")
 MFA_PENDING_SECONDS = 300
@@ -56,7 +62,13 @@ def login():
     if request.method == "GET" and request.args.get("next"):
         session["next_after_login"] = _safe_next(request.args.get("next"))
     if form.validate_on_submit():
-        result = services.check_password(email=form.email.data, password=form.password.data)
+        result = services.check_password(email=form.email.data, password=form.password.data,
+                                         ip=request.remote_addr or "",
+                                         device_cookie=request.cookies.get(services.DEVICE_COOKIE))
+        if result.throttled:
+            db.session.rollback()
+            form.email.errors = [THROTTLED_ERROR]
+            return render_template("auth/login.html", form=form), 429
         if result.locked:
             db.session.commit()
             form.email.errors = [LOCKED_ERROR]
@@ -75,8 +87,17 @@ def login():
             services.complete_sign_in(result.user)
             db.session.commit()
             _start_session(result.user)
-            return redirect(_safe_next(session.pop("next_after_login", None)))
+            return _remember_device(redirect(_safe_next(session.pop("next_after_login", None))), result.user)
     return render_template("auth/login.html", form=form)
+
+
+def _remember_device(response, user: User):
+    """Mark this browser as one the user signs in on, so the sign-in throttle never keeps them out."""
+    value = services.device_cookie_after_sign_in(request.cookies.get(services.DEVICE_COOKIE), user.email)
+    response.set_cookie(services.DEVICE_COOKIE, value, max_age=services.DEVICE_COOKIE_DAYS * 86400,
+                        path=url_for("auth.login"), secure=current_app.config["SESSION_COOKIE_SECURE"],
+                        httponly=True, samesite="Lax")
+    return response
 
 
 @bp.route("/login/two-factor", methods=["GET", "POST"])
@@ -93,6 +114,7 @@ def login_mfa():
         return redirect(url_for("auth.login"))
     form = MfaCodeForm()
     if form.validate_on_submit():
+        user = services.lock_user(user.id)  # codes for one account are judged one at a time
         now = utcnow()
         if user.is_locked(now):
             form.code.errors = [LOCKED_ERROR]
@@ -100,7 +122,7 @@ def login_mfa():
             services.complete_sign_in(user, now)
             db.session.commit()
             _start_session(user)
-            return redirect(_safe_next(session.pop("next_after_login", None)))
+            return _remember_device(redirect(_safe_next(session.pop("next_after_login", None))), user)
         else:
             locked = services.register_failure(user, now, "wrong security code")
             form.code.errors = [LOCKED_ERROR if locked else "Enter the security code shown in your authenticator app"]
@@ -110,17 +132,21 @@ def login_mfa():
 
 @bp.route("/logout", methods=["GET", "POST"])
 def logout():
-    """Sign out. A GET started from another site (Sec-Fetch-Site: cross-site) is asked to confirm,
-    so a link elsewhere cannot sign people out; the POST is CSRF-protected."""
-    if request.method == "GET" and request.headers.get("Sec-Fetch-Site") == "cross-site" and current_user.is_authenticated:
-        return render_template("auth/logout.html")
+    """Sign out. Only the POST (CSRF-protected) signs out; a GET, wherever it comes from, shows
+    the page with the sign-out button, so no link or image anywhere can sign people out."""
+    if request.method == "GET":
+        if current_user.is_authenticated:
+            return render_template("auth/logout.html")
+        return redirect(url_for("auth.login"))
     if current_user.is_authenticated:
         services.sign_out(current_user._get_current_object())
         db.session.commit()
     logout_user()
     session.clear()
     flash("You have signed out.", "success")
-    return redirect(url_for("auth.login"))
+    response = redirect(url_for("auth.login"))
+    response.headers["Clear-Site-Data"] = CLEAR_SITE_DATA
+    return response
 
 
 @bp.route("/account")
@@ -186,7 +212,8 @@ def setup_mfa():
             return redirect(url_for("auth.view_account"))
         form.code.errors = ["Enter the security code shown in your authenticator app"]
     uri = services.provisioning_uri(user, secret)
-    qr_svg = Markup(segno.make(uri, error="m").svg_inline(scale=5, title="QR code for your authenticator app"))
+    # bandit B704: segno draws the SVG from our own otpauth URI; no user input reaches the markup
+    qr_svg = Markup(segno.make(uri, error="m").svg_inline(scale=5, title="QR code for your authenticator app"))  # nosec B704
     return render_template("auth/setup_mfa.html", form=form, qr_svg=qr_svg,
                            secret=" ".join(secret[i:i + 4] for i in range(0, len(secret), 4)))
 

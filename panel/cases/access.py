@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
 
 import sqlalchemy as sa
 from flask import abort
@@ -14,6 +13,7 @@ from panel.auth.policy import can_change_case, case_access
 from panel.cases.services import active_flags
 from panel.extensions import db
 from panel.models import AuditAction, Case, Involvement, StaffSafetyFlag, User
+from panel.dates import london_today
 
 
 @dataclass
@@ -53,7 +53,7 @@ def load_case(reference: str, *, need_full: bool = False, section: str = "summar
     if case is None:
         abort(404)
     agency_ids = {inv.agency_id for inv in case.involvements}
-    access = case_access(user, agency_ids, date.today())
+    access = case_access(user, agency_ids, london_today())
     if access is None or (need_full and access != "full"):
         audit.record(AuditAction.DENIED, "case", reference, summary={"section": section})
         db.session.commit()
@@ -61,4 +61,4 @@ def load_case(reference: str, *, need_full: bool = False, section: str = "summar
     audit.record(AuditAction.VIEW, "case", case.reference, summary={"section": section, "access": access})
     flags = active_flags(case.id) if access == "full" else []
     return CaseView(case=case, access=access, agency_ids=agency_ids, flags=flags,
-                    can_change=can_change_case(user, agency_ids, date.today()))
+                    can_change=can_change_case(user, agency_ids, london_today()))

@@ -42,7 +42,7 @@ from panel.models import (
     User,
     utcnow,
 )
-from panel.dates import is_working_hours
+from panel.dates import is_working_hours, london_today
 
 
 CaseStateError = ServiceError  # the name callers used before services shared one error type
@@ -260,7 +260,7 @@ def add_outcome(case: Case, *, words: str, asked: bool, expressed: bool, by: Use
 
 
 def review_outcome(outcome: PersonalOutcome, case: Case, *, review: OutcomeReview, on: date, by: User) -> None:
-    if on > date.today():
+    if on > london_today():
         raise ServiceError("The review date must be today or in the past", field="reviewed_on")
     outcome.review, outcome.reviewed_on, outcome.reviewed_by_id = review, on, by.id
     add_event(case, "outcome", f"Desired outcome reviewed: {review.label.lower()}", by=by, ref_type="outcome",

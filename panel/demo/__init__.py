@@ -12,8 +12,21 @@ from panel.auth.passwords import hash_password
 from panel.cases import services as case_services
 from panel.demo import actions as demo_actions, cases as demo_cases, meetings as demo_meetings
 from panel.extensions import db
-from panel.models import Agency, AgencyKind, AuditAction, LawfulBasis, Referral, RiskLevel, Role, User
-from panel.referrals import services
+from panel.models import (
+    Agency,
+    AgencyKind,
+    AuditAction,
+    CaseEvent,
+    LawfulBasis,
+    OutboxMessage,
+    OutboxStatus,
+    Person,
+    Referral,
+    RiskLevel,
+    Role,
+    User,
+)
+from panel.referrals import linking, services
 
 # code, name, kind, ISA state: "current", "due_soon" (within 30 days), "lapsed", "unsigned"
 AGENCIES = [
@@ -96,8 +109,26 @@ def load(*, password: str, today: date | None = None) -> list[str]:
     demo_cases.load(today=today)  # the case record's demo data: it builds on the referrals above
     demo_actions.load(today=today)  # the action log's demo data: actions on the cases above
     demo_meetings.load(today=today)  # panels held and to come, and case MDTs, on the data above
+    _mail_recorded_as_sent()
     audit.record(AuditAction.CREATE, "demo_data", "", summary={"agencies": len(agencies)})
     return list(named)
+
+
+def _mail_recorded_as_sent() -> None:
+    """The demo's emails tell of things that have already happened: record them as sent, so the
+    first outbox run sends none of them (their addresses are fictional anyway)."""
+    db.session.flush()
+    db.session.execute(sa.update(OutboxMessage).where(OutboxMessage.status == OutboxStatus.PENDING).values(
+        status=OutboxStatus.SENT, sent_at=OutboxMessage.created_at))
+
+
+def _date_new_events(case, when: datetime) -> None:
+    """Date the case's chronology entries written in this load (the newest ones) at `when`."""
+    db.session.flush()
+    latest = db.session.scalar(sa.select(sa.func.max(CaseEvent.at)).where(CaseEvent.case_id == case.id))
+    for event in db.session.scalars(sa.select(CaseEvent).where(CaseEvent.case_id == case.id,
+                                                              CaseEvent.at == latest)):
+        event.at = when
 
 
 # ---- referrals and cases ----------------------------------------------------------------
@@ -202,7 +233,18 @@ def load_referrals(*, today: date) -> int:
         if status == "submitted":  # else held on the waiting list (the last one, or more with a smaller cap)
             _play_out(referral, plan, by=by, users=users, agencies=agencies, today=today)
     db.session.flush()
+    _link_repeat_referral(users["coordinator@demo.invalid"])
     return len(DEMO_REFERRALS)
+
+
+def _link_repeat_referral(coordinator: User) -> None:
+    """Sam Demo-Person's open referral, linked by the coordinator to their first person record:
+    the person record took the referral's newer address and kept its own gender, and the
+    referral still shows what its referrer wrote. Samuel Demo-Person stays a possible match."""
+    sams = list(db.session.scalars(sa.select(Referral).join(Referral.person).where(
+        Person.family_name == "Demo-Person", Person.nhs_number == "9990000026").order_by(Referral.id)))
+    if len(sams) == 2 and sams[1].person_id != sams[0].person_id:
+        linking.link_person(sams[1], to=sams[0].person, by=coordinator, take={"address", "postcode"})
 
 
 def _backdate(referral: Referral, today: date, days_ago: int, hour: int = 11) -> None:
@@ -245,3 +287,4 @@ def _play_out(referral: Referral, plan: tuple, *, by: User, users: dict[str, Use
                     case, rationale="Risk reduced to medium; housing stable for three months (demo).",
                     for_non_engagement=False, step_down_agency=agencies["asc"],
                     accepted_by="Demo Team Manager", accepted_on=today - timedelta(days=7), by=coordinator)
+                _date_new_events(case, _when(today, 6, 11))  # proposed six days ago, not at load time

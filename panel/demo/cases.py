@@ -351,7 +351,8 @@ def load(*, today: date | None = None) -> int:
     has_hostility = db.session.execute(sa.select(StaffSafetyFlag.id).where(
         StaffSafetyFlag.kind == StaffSafetyKind.HOSTILITY, StaffSafetyFlag.cleared_at.is_(None))).first()
     for n, case in enumerate(cases):
-        rng = random.Random(f"panel-demo-{case.reference}")
+        # bandit B311: repeatable demo data, not security
+        rng = random.Random(f"panel-demo-{case.reference}")  # nosec B311
         if case is hostile and not has_hostility:
             loader.hostile_flag(case)
         loader.engagement(case, n, rng, hostile=case is hostile, improving=case is ready)

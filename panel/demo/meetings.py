@@ -11,14 +11,16 @@ Made through the meeting services, as the app itself would have written it:
 - three MDTs for the police-led case: one held (notes, a decision and an action), one
   upcoming with a SPoC, a named worker and an external GP invited (one reply recorded), and
   one cancelled.
-No mail is left for the past: emails the services queued for past events (finalised minutes,
-past MDT invitations) are dropped. Today's invitations stay in the outbox.
+No mail goes out for the past: emails the services queued for past events (finalised minutes,
+past MDT invitations) are recorded as sent; so is all the demo's mail (panel.demo.load).
+Chronology entries the services write are dated when the thing happened, not at load time.
 Called once from panel.demo.load(); adds nothing if there are meetings already.
 """
 
 from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
+from typing import Callable, TypeVar
 
 import sqlalchemy as sa
 
@@ -32,14 +34,18 @@ from panel.models import (
     AttendanceStatus,
     AttendeeResponse,
     Case,
+    CaseEvent,
     CaseStatus,
     Meeting,
     MeetingKind,
     OutboxMessage,
+    OutboxStatus,
     User,
     utcnow,
 )
 from panel.dates import LONDON, add_working_days
+
+T = TypeVar("T")
 
 # (status, who came, who deputised, written update) in turn for each expected agency
 _ATTENDANCE = [
@@ -58,6 +64,17 @@ def _users() -> dict[str, User]:
 
 def _at(day: date, at: time) -> datetime:
     return datetime.combine(day, at, tzinfo=LONDON)
+
+
+def _dated(when: datetime, call: Callable[..., T], *args, **kwargs) -> T:
+    """Run a service call, then date the chronology entries it wrote at `when` (they carry the
+    load time otherwise, and the chronology reads out of order)."""
+    before = db.session.scalar(sa.select(sa.func.coalesce(sa.func.max(CaseEvent.id), 0)))
+    result = call(*args, **kwargs)
+    db.session.flush()
+    for event in db.session.scalars(sa.select(CaseEvent).where(CaseEvent.id > before)):
+        event.at = when
+    return result
 
 
 def load(*, today: date | None = None) -> int:
@@ -81,8 +98,10 @@ def load(*, today: date | None = None) -> int:
     police_case = db.session.scalar(sa.select(Case).join(Agency, Agency.id == Case.lead_agency_id)
                                     .where(Agency.code == "police", Case.status == CaseStatus.ACTIVE).limit(1))
     past_mdts = _past_mdts(police_case, coordinator, today, now) if police_case else 0
-    # nothing queued for the past goes out
-    db.session.execute(sa.delete(OutboxMessage).where(OutboxMessage.id > first_mail))
+    # nothing queued for the past goes out: it is recorded as sent (panel.demo.load does the same
+    # for every email the demo data makes)
+    db.session.execute(sa.update(OutboxMessage).where(OutboxMessage.id > first_mail).values(
+        status=OutboxStatus.SENT, sent_at=OutboxMessage.created_at))
     upcoming = [p for p in panels if p.starts_at > now]
     if upcoming:
         _prepare_next_panel(upcoming[0], coordinator, users, now)
@@ -118,12 +137,18 @@ def _hold_panel(panel: Meeting, number: int, coordinator: User, chair: User, *, 
             continue
         # at the last panel: one action still open (due after today); at earlier ones: done
         due = add_working_days(max(day, now.astimezone(LONDON).date()), 8) if last else add_working_days(day, 10)
-        action = minutes.add_item_action(item, description="Share the outcome of the joint visit with partners",
-                                         agency=involved[position % len(involved)], due_on=due, by=coordinator,
-                                         today=day)
+        action = _dated(panel.ends_at, minutes.add_item_action,
+            item, description="Share the outcome of the joint visit with partners",
+            agency=involved[position % len(involved)], due_on=due, by=coordinator, today=day)
+        action.created_at = panel.ends_at
         if not last or position == 1:
-            action_services.update_action(action, by=coordinator, status=ActionStatus.DONE,
-                                          note="Shared with partners by email.", today=day)
+            done_at = _at(add_working_days(day, 5), time(11, 0))
+            _dated(done_at, action_services.update_action,
+                   action, by=coordinator, status=ActionStatus.DONE, note="Shared with partners by email.", today=day)
+            for update in action.updates:
+                update.at = done_at
+            if action.closed_at is not None:
+                action.closed_at = done_at
     minutes.finalise(panel, by=chair, now=panel.ends_at + timedelta(days=2))
 
 
@@ -154,22 +179,26 @@ def _people(case: Case) -> list[invitations.Person]:
 def _past_mdts(case: Case, coordinator: User, today: date, now: datetime) -> int:
     held_day = add_working_days(today, -6)
     booked = _at(add_working_days(held_day, -5), time(9, 0))
-    meeting = mdt.schedule_mdt(case, day=held_day, start=time(14, 0), end=time(15, 0),
-                               location="Meeting room 4, Demo Police station", online_url="",
-                               purpose="Agree a joint approach after two missed visits", attendees=_people(case),
-                               by=coordinator, now=booked)
+    meeting = _dated(booked, mdt.schedule_mdt,
+        case, day=held_day, start=time(14, 0), end=time(15, 0), location="Meeting room 4, Demo Police station",
+        online_url="", purpose="Agree a joint approach after two missed visits", attendees=_people(case),
+        by=coordinator, now=booked)
     after = _at(held_day, time(15, 30))
-    mdt.save_minutes(meeting, notes="Partners shared what they know about the missed visits.",
-                     decision="A joint visit by police and housing within five working days.",
-                     risk_level=None, by=coordinator, now=after)
+    _dated(after, mdt.save_minutes,
+        meeting, notes="Partners shared what they know about the missed visits.",
+        decision="A joint visit by police and housing within five working days.", risk_level=None,
+        by=coordinator, now=after)
     agency = case.involvements[-1].agency
-    mdt.add_mdt_action(meeting, description="Arrange the joint visit with the housing officer", agency=agency,
-                       due_on=add_working_days(today, 4), by=coordinator, now=after)
-    cancelled = mdt.schedule_mdt(case, day=add_working_days(today, 2), start=time(10, 0), end=time(11, 0),
-                                 location="", online_url="https://meet.example.invalid/caspa-mdt",
-                                 purpose="Review the safety plan", attendees=_people(case), by=coordinator,
-                                 now=booked)
-    mdt.cancel_mdt(cancelled, reason="Replaced by the MDT already held", by=coordinator, now=booked + timedelta(days=1))
+    action = _dated(after, mdt.add_mdt_action,
+        meeting, description="Arrange the joint visit with the housing officer", agency=agency,
+        due_on=add_working_days(today, 4), by=coordinator, now=after)
+    action.created_at = after
+    cancelled = _dated(booked, mdt.schedule_mdt,
+        case, day=add_working_days(today, 2), start=time(10, 0), end=time(11, 0), location="",
+        online_url="https://meet.example.invalid/caspa-mdt", purpose="Review the safety plan",
+        attendees=_people(case), by=coordinator, now=booked)
+    _dated(booked + timedelta(days=1), mdt.cancel_mdt,
+        cancelled, reason="Replaced by the MDT already held", by=coordinator, now=booked + timedelta(days=1))
     return 2
 
 

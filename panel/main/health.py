@@ -11,6 +11,22 @@ from panel.models import OutboxMessage, OutboxStatus, SchedulerState, utcnow
 
 HEARTBEAT_STALE_AFTER = timedelta(minutes=3)
 BACKLOG_STALE_AFTER = timedelta(minutes=60)
+BUSY_REPORTED_FOR = timedelta(minutes=5)
+# When this process last found the database held by another writer past the busy timeout.
+_busy: dict = {"at": None, "detail": ""}
+
+
+def is_busy_error(error: sa.exc.OperationalError) -> bool:
+    """SQLite's "database is locked" after its busy timeout, or PostgreSQL's lock timeout."""
+    orig = getattr(error, "orig", None)
+    if getattr(orig, "sqlstate", None) == "55P03":  # lock_not_available: lock_timeout passed
+        return True
+    text = str(orig or error).lower()
+    return "database is locked" in text or "database is busy" in text or "lock timeout" in text
+
+
+def note_busy(error: sa.exc.OperationalError) -> None:
+    _busy.update(at=utcnow(), detail="database is locked by another writer (busy timeout passed)")
 
 
 def check() -> dict:
@@ -34,7 +50,11 @@ def check() -> dict:
         outbox_ok = oldest is None or now - oldest <= BACKLOG_STALE_AFTER
         report["outbox"] = {"backlog": backlog, "failed": failed, "ok": outbox_ok,
                             "oldest_waiting": oldest.isoformat() if oldest else None}
-        if not (fresh and outbox_ok):
+        busy_at = _busy["at"]
+        if busy_at is not None and now - busy_at <= BUSY_REPORTED_FOR:
+            report["database"] = "busy"
+            report["database_busy"] = {"last_seen": busy_at.isoformat(), "detail": _busy["detail"]}
+        if not (fresh and outbox_ok) or report["database"] == "busy":
             report["status"] = "degraded"
         db.session.rollback()
     except sa.exc.SQLAlchemyError:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 
 import sqlalchemy as sa
 from flask import jsonify, render_template
@@ -21,6 +20,7 @@ from panel.models import (
     ReferralStatus,
     Role,
 )
+from panel.dates import london_today
 
 
 def _places() -> list[dict]:
@@ -44,7 +44,7 @@ def _places() -> list[dict]:
 @bp.route("/")
 def dashboard():
     user = current_user._get_current_object()
-    isa_message = isa_block_reason(user.agency, date.today())
+    isa_message = isa_block_reason(user.agency, london_today())
     context: dict = {}
     if user.role in OPERATIONS:
         context["occupancy"] = pathway.occupancy()

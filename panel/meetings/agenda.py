@@ -27,6 +27,7 @@ from flask import current_app
 from panel import audit
 from panel.extensions import db
 from panel.forms.errors import ServiceError
+from panel.referrals.panel_for import cutoff_end
 from panel.models import (
     Action,
     ActionStatus,
@@ -88,9 +89,9 @@ def previous_panel(meeting: Meeting) -> Meeting | None:
 
 
 def _cutoff_end(meeting: Meeting) -> datetime:
-    """Referrals received before the end of the cut-off day (London) are on the agenda."""
-    day = meeting.cutoff_on or meeting.starts_at.astimezone(LONDON).date()
-    return datetime.combine(day + timedelta(days=1), datetime.min.time(), tzinfo=LONDON)
+    """Referrals received before the end of the cut-off day (London) are on the agenda
+    (the rule triage tells referrers by: panel.referrals.panel_for)."""
+    return cutoff_end(meeting)
 
 
 def wanted_items(meeting: Meeting) -> list[tuple[AgendaItemKind, int | None, int | None]]:
@@ -100,8 +101,10 @@ def wanted_items(meeting: Meeting) -> list[tuple[AgendaItemKind, int | None, int
                                      Referral.submitted_at < _cutoff_end(meeting))
         .order_by(Referral.submitted_at, Referral.id)).scalars().all()
     rank = sa.case({level.value: level.rank for level in RiskLevel}, value=Case.risk_level)
+    day = meeting.starts_at.astimezone(LONDON).date()
     cases = db.session.execute(
-        sa.select(Case.id, Case.status).where(Case.status.in_([CaseStatus.ACTIVE, CaseStatus.CLOSURE_PROPOSED]))
+        sa.select(Case.id, Case.status).where(Case.status.in_([CaseStatus.ACTIVE, CaseStatus.CLOSURE_PROPOSED]),
+                                              Case.accepted_on <= day)  # in the pathway by the panel's day
         .order_by(rank, Case.accepted_on, Case.id)).all()
     items: list[tuple[AgendaItemKind, int | None, int | None]] = [
         (AgendaItemKind.WELCOME, None, None), (AgendaItemKind.LAST_MINUTES, None, None)]
@@ -114,6 +117,18 @@ def wanted_items(meeting: Meeting) -> list[tuple[AgendaItemKind, int | None, int
 
 def _key(item: AgendaItem) -> tuple[AgendaItemKind, int | None, int | None]:
     return item.kind, item.referral_id, item.case_id
+
+
+def out_of_date(meeting: Meeting) -> bool:
+    """Read only: would sync_agenda() change the stored items? (Pages never sync on a GET.)"""
+    if meeting.kind != MeetingKind.PANEL or meeting.finalised or meeting.cancelled:
+        return False
+    wanted = set(wanted_items(meeting))
+    items = list(db.session.scalars(sa.select(AgendaItem).where(AgendaItem.meeting_id == meeting.id)))
+    have = {_key(i) for i in items}
+    stale = any(i.kind != AgendaItemKind.OTHER and _key(i) not in wanted and not (i.notes or i.decision)
+                for i in items)
+    return stale or bool(wanted - have)
 
 
 def sync_agenda(meeting: Meeting, *, by: User | None = None) -> bool:

@@ -18,7 +18,8 @@ from wtforms.validators import ValidationError
 from panel.dates import SkippedTime, london_to_utc, parse_time
 from panel.forms.fields import GovukDateField
 from panel.forms.text import multiline, one_line, text_problem
-from panel.forms.validators import fail as _fail
+from panel.forms.validators import Limit, PlainText, fail as _fail
+from panel.meetings.mdt import LOCATION_MAX, URL_MAX, url_problem
 
 TITLE_MAX = 200
 REASON_MAX = 500
@@ -131,3 +132,24 @@ class CancelPanelForm(FlaskForm):
                          description="Kept with the panel’s record. The email to attendees gives only the date "
                                      "and a link.")
     submit = SubmitField("Cancel the panel", widget=GovSubmitInput())
+
+
+class PanelPlaceForm(FlaskForm):
+    """Where a panel meets: a place, an online link, or both (the service checks them again)."""
+
+    location = StringField("Place (optional if there is an online link)", widget=GovTextInput(), filters=[one_line],
+                           validators=[Limit("The place", LOCATION_MAX), PlainText("The place")],
+                           description="A building and room. It goes in the calendar invitations.")
+    online_url = StringField("Online meeting link (optional)", widget=GovTextInput(), filters=[one_line],
+                             validators=[Limit("The online link", URL_MAX)],
+                             description="A full address starting with https://. It goes in the calendar "
+                                         "invitations.")
+    submit = SubmitField("Save the place", widget=GovSubmitInput())
+
+    def validate(self, extra_validators=None) -> bool:
+        ok = super().validate(extra_validators)
+        if not self.online_url.errors and self.online_url.data and (problem := url_problem(self.online_url.data)):
+            _fail(self.online_url, problem)
+        if not self.errors and not self.location.data and not self.online_url.data:
+            _fail(self.location, "Enter where the panel will be, an online link, or both")
+        return ok and not self.errors

@@ -127,3 +127,11 @@ def feed(events: list[EventDetails], *, organizer: Invitee, now: datetime, name:
     for details in events:
         out.append(_event(details, organizer=organizer, now=now, status="CONFIRMED", attendees=()))
     return _calendar("PUBLISH", out, name=name, refresh=refresh)
+
+
+def publish(events: list[EventDetails], *, organizer: Invitee, now: datetime) -> bytes:
+    """A one-off download (METHOD:PUBLISH, no ATTENDEE): the event(s) to add to a calendar once.
+    No calendar name and no refresh hints (REFRESH-INTERVAL, X-PUBLISHED-TTL): those make calendar
+    apps offer to subscribe, and belong to the private feed only."""
+    return _calendar("PUBLISH", [_event(d, organizer=organizer, now=now, status="CONFIRMED", attendees=())
+                                 for d in events])

@@ -24,7 +24,7 @@ from flask import current_app
 from panel import audit, notify
 from panel.auth.policy import OPERATIONS, case_access
 from panel.extensions import db
-from panel.dates import LONDON, govuk_date
+from panel.dates import LONDON, govuk_date, london_today
 from panel.forms.errors import ServiceError
 from panel.meetings import ical
 from panel.models import (
@@ -79,7 +79,10 @@ def summary(meeting: Meeting, case_reference: str | None = None) -> str:
     if meeting.kind == MeetingKind.MDT:
         reference = case_reference or (meeting.case.reference if meeting.case else "")
         return f"MDT meeting – case {reference}".strip()
-    return f"{current_app.config['SERVICE_NAME']} monthly panel"
+    name = current_app.config["SERVICE_NAME"].strip()
+    # the service name once: "Panel monthly panel" says it twice, so a name that is itself a
+    # panel gives "Monthly panel" (the sender already names the service)
+    return "Monthly panel" if not name or "panel" in name.lower() else f"{name} monthly panel"
 
 
 def details(meeting: Meeting, attendees: list[MeetingAttendee] | None = None) -> ical.EventDetails:
@@ -107,15 +110,22 @@ def _email(meeting: Meeting, attendee: MeetingAttendee, calendar: bytes, method:
     body = "\n".join([
         f"Hello {attendee.name},", "", headline, "",
         f"When: {_when(meeting)}",
-        f"Where: {_one_line(meeting.location) or 'Online'}",
+        f"Where: {where(meeting)}",
         *([f"Join online: {_one_line(meeting.online_url)}"] if meeting.online_url else []),
         "", f"Details (sign-in needed): {meeting_link(meeting)}", "",
-        "Reply in your calendar, or tell the coordinator whether you can attend.",
+        # only an invitation asks for a reply: someone taken off the list, or told of a
+        # cancellation, is not asked whether they can attend
+        *(["Reply in your calendar, or tell the coordinator whether you can attend."] if method == "REQUEST" else []),
         "This email holds no personal information about the person the meeting is about.",
     ])
     day = govuk_date(meeting.starts_at.astimezone(LONDON).date())
     notify.queue_email(to=attendee.email, subject=f"{subject}: {summary(meeting)}, {day}",
                        body=body, calendar=calendar.decode("utf-8"), calendar_method=method)
+
+
+def where(meeting: Meeting) -> str:
+    """The place as an email says it: the place, "Online" (the link follows), or to be confirmed."""
+    return _one_line(meeting.location) or ("Online" if meeting.online_url else "To be confirmed")
 
 
 def _one_line(value: str) -> str:
@@ -184,15 +194,19 @@ def invite(meeting: Meeting, people: list[Person], *, by: User | None, now: date
 
 
 def panel_people() -> list[Person]:
-    """Everyone expected at a monthly panel: the chairs (ROLE=CHAIR), every agency's acting SPoC
-    (the deputy while the SPoC is away) and the coordinators (OPT-PARTICIPANT). Active users
-    only; someone in two of these groups is invited once, in the first."""
+    """Everyone expected at a monthly panel: the chairs (ROLE=CHAIR), the acting SPoC (the deputy
+    while the SPoC is away) of every agency with a current information sharing agreement, and
+    the coordinators (OPT-PARTICIPANT). Active users only; someone in two of these groups is
+    invited once, in the first."""
     agencies = db.session.scalars(sa.select(Agency).options(
         sa.orm.joinedload(Agency.spoc).joinedload(User.agency),
         sa.orm.joinedload(Agency.deputy_spoc).joinedload(User.agency)).order_by(Agency.name)).unique()
     staff = list(db.session.scalars(sa.select(User).options(sa.orm.joinedload(User.agency)).where(
         User.role.in_([Role.CHAIR, Role.COORDINATOR]), User.active.is_(True)).order_by(User.name)))
-    spocs = [a.acting_spoc for a in agencies if a.acting_spoc is not None and a.acting_spoc.active]
+    today = london_today()
+    # an agency without a current information sharing agreement is not expected at a panel
+    spocs = [a.acting_spoc for a in agencies
+             if a.acting_spoc is not None and a.acting_spoc.active and a.isa_current(today)]
     people: dict[str, Person] = {}
     for users, role in (([u for u in staff if u.role == Role.CHAIR], "CHAIR"), (spocs, "REQ-PARTICIPANT"),
                         ([u for u in staff if u.role == Role.COORDINATOR], "OPT-PARTICIPANT")):
@@ -285,11 +299,11 @@ def current_calendar(meeting: Meeting, now: datetime | None = None) -> bytes:
     people = current or [a for a in meeting.attendees] or []
     if meeting.status == MeetingStatus.CANCELLED:
         if not people:
-            return ical.feed([], organizer=organizer(), now=now, name=summary(meeting))
+            return ical.publish([], organizer=organizer(), now=now)
         return ical.cancel(details(meeting, people), organizer=organizer(), now=now)
     if not current:
         # nobody invited yet: a single-event PUBLISH a person can add to their own calendar
-        return ical.feed([details(meeting, [])], organizer=organizer(), now=now, name=summary(meeting))
+        return ical.publish([details(meeting, [])], organizer=organizer(), now=now)
     return ical.request(details(meeting, current), organizer=organizer(), now=now)
 
 

@@ -10,7 +10,11 @@ that already exist (accept or decline a referral, change a risk level, approve o
 closure; each appends a line to the item's `decision` and the service writes the chronology),
 actions agreed (created with the meeting's id), and what became of the last panel's actions.
 The chair finalises the minutes; from then on every service here refuses a change, and a
-correction is a recorded amendment (who, when, why) shown beneath the original.
+correction is a recorded amendment (who, when, why) shown beneath the original, of which the
+SPoCs, the attendees and the coordinators are told by a link-only email. Finalising stores the
+minutes record (panel.meetings.record): the minutes page and their PDF are shown from that copy
+for ever after, whatever later happens to the cases, agencies and actions. Draft minutes are
+built from the data as at the panel.
 
 Services flush but never commit and write the audit trail. Emails carry the date and a link
 only, never case details. The read models (minutes_view, attendance_history) run a fixed
@@ -31,9 +35,19 @@ from panel.actions import services as action_services
 from panel.auth.policy import OPERATIONS, acts_as_spoc, can_view_referral, case_access
 from panel.cases import services as case_services
 from panel.extensions import db
-from panel.dates import LONDON, govuk_date
+from panel.dates import govuk_date, LONDON, london_today
 from panel.forms.errors import ServiceError
 from panel.meetings.agenda import previous_panel
+from panel.meetings.record import (
+    MinutesRecord,
+    RecordAction,
+    RecordAttendance,
+    RecordCase,
+    RecordItem,
+    RecordLastAction,
+    minutes_record,
+    take_snapshot,
+)
 from panel.models import (
     Action,
     ActionStatus,
@@ -48,6 +62,7 @@ from panel.models import (
     CaseStatus,
     Involvement,
     Meeting,
+    MeetingAttendee,
     MeetingKind,
     MeetingStatus,
     MinutesAmendment,
@@ -499,16 +514,38 @@ def finalise(meeting: Meeting, *, by: User, now: datetime | None = None) -> None
         raise ServiceError("The panel has not started yet, so its minutes cannot be finalised")
     meeting.minutes_finalised_at, meeting.minutes_finalised_by_id = now, by.id
     db.session.flush()
-    audit.record(AuditAction.UPDATE, "meeting", meeting.id, summary={"minutes_finalised": True}, user=by)
-    agency_ids = {a.id for a in expected_agencies(meeting)} | set(db.session.scalars(
-        sa.select(Attendance.agency_id).where(Attendance.meeting_id == meeting.id)))
+    snapshot = take_snapshot(meeting, by=by, now=now)  # what they say is kept as it is from now on
+    audit.record(AuditAction.UPDATE, "meeting", meeting.id,
+                 summary={"minutes_finalised": True, "snapshot": snapshot.id}, user=by)
     day = govuk_date(panel_day(meeting))
     service = current_app.config["SERVICE_NAME"]
-    for email in sorted(case_services.spoc_emails(agency_ids) | case_services.coordinator_emails()):
+    for email in sorted(case_services.spoc_emails(_minutes_agency_ids(meeting)) | case_services.coordinator_emails()):
         notify.queue_email(
             to=email, subject=f"Panel minutes finalised: {day}",
             body=(f"The minutes of the panel held on {day} have been finalised.\n\n"
                   f"Sign in to read them: {minutes_link(meeting.id)}\n\n"
+                  f"This email is from {service}. Do not reply with personal information."))
+
+
+def _minutes_agency_ids(meeting: Meeting) -> set[int]:
+    """Every expected agency, and any other with an attendance row: their SPoCs are told."""
+    return {a.id for a in expected_agencies(meeting)} | set(db.session.scalars(
+        sa.select(Attendance.agency_id).where(Attendance.meeting_id == meeting.id)))
+
+
+def _tell_amended(meeting: Meeting) -> None:
+    """The SPoCs, the panel's attendees and the coordinators are told the minutes were amended:
+    the date and a link, never what was amended or why (that may be about the adult)."""
+    attendees = set(db.session.scalars(sa.select(MeetingAttendee.email).where(
+        MeetingAttendee.meeting_id == meeting.id, MeetingAttendee.removed_at.is_(None))))
+    day = govuk_date(panel_day(meeting))
+    service = current_app.config["SERVICE_NAME"]
+    to = case_services.spoc_emails(_minutes_agency_ids(meeting)) | attendees | case_services.coordinator_emails()
+    for email in sorted(e for e in to if e):
+        notify.queue_email(
+            to=email, subject=f"Panel minutes amended: {day}",
+            body=(f"An amendment has been recorded to the minutes of the panel held on {day}.\n\n"
+                  f"Sign in to read it: {minutes_link(meeting.id)}\n\n"
                   f"This email is from {service}. Do not reply with personal information."))
 
 
@@ -538,6 +575,7 @@ def amend(meeting: Meeting, *, item: AgendaItem | None, text: str, reason: str, 
     db.session.flush()
     audit.record(AuditAction.CREATE, "minutes_amendment", amendment.id,
                  summary={"meeting": meeting.id, "item": item.id if item else None}, user=by)
+    _tell_amended(meeting)
     return amendment
 
 
@@ -546,123 +584,94 @@ def amend(meeting: Meeting, *, item: AgendaItem | None, text: str, reason: str, 
 
 @dataclass
 class ItemMinutes:
-    item: AgendaItem
-    case: Case | None
+    """An item of the minutes record as one viewer may read it."""
+
+    item: RecordItem
     full: bool                      # False: the restricted view (reference, initials, risk, agencies)
-    actions: list[Action] = field(default_factory=list)
     amendments: list[MinutesAmendment] = field(default_factory=list)
 
     @property
     def title(self) -> str:
-        item, case = self.item, self.case
-        if item.kind == AgendaItemKind.REFERRAL and item.referral is not None:
-            return f"New referral {item.referral.reference}"
-        if item.kind == AgendaItemKind.CASE and case is not None:
-            return f"Case {case.reference}"
-        if item.kind == AgendaItemKind.CLOSURE and case is not None:
-            return f"Closure of case {case.reference}"
-        return item.title or item.kind.value.replace("_", " ").capitalize()
+        return self.item.title
+
+    @property
+    def case(self) -> RecordCase | None:
+        return self.item.case
+
+    @property
+    def actions(self) -> tuple[RecordAction, ...]:
+        return self.item.actions
 
     @property
     def about_person(self) -> bool:
-        return self.item.kind in (AgendaItemKind.REFERRAL, AgendaItemKind.CASE, AgendaItemKind.CLOSURE)
+        return self.item.about_person
 
 
 @dataclass
 class LastAction:
-    action: Action
-    status: ActionStatus           # as at the minutes (finalised) or now
-    note: str = ""
-    at: datetime | None = None
+    action: RecordLastAction
     full: bool = True
+
+    @property
+    def status(self) -> ActionStatus:
+        return self.action.status
 
 
 @dataclass
 class MinutesView:
+    """The minutes record (stored once finalised, built as at the panel before) with what this
+    viewer may read in full, and the amendments recorded since."""
+
     meeting: Meeting
+    record: MinutesRecord
     items: list[ItemMinutes]
-    attendance: list[Attendance]
-    previous: Meeting | None
     last_actions: list[LastAction]
     amendments: list[MinutesAmendment]   # about the minutes as a whole
-    finalised_by: User | None
+
+    @property
+    def attendance(self) -> tuple[RecordAttendance, ...]:
+        return self.record.attendance
 
     @property
     def attendance_counts(self) -> dict[str, int]:
-        out = {s.label: 0 for s in AttendanceStatus}
-        out["Not recorded"] = 0
-        for row in self.attendance:
-            out[row.status.label if row.status else "Not recorded"] += 1
-        return {k: v for k, v in out.items() if v}
+        return self.record.attendance_counts
 
-
-def _agency_ids(case: Case) -> set[int]:
-    return {inv.agency_id for inv in case.involvements}
+    @property
+    def previous(self) -> datetime | None:
+        """When the panel before was held (its actions are reviewed), or None."""
+        return self.record.previous_starts_at
 
 
 def minutes_view(meeting: Meeting, viewer: User, today: date | None = None) -> MinutesView:
     """Everything the minutes page and the printed minutes show, in a fixed number of queries.
-    Coordinators and chairs see everything; a SPoC sees items about cases their agency is not
-    involved in (and referrals they may not open) in the restricted form only."""
-    today = today or date.today()
-    items = _agenda_items(meeting)
-    accepted = _accepted_cases(items)
-    agreed = _agreed_actions(meeting)
+    What the minutes say comes from the record (panel.meetings.record); who may read each item
+    in full is decided now: coordinators and chairs see everything; a SPoC sees items about
+    cases their agency is not involved in (and referrals they may not open) in the restricted
+    form only."""
+    today = today or london_today()
+    record = minutes_record(meeting)
     by_item = _amendments_by_item(meeting)
-
     everything = viewer.role in OPERATIONS
-    shown: list[ItemMinutes] = []
-    placed: set[int] = set()
-    for item in items:
-        case = item.case or (accepted.get(item.referral_id) if item.referral_id else None)
-        full = everything or _item_in_full(item, case, viewer, today)
-        actions = []
-        if case is not None and case.id not in placed:
-            placed.add(case.id)  # a case on two items (accepted, then its own item) lists them once
-            actions = agreed.get(case.id, [])
-        shown.append(ItemMinutes(item=item, case=case, full=full, actions=actions,
-                                 amendments=by_item.get(item.id, [])))
-
-    previous = previous_panel(meeting)
-    last_actions = _last_actions(meeting, previous, viewer, everything, today) if previous is not None else []
-    attendance = attendance_rows(meeting)
-    finalised_by = (db.session.scalar(sa.select(User).where(User.id == meeting.minutes_finalised_by_id))
-                    if meeting.minutes_finalised_by_id else None)  # a query every time: a fixed count
-    return MinutesView(meeting=meeting, items=shown, attendance=attendance, previous=previous,
-                       last_actions=last_actions, amendments=by_item.get(None, []), finalised_by=finalised_by)
+    involved, referrals = ({}, {}) if everything else _access_facts(record)
+    items = [ItemMinutes(item=item, full=everything or _item_in_full(item, involved, referrals, viewer, today),
+                         amendments=by_item.get(item.id, [])) for item in record.agenda]
+    last_actions = [LastAction(action=last, full=everything or case_access(
+        viewer, involved.get(last.case_id, set()), today) == "full") for last in record.last_actions]
+    return MinutesView(meeting=meeting, record=record, items=items, last_actions=last_actions,
+                       amendments=by_item.get(None, []))
 
 
-def _agenda_items(meeting: Meeting) -> list[AgendaItem]:
-    return list(db.session.scalars(
-        sa.select(AgendaItem).where(AgendaItem.meeting_id == meeting.id)
-        .options(sa.orm.joinedload(AgendaItem.referral).joinedload(Referral.person),
-                 sa.orm.joinedload(AgendaItem.referral).joinedload(Referral.referring_agency),
-                 sa.orm.joinedload(AgendaItem.case).joinedload(Case.person),
-                 sa.orm.joinedload(AgendaItem.case).joinedload(Case.lead_agency),
-                 sa.orm.joinedload(AgendaItem.case).selectinload(Case.involvements).joinedload(Involvement.agency))
-        .order_by(AgendaItem.position, AgendaItem.id)))
-
-
-def _accepted_cases(items: list[AgendaItem]) -> dict[int, Case]:
-    """The case each referral item's referral became, by referral id (one query, none if no referral)."""
-    referral_ids = [i.referral_id for i in items if i.kind == AgendaItemKind.REFERRAL and i.referral_id and not i.case_id]
-    if not referral_ids:
-        return {}
-    return {case.referral_id: case for case in db.session.scalars(
-        sa.select(Case).where(Case.referral_id.in_(referral_ids)).options(
-            sa.orm.joinedload(Case.person), sa.orm.joinedload(Case.lead_agency),
-            sa.orm.selectinload(Case.involvements).joinedload(Involvement.agency)))}
-
-
-def _agreed_actions(meeting: Meeting) -> dict[int, list[Action]]:
-    """The actions agreed at this panel, by case id."""
-    agreed: dict[int, list[Action]] = {}
-    for action in db.session.scalars(
-            sa.select(Action).where(Action.meeting_id == meeting.id)
-            .options(sa.orm.joinedload(Action.agency), sa.orm.joinedload(Action.assignee))
-            .order_by(Action.id)):
-        agreed.setdefault(action.case_id, []).append(action)
-    return agreed
+def _access_facts(record: MinutesRecord) -> tuple[dict[int, set[int]], dict[int, Referral]]:
+    """The agencies involved now in the record's cases, and its referrals (two queries): need to
+    know is decided on today's involvement, whatever the record shows."""
+    case_ids = {i.case.id for i in record.agenda if i.case} | {a.case_id for a in record.last_actions}
+    involved: dict[int, set[int]] = {}
+    for case_id, agency_id in db.session.execute(
+            sa.select(Involvement.case_id, Involvement.agency_id).where(Involvement.case_id.in_(case_ids or [-1]))):
+        involved.setdefault(case_id, set()).add(agency_id)
+    referral_ids = [i.referral.id for i in record.agenda if i.referral]
+    referrals = {r.id: r for r in db.session.scalars(sa.select(Referral).where(Referral.id.in_(referral_ids or [-1])))}
+    return involved, referrals
 
 
 def _amendments_by_item(meeting: Meeting) -> dict[int | None, list[MinutesAmendment]]:
@@ -675,46 +684,14 @@ def _amendments_by_item(meeting: Meeting) -> dict[int | None, list[MinutesAmendm
     return by_item
 
 
-def _item_in_full(item: AgendaItem, case: Case | None, viewer: User, today: date) -> bool:
+def _item_in_full(item: RecordItem, involved: dict[int, set[int]], referrals: dict[int, Referral], viewer: User,
+                  today: date) -> bool:
     """May a SPoC read this item in full, or only in the restricted form?"""
+    case = item.case
     if item.kind == AgendaItemKind.REFERRAL and item.referral is not None:
-        return can_view_referral(viewer, item.referral, today) and (
-            case is None or case_access(viewer, _agency_ids(case), today) == "full")
+        referral = referrals.get(item.referral.id)
+        return referral is not None and can_view_referral(viewer, referral, today) and (
+            case is None or case_access(viewer, involved.get(case.id, set()), today) == "full")
     if case is not None:
-        return case_access(viewer, _agency_ids(case), today) == "full"
+        return case_access(viewer, involved.get(case.id, set()), today) == "full"
     return item.kind != AgendaItemKind.ESCALATIONS  # escalations name cases and agencies
-
-
-def _last_actions(meeting: Meeting, previous: Meeting, viewer: User, everything: bool, today: date) -> list[LastAction]:
-    """The previous panel's actions, each with its status as at these minutes (finalised) or now."""
-    cutoff = meeting.minutes_finalised_at or utcnow()
-    actions = list(db.session.scalars(
-        sa.select(Action).where(Action.meeting_id == previous.id)
-        .options(sa.orm.joinedload(Action.agency), sa.orm.joinedload(Action.assignee),
-                 sa.orm.joinedload(Action.case), sa.orm.selectinload(Action.updates))
-        .order_by(Action.due_on, Action.id)))
-    involved: dict[int, set[int]] = {}
-    if not everything and actions:
-        for case_id, agency_id in db.session.execute(
-                sa.select(Involvement.case_id, Involvement.agency_id)
-                .where(Involvement.case_id.in_({a.case_id for a in actions}))):
-            involved.setdefault(case_id, set()).add(agency_id)
-    last_actions = []
-    for action in actions:
-        status, note, at = _status_at(action, cutoff)
-        full = everything or case_access(viewer, involved.get(action.case_id, set()), today) == "full"
-        last_actions.append(LastAction(action=action, status=status, note=note, at=at, full=full))
-    return last_actions
-
-
-def _status_at(action: Action, cutoff: datetime) -> tuple[ActionStatus, str, datetime | None]:
-    """The action's status, the note that set it and when, as at the cutoff: its updates decide,
-    and an action closed with no update at all counts as closed from when it closed."""
-    status, note, at = ActionStatus.OPEN, "", None
-    for update in action.updates:
-        if update.new_status is not None and update.at <= cutoff:
-            status, note, at = update.new_status, update.note, update.at
-    if status == ActionStatus.OPEN and action.status != ActionStatus.OPEN and not action.updates \
-            and action.closed_at is not None and action.closed_at <= cutoff:
-        status, at = action.status, action.closed_at
-    return status, note, at

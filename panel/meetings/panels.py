@@ -23,7 +23,9 @@ from panel import audit, notify
 from panel.extensions import db
 from panel.dates import LONDON, govuk_date, govuk_datetime
 from panel.forms.errors import ServiceError
+from panel.forms.text import clean_text
 from panel.meetings import agenda, invitations
+from panel.meetings.mdt import LOCATION_MAX, url_problem
 from panel.meetings.schedule import cutoff_for, rule
 from panel.models import Agency, AuditAction, Meeting, MeetingKind, MeetingStatus, Role, User, utcnow
 
@@ -139,6 +141,35 @@ def cancel_panel(meeting: Meeting, *, reason: str, by: User, now: datetime | Non
     return len(invited) + _email(others, f"Panel on {govuk_date(meeting.starts_at)} cancelled", body)
 
 
+def set_place(meeting: Meeting, *, location: str, online_url: str, by: User, now: datetime | None = None) -> int:
+    """Set where a panel meets: a place, an online https:// link, or both. Everyone on its
+    invitation list gets the updated invitation (SEQUENCE raised); everyone else expected is
+    emailed the panel's address. Returns how many were told. Raises ServiceError naming the field."""
+    now = now or utcnow()
+    _check_open(meeting, "changed")
+    if meeting.ends_at <= now:
+        raise ServiceError("This panel is over, so its place cannot be changed")
+    location, online_url = clean_text(location), clean_text(online_url)
+    if len(location) > LOCATION_MAX:
+        raise ServiceError(f"The place must be {LOCATION_MAX} characters or fewer", field="location")
+    if online_url and (problem := url_problem(online_url)):
+        raise ServiceError(problem, field="online_url")
+    if not location and not online_url:
+        raise ServiceError("Enter where the panel will be, an online link, or both", field="location")
+    if (location, online_url) == (meeting.location, meeting.online_url):
+        raise ServiceError("The place and online link are the same as now. Change one of them", field="location")
+    before = {"location": meeting.location, "online_url": meeting.online_url}
+    meeting.location, meeting.online_url = location, online_url
+    db.session.flush()
+    audit.record(AuditAction.UPDATE, "meeting", meeting.id, user=by,
+                 summary={"place": [before, {"location": location, "online_url": online_url}]})
+    invited = _calendar_told(invitations.changed(meeting, by=by, now=now), meeting)  # raises SEQUENCE
+    body = (f"The place of the monthly panel on {govuk_datetime(meeting.starts_at)} (UK time) has changed.\n\n"
+            f"Sign in to see where it is: {meeting_link(meeting)}")
+    others = [e for e in attendee_emails() if e.lower() not in invited]
+    return len(invited) + _email(others, f"Panel on {govuk_date(meeting.starts_at)}: new place", body)
+
+
 def publish_agenda(meeting: Meeting, *, by: User | None, again: bool = False, now: datetime | None = None) -> int | None:
     """Email every SPoC a link to the agenda and record that it is published.
 
@@ -159,6 +190,20 @@ def publish_agenda(meeting: Meeting, *, by: User | None, again: bool = False, no
             f"ready.\n\nSign in to read it: {meeting_link(meeting)}")
     subject = f"Panel agenda for {govuk_date(meeting.starts_at)}" + ("" if first else " (sent again)")
     return _email(spocs, subject, body)
+
+
+def sync_upcoming_agendas(now: datetime | None = None) -> dict[str, int]:
+    """Job "agenda-sync" (every few minutes): bring the agenda of each panel that has not started
+    in line with the data, so that no page has to on a GET. Idempotent: an agenda already up to
+    date is left as it is."""
+    now = now or utcnow()
+    upcoming = list(db.session.scalars(
+        sa.select(Meeting).where(Meeting.kind == MeetingKind.PANEL, Meeting.status == MeetingStatus.SCHEDULED,
+                                 Meeting.starts_at > now, Meeting.minutes_finalised_at.is_(None))
+        .order_by(Meeting.starts_at)))
+    changed = sum(1 for meeting in upcoming if agenda.sync_agenda(meeting))
+    db.session.commit()
+    return {"panels": len(upcoming), "changed": changed}
 
 
 def publish_due_agendas(today: date | None = None, now: datetime | None = None) -> dict[str, int]:

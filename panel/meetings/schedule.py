@@ -21,6 +21,7 @@ from panel import audit
 from panel.dates import LONDON, add_working_days, next_working_day
 from panel.extensions import db
 from panel.meetings import invitations
+from panel.meetings.mdt import url_problem
 from panel.models import AuditAction, Meeting, MeetingKind, utcnow
 
 
@@ -33,6 +34,7 @@ class PanelRule:
     cutoff_working_days: int = 5
     ahead: int = 12
     location: str = ""
+    online_url: str = ""
 
     @classmethod
     def from_config(cls, config: Mapping) -> PanelRule:
@@ -47,7 +49,14 @@ class PanelRule:
                    start=hhmm(config.get("PANEL_START", "10:00"), time(10, 0)),
                    end=hhmm(config.get("PANEL_END", "12:30"), time(12, 30)),
                    cutoff_working_days=int(config.get("PANEL_CUTOFF_WORKING_DAYS", 5)),
-                   ahead=int(config.get("PANELS_AHEAD", 12)), location=str(config.get("PANEL_LOCATION", "")))
+                   ahead=int(config.get("PANELS_AHEAD", 12)), location=str(config.get("PANEL_LOCATION", "")),
+                   online_url=_link(str(config.get("PANEL_ONLINE_LINK", ""))))
+
+
+def _link(url: str) -> str:
+    """The default online link, if it is a plain https:// address (a bad setting is left out)."""
+    url = url.strip()
+    return url if url and url_problem(url) is None else ""
 
 
 def rule() -> PanelRule:
@@ -111,7 +120,8 @@ def ensure_panels(today: date | None = None) -> list[Meeting]:
         if key in existing:
             continue
         meeting = Meeting(kind=MeetingKind.PANEL, series_key=key, starts_at=london(day, r.start),
-                          ends_at=london(day, r.end), cutoff_on=cutoff_for(day, r), location=r.location)
+                          ends_at=london(day, r.end), cutoff_on=cutoff_for(day, r), location=r.location,
+                          online_url=r.online_url)
         db.session.add(meeting)
         created.append(meeting)
     if created:

@@ -112,7 +112,7 @@ class PersonNameForm(SectionForm):
 
     @classmethod
     def initial(cls, referral):
-        p = referral.person
+        p = referral.as_referred
         return {"given_name": p.given_name, "family_name": p.family_name, "other_names": p.other_names}
 
     def answers(self):
@@ -129,7 +129,7 @@ class DateOfBirthForm(SectionForm):
 
     @classmethod
     def initial(cls, referral):
-        return {"date_of_birth": referral.person.date_of_birth}
+        return {"date_of_birth": referral.as_referred.date_of_birth}
 
     def validate_date_of_birth(self, field) -> None:
         if field.errors:
@@ -161,7 +161,7 @@ class IdentityForm(SectionForm):
 
     @classmethod
     def initial(cls, referral):
-        p = referral.person
+        p = referral.as_referred
         return {"gender": p.gender, "ethnicity": p.ethnicity, "first_language": p.first_language,
                 "interpreter_needed": _as_yes_no(p.interpreter_needed), "communication_needs": p.communication_needs}
 
@@ -178,7 +178,7 @@ class AddressForm(SectionForm):
 
     @classmethod
     def initial(cls, referral):
-        return {"address": referral.person.address, "postcode": referral.person.postcode}
+        return {"address": referral.as_referred.address, "postcode": referral.as_referred.postcode}
 
     def validate_address(self, field) -> None:
         problem = text_problem(field.data or "", "the address", 300, required=True)
@@ -204,7 +204,7 @@ class IdentifiersForm(SectionForm):
 
     @classmethod
     def initial(cls, referral):
-        return {"nhs_number": referral.person.nhs_number, "other_identifiers": referral.person.other_identifiers}
+        return {"nhs_number": referral.as_referred.nhs_number, "other_identifiers": referral.as_referred.other_identifiers}
 
     def validate_nhs_number(self, field) -> None:
         if len(field.data or "") > 20:
@@ -549,7 +549,7 @@ FIELD_SECTIONS = {field: s for s in SECTIONS for field in s.fields}
 def form_problems(referral: Referral) -> dict[str, str]:
     """Questions the form asks that the API does not: these stop a form referral being submitted too."""
     problems = {}
-    if referral.person.interpreter_needed is None:
+    if referral.as_referred.interpreter_needed is None:
         problems["person.interpreter_needed"] = "Select yes if they need an interpreter"
     if referral.lives_in_area is None:
         problems["lives_in_area"] = "Select yes if they live in the area"
@@ -605,7 +605,7 @@ def _nhs(value: str) -> list[str]:
 
 def answer_cards(referral: Referral) -> list[tuple[Section, list[tuple[str, list[str]]]]]:
     """Each page's answers as (label, lines) rows, in page order. An empty list is not answered."""
-    p = referral.person
+    p = referral.as_referred
     need_labels = {n.value: n.label for n in Need}
     concerns = [label for on, label in ((referral.staff_hostility, "Hostility or aggression towards staff"),
                                          (referral.staff_lone_working_restricted, "Lone working is restricted"))
@@ -661,5 +661,5 @@ def draft_label(referral: Referral) -> str:
         label = f"Referral {referral.reference}"
     else:
         label = f"Draft started {govuk_date(referral.created_at)}"
-    initials = referral.person.initials
+    initials = referral.as_referred.initials
     return f"{label} ({' '.join(initials)})" if initials else label

@@ -31,7 +31,8 @@ def status_when_submitted(referral: Referral) -> str:
 
 
 def create_from_api(*, token: ApiToken, person: dict[str, Any], answers: dict[str, Any], agency_codes: list[str],
-                    idempotency_key: str | None = None, today: date | None = None) -> tuple[Referral, bool]:
+                    idempotency_key: str | None = None, body_hash: str | None = None,
+                    today: date | None = None) -> tuple[Referral, bool]:
     """Create and submit a referral for the token's agency. Returns (referral, created).
 
     Takes the pathway lock first, as promote() and accept() do, so locks are always taken in the
@@ -51,6 +52,7 @@ def create_from_api(*, token: ApiToken, person: dict[str, Any], answers: dict[st
         created_by=None,
         api_token_id=token.id,
         idempotency_key=idempotency_key,
+        idempotency_body_hash=body_hash,
         needs=[],
         desired_outcomes=[],
     )

@@ -112,7 +112,13 @@ def _candidates(persons: list[Person]) -> list[Person]:
 
 
 def _matches_among(person: Person, candidates: list[Person]) -> list[PersonMatch]:
-    found = [match_reason(person, other) for other in candidates if other.id != person.id]
+    """Each other person record at most once, whatever the candidates hold."""
+    seen = {person.id}
+    found = []
+    for other in candidates:
+        if other.id not in seen:
+            seen.add(other.id)
+            found.append(match_reason(person, other))
     return [m for m in found if m is not None]
 
 
@@ -124,8 +130,9 @@ def history(referral: Referral, *, now: datetime | None = None) -> History:
     """The person's history for the referral page: matches, earlier referrals and cases.
 
     Person records that hold nothing but drafts (or nothing at all, after a link) are left
-    out, so an unfinished draft never shows. The repeat count covers this referral's person
-    and every matched person.
+    out, so an unfinished draft never shows; so is a linked referral's own copy of what its
+    referrer wrote, which is not a person record. Each person record is listed once. The repeat
+    count covers this referral's person and every matched person.
     """
     person = referral.person
     matches = _matches_among(person, _candidates([person]))
@@ -144,6 +151,7 @@ def history(referral: Referral, *, now: datetime | None = None) -> History:
         .order_by(Case.accepted_on.desc(), Case.id.desc())
     ).scalars())
     with_records = {r.person_id for r in referrals if r.id != referral.id} | {c.person_id for c in cases}
+    with_records.discard(referral.referred_person_id)
     since = _since(now)
     return History(
         matches=[m for m in matches if m.person.id in with_records],

@@ -93,8 +93,10 @@ def document() -> dict[str, Any]:
                         "in": "header",
                         "required": False,
                         "description": ("Any value unique to this referral (1 to 100 visible ASCII characters). "
-                                        "Sending the same key again with the same token returns the original "
-                                        "referral with 200, and never makes a second one."),
+                                        "Sending the same key again with the same token and the same body (the "
+                                        "same JSON, however spaced or ordered) returns the original referral "
+                                        "with 200, and never makes a second one. The same key with a different "
+                                        "body is refused with 422: use a new key for each new referral."),
                         "schema": {"type": "string", "minLength": 1, "maxLength": 100, "pattern": "^[!-~]+$"},
                     }],
                     "requestBody": {
@@ -114,11 +116,17 @@ def document() -> dict[str, Any]:
                                                "the Idempotency-Key is not valid."),
                         "401": {**_error_response("No token, not a bearer token, or an unknown or revoked token."),
                                 "headers": {"WWW-Authenticate": {"schema": {"type": "string"}}}},
+                        "403": _error_response("The token's agency has no current information sharing agreement "
+                                               "(never signed, or past its review date), so it cannot make "
+                                               "referrals, as on the referral form. The error says which."),
                         "413": _error_response(f"The body is larger than {api_schema.MAX_BODY_BYTES // 1024} KB."),
                         "415": _error_response("The Content-Type is not application/json."),
-                        "422": {"description": "The referral cannot be accepted: one error per field path.",
-                                "content": {"application/json": {
-                                    "schema": {"$ref": "#/components/schemas/ValidationErrors"}}}},
+                        "422": {"description": ("The referral cannot be accepted: one error per field path "
+                                                "(ValidationErrors); or the Idempotency-Key was already used "
+                                                "with a different body, for a different referral (Error)."),
+                                "content": {"application/json": {"schema": {"oneOf": [
+                                    {"$ref": "#/components/schemas/ValidationErrors"},
+                                    {"$ref": "#/components/schemas/Error"}]}}}},
                         "429": {**_error_response("Too many calls with this token in the last minute."),
                                 "headers": {"Retry-After": {"description": "Seconds to wait.",
                                                             "schema": {"type": "integer"}}}},

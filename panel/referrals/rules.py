@@ -88,7 +88,7 @@ def submission_problems(referral: Referral, today: date) -> dict[str, str]:
 
     The form shows these on the check-your-answers page; the API answers them with 422.
     """
-    p = referral.person
+    p = referral.as_referred
     problems: dict[str, str | None] = {
         "person.given_name": text_problem(p.given_name, "the person’s first name", SHORT, required=True),
         "person.family_name": text_problem(p.family_name, "the person’s last name", SHORT, required=True),

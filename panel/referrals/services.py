@@ -29,7 +29,9 @@ from panel.models import (
     User,
     utcnow,
 )
+from panel.referrals.panel_for import panel_for, panel_words
 from panel.referrals.rules import submission_problems
+from panel.dates import london_today
 
 
 ReferralStateError = ServiceError  # the name callers used before services shared one error type
@@ -123,8 +125,8 @@ def update_answers(referral: Referral, *, by: User | None, person: dict[str, Any
     for name, value in (person or {}).items():
         if name not in PERSON_FIELDS:
             raise KeyError(name)
-        if getattr(referral.person, name) != value:
-            setattr(referral.person, name, value)
+        if getattr(referral.as_referred, name) != value:
+            setattr(referral.as_referred, name, value)
             changed.append(f"person.{name}")
     for name, value in (answers or {}).items():
         if name not in REFERRAL_FIELDS:
@@ -187,7 +189,7 @@ def submit(referral: Referral, *, by: User | None, today: date | None = None) ->
     link. Raises ServiceError if it was already submitted (a double click), and SubmissionProblems
     (a ServiceError) with the problems when answers are missing or wrong.
     """
-    today = today or date.today()
+    today = today or london_today()
     row = pathway.lock()
     db.session.refresh(referral)  # the lock may have waited for another submission of this referral
     if referral.status not in EDITABLE_STATUSES:
@@ -239,7 +241,8 @@ def put_to_panel(referral: Referral, *, by: User, reason: str = "") -> None:
     _require(referral, ReferralStatus.SUBMITTED)
     _decide(referral, "to_panel", ReferralStatus.AWAITING_PANEL, by=by, reason=reason)
     audit.record(AuditAction.UPDATE, "referral", referral.id, summary={"status": "awaiting_panel"}, user=by)
-    _tell_referrer(referral, "Referral going to panel", "The coordinator has put your referral on the next panel’s agenda.")
+    _tell_referrer(referral, "Referral going to panel",
+                   f"The coordinator has put your referral on {panel_words(panel_for(referral))}.")
 
 
 def request_information(referral: Referral, *, by: User, request: str) -> None:
@@ -302,7 +305,7 @@ def promote(referral: Referral, *, by: User) -> None:
 def accept(referral: Referral, *, by: User, lead_agency: Agency, today: date | None = None) -> Case:
     """Panel decision: accept into the pathway with a lead agency. Creates the case and carries
     the involvements over. The referral already holds its place, so occupancy does not change."""
-    today = today or date.today()
+    today = today or london_today()
     row = pathway.lock()
     db.session.refresh(referral)
     _require(referral, *DECISION_STATUSES)
@@ -324,16 +327,6 @@ def accept(referral: Referral, *, by: User, lead_agency: Agency, today: date | N
     audit.record(AuditAction.UPDATE, "referral", referral.id, summary={"status": "accepted", "case": case.reference}, user=by)
     _tell_referrer(referral, "Referral accepted", f"Your referral has been accepted into the pathway as case {case.reference}.")
     return case
-
-
-def link_person(referral: Referral, *, to: Person, by: User) -> None:
-    """Link a new referral to a matched earlier person, so the history follows them."""
-    old = referral.person
-    if old.id == to.id:
-        return
-    referral.person = to
-    db.session.flush()
-    audit.record(AuditAction.UPDATE, "referral", referral.id, summary={"linked_person": to.id, "was": old.id}, user=by)
 
 
 # ---- history and repeat referrals ---------------------------------------------------

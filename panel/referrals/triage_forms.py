@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+from datetime import date
+from typing import Any
+
 from flask_wtf import FlaskForm
 from govuk_frontend_wtf.wtforms_widgets import GovRadioInput, GovSelect, GovSubmitInput, GovTextArea
 from wtforms import HiddenField, RadioField, SelectChoice, SelectField, SubmitField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length
 
 from panel.forms.fields import optional_int
+from panel.forms.filters import FilterForm
+from panel.dates import govuk_date
 from panel.forms.text import clean_text
 from panel.models import Agency, ReferralStatus
 from panel.referrals import rules
+from panel.referrals.linking import Difference
 
 LONG = rules.LONG
 
@@ -51,11 +57,8 @@ def _require(field, message: str) -> None:
         field.errors = [*field.errors, message]
 
 
-class ReferralFilterForm(FlaskForm):
+class ReferralFilterForm(FilterForm):
     """Filters for the referral list, read from the query string. Bad values are ignored."""
-
-    class Meta:
-        csrf = False
 
     status = SelectField("Status", widget=GovSelect())
     agency = SelectField("Referring agency", widget=GovSelect(), coerce=optional_int)
@@ -71,10 +74,10 @@ class ReferralFilterForm(FlaskForm):
 
     def chosen(self) -> tuple[ReferralStatus | None, int | None]:
         """The status and agency id to filter by, leaving out any that did not validate."""
-        self.validate()
-        status = ReferralStatus(self.status.data) if self.status.data and not self.status.errors else None
+        good = self.valid_fields()
+        status = ReferralStatus(self.status.data) if self.status.data and "status" in good else None
         agency = getattr(self, "agency", None)
-        agency_id = agency.data if agency is not None and not agency.errors else None
+        agency_id = agency.data if agency is not None and "agency" in good else None
         return status, agency_id
 
     def filters(self) -> dict[str, str]:
@@ -177,12 +180,49 @@ class WithdrawForm(FlaskForm):
 class LinkPersonForm(FlaskForm):
     person_id = HiddenField(filters=[lambda v: v if v is None else str(v)[:20]])
     submit = SubmitField("Link to this person", widget=GovSubmitInput())
+    differences: list[Difference] = []
 
     def person(self) -> int | None:
         try:
             return optional_int(self.person_id.data)
         except ValueError:
             return None
+
+    def taken(self) -> list[str]:
+        """The details the coordinator chose to take from the referral into the person record."""
+        return [d.name for d in self.differences if self[d.name].data == TAKE_REFERRAL]
+
+
+KEEP_RECORD, TAKE_REFERRAL = "record", "referral"
+
+
+def shown(value: Any) -> str:
+    """How one of the person's details reads in the comparison."""
+    if value is None or value == "":
+        return "Not given"
+    if isinstance(value, bool):
+        return "Yes" if value else "No"
+    if isinstance(value, date):
+        return govuk_date(value)
+    return str(value)
+
+
+def link_person_form(differences: list[Difference], **kwargs: Any) -> LinkPersonForm:
+    """The link form with one required choice per differing detail: what the person record keeps."""
+
+    class ChooseDetailsForm(LinkPersonForm):
+        pass
+
+    for d in differences:
+        message = f"Select what the person record keeps for {d.label.lower()}"
+        setattr(ChooseDetailsForm, d.name, RadioField(
+            d.label, widget=GovRadioInput(), validators=[InputRequired(message)],
+            invalid_choice_message=message, invalid_value_message=message,
+            choices=[SelectChoice(KEEP_RECORD, f"Keep the person record’s: {shown(d.record_value)}"),
+                     SelectChoice(TAKE_REFERRAL, f"Use this referral’s: {shown(d.referral_value)}")]))
+    form = ChooseDetailsForm(**kwargs)
+    form.differences = differences
+    return form
 
 
 class ConfirmForm(FlaskForm):

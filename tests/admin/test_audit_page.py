@@ -36,7 +36,7 @@ def _entry_ids(response) -> list[int]:
 
 
 def _csv(response) -> list[list[str]]:
-    return list(csv.reader(io.StringIO(response.get_data(as_text=True))))
+    return list(csv.reader(io.StringIO(response.get_data().decode("utf-8-sig"))))
 
 
 @pytest.fixture
@@ -269,11 +269,12 @@ def test_export_is_a_streamed_csv_attachment_with_a_header(client, login_as, db)
     assert response.status_code == 200
     assert response.is_streamed
     assert response.mimetype == "text/csv"
-    assert response.headers["Content-Disposition"] == 'attachment; filename="audit-2027-03-04.csv"'
+    assert response.headers["Content-Disposition"] == (
+        'attachment; filename="caspa-audit-OFFICIAL-SENSITIVE-2027-03-04.csv"')
     assert response.headers["Cache-Control"] == "no-store"
     text = response.get_data(as_text=True)
-    assert text.splitlines()[0] == ("When (UTC),User email,Action,Object type,Object ID,Summary,"
-                                    "IP address,User agent")
+    assert text.splitlines()[0] == ('\ufeff"When (UTC)","User email","Action","Object type","Object ID","Summary",'
+                                    '"IP address","User agent"')
     table = _csv(response)
     assert [r[4] for r in table[1:]] == [str(r.object_id) for r in reversed(rows)]
     newest = table[1]

@@ -113,7 +113,7 @@ def test_a_successful_sign_in_resets_the_failure_count(client, db, user):
     for _ in range(4):
         sign_in(client, user.email, "not the password at all")
     assert sign_in(client, user.email).status_code == 302
-    client.get("/logout")
+    post_form(client, "/logout", {})
     for _ in range(4):
         sign_in(client, user.email, "not the password at all")
 

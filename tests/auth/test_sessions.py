@@ -109,7 +109,7 @@ def test_signing_in_starts_a_new_session(client, user):
 def test_each_sign_in_gets_a_different_session_id(client, user):
     sign_in(client, user.email)
     first = _session(client)["sid"]
-    client.get("/logout")
+    post_form(client, "/logout", {})
     sign_in(client, user.email)
 
     assert _session(client)["sid"] != first
@@ -176,14 +176,14 @@ def test_a_user_who_must_change_password_can_still_sign_out(client, db):
     db.session.commit()
     sign_in(client, user.email)
 
-    assert _sent_to_sign_in(client.get("/logout"))
+    assert _sent_to_sign_in(post_form(client, "/logout", {}))
     assert "_user_id" not in _session(client)
 
 
 def test_signing_out_clears_the_session_and_is_audited(client, db, user):
     sign_in(client, user.email)
 
-    response = client.get("/logout")
+    response = post_form(client, "/logout", {})
 
     assert _sent_to_sign_in(response)
     session = _session(client)
@@ -199,16 +199,18 @@ def test_a_copied_session_cookie_stops_working_after_signing_out(client, app, us
     """The session lives in a signed cookie, so signing out must also end it on the server."""
     sign_in(client, user.email)
     cookie = client.get_cookie("panel_session").value
-    client.get("/logout")
+    post_form(client, "/logout", {})
 
     replay = app.test_client()
     replay.set_cookie("panel_session", cookie)
     assert _sent_to_sign_in(replay.get("/"))
 
 
-def test_a_sign_out_link_on_another_site_only_asks_for_confirmation(client, login_as):
+@pytest.mark.parametrize("fetch_site", [None, "cross-site", "same-origin"])
+def test_a_get_of_logout_only_asks_for_confirmation(client, login_as, fetch_site):
+    """Issue 14: GET /logout signed out, so a link or image on any site could. Only the POST does."""
     login_as("coordinator")
-    response = client.get("/logout", headers={"Sec-Fetch-Site": "cross-site"})
+    response = client.get("/logout", headers={"Sec-Fetch-Site": fetch_site} if fetch_site else {})
     assert response.status_code == 200
     assert "Do you want to sign out?" in response.get_data(as_text=True)
     assert client.get("/").status_code == 200  # still signed in

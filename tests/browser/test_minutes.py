@@ -97,7 +97,7 @@ def test_a_coordinator_minutes_a_panel_and_the_chair_finalises_it_by_keyboard(pa
     page.keyboard.type(str(due.year))
     _submit(page)
     expect(page.locator(".govuk-notification-banner")).to_contain_text("added for Housing.")
-    expect(page.locator("#actions + table")).to_contain_text("Joint visit with the tenancy officer")
+    expect(page.locator("#actions + .panel-table-container table")).to_contain_text("Joint visit with the tenancy officer")
     assert_accessible(page)
 
     # What became of the last panel's action.

@@ -34,6 +34,12 @@ def test_a_user_signs_in_and_out_by_keyboard(page, app):
     tab_until(page, "el => el.textContent.trim() === 'Sign out'")
     with page.expect_navigation():
         page.keyboard.press("Enter")
+    # The link only asks: signing out is the button's POST (a GET never signs out).
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Do you want to sign out?")
+    assert_accessible(page)
+    tab_until(page, "el => el.tagName === 'BUTTON' && el.textContent.trim() === 'Sign out'")
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
     expect(page.get_by_text("You have signed out.")).to_be_visible()
 
 

@@ -9,7 +9,7 @@ from panel.cases import services
 from panel.models import AuditAction, AuditEvent, Role, StaffSafetyKind
 from tests import factories
 from tests.cases.helpers import create_case
-from tests.conftest import page
+from tests.conftest import page, post_form
 
 
 @pytest.fixture
@@ -74,7 +74,7 @@ def test_staff_safety_warnings_show_who_set_them_on_the_full_record_only(client,
     login_as("spoc", agency=setting["lead"])
     text = page(client.get(f"/cases/{setting['ref']}")).get_text(" ")
     assert "Hostility towards staff" in text and "Casey Setter" in text
-    client.get("/logout")
+    post_form(client, "/logout", {})
     login_as("spoc", agency=setting["other"])
     assert "Hostility towards staff" not in page(client.get(f"/cases/{setting['ref']}")).get_text(" ")
 

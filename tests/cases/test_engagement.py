@@ -175,7 +175,7 @@ def test_who_may_record_an_attempt(client, login_as, s, role, where, status):
 def test_the_log_is_404_for_a_restricted_viewer_and_readable_by_the_chair(client, login_as, s):
     login_as("spoc", agency=s.outside)
     assert client.get(s.log).status_code == 404
-    client.get("/logout")
+    post_form(client, "/logout", {})
     login_as("chair")
     response = client.get(s.log)
     assert response.status_code == 200

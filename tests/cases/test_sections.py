@@ -209,7 +209,7 @@ def test_adding_an_agency_gives_its_spoc_the_full_record_and_tells_them_without_
         client, login_as, setting, db):
     login_as(setting["other_spoc"])
     assert "Zebedee" not in _text(client.get(f"/cases/{setting['ref']}"))  # restricted before
-    client.get("/logout")
+    post_form(client, "/logout", {})
 
     login_as("coordinator")
     url = _url(setting, "agencies")
@@ -229,7 +229,7 @@ def test_adding_an_agency_gives_its_spoc_the_full_record_and_tells_them_without_
     rows = [[c.get_text(" ", strip=True) for c in r.find_all(["th", "td"])] for r in
             page(client.get(url)).select("table tbody tr")]
     assert ["Other Agency", "Wendy Worker", "Yes"] == rows[-1][:3]
-    client.get("/logout")
+    post_form(client, "/logout", {})
 
     login_as(setting["other_spoc"])
     response = client.get(f"/cases/{setting['ref']}")
@@ -390,7 +390,7 @@ def test_insight_is_kept_as_dated_versions_with_the_latest_prefilled(client, log
     url = _url(setting, "insight")
     assert "No insight has been recorded yet." in _text(client.get(url))
     assert post_form(client, url, ANSWERS).status_code == 302
-    client.get("/logout")
+    post_form(client, "/logout", {})
     login_as("spoc", agency=setting["lead"], name="Sid Second")
     response = client.get(url)
     for key, answer in ANSWERS.items():

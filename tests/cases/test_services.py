@@ -6,6 +6,7 @@ from datetime import date, datetime, timedelta, timezone
 
 import pytest
 import sqlalchemy as sa
+import time_machine
 
 from panel.cases import services
 from panel.models import (
@@ -198,3 +199,15 @@ def test_reopening_takes_a_place_within_the_cap(app, db, coordinator):
     app.config["CASE_CAP"] = 2
     services.reopen(case, reason="Risk escalated again", by=coordinator)
     assert case.status == CaseStatus.ACTIVE
+
+
+def test_today_is_londons_today_even_when_the_server_clock_says_yesterday(db, coordinator):
+    """At 23:30 UTC on 30 June it is already 1 July in London: a review dated 1 July is today, not
+    the future, whatever the server's own time zone; 2 July is still refused."""
+    case = create_case()
+    outcome = services.add_outcome(case, words="To keep my flat", asked=True, expressed=True, by=coordinator)
+    with time_machine.travel(datetime(2027, 6, 30, 23, 30, tzinfo=timezone.utc), tick=False):
+        with pytest.raises(ValueError, match="today or in the past"):
+            services.review_outcome(outcome, case, review=OutcomeReview.ACHIEVED, on=date(2027, 7, 2), by=coordinator)
+        services.review_outcome(outcome, case, review=OutcomeReview.ACHIEVED, on=date(2027, 7, 1), by=coordinator)
+    assert outcome.reviewed_on == date(2027, 7, 1)

@@ -28,14 +28,17 @@ INSTANTS=(
 )
 
 # The tests whose answers depend on today's date: the working-days rules, the referral and case
-# services, the panel schedule, the MDT service and its reschedule form, the action ladder and
-# escalation sweep, the scheduler's jobs and the demo data (all dated relative to today).
-# No browser tests.
+# services, the drafts list, the panel schedule and agenda (a panel ten days ahead), the MDT
+# service and its reschedule form, the action ladder and escalation sweep, the scheduler's jobs
+# and the demo data (all dated relative to today). No browser tests.
 TESTS=(
   tests/test_workdays.py
   tests/referrals/test_services.py
+  tests/referrals/test_drafts.py
   tests/cases/test_services.py
   tests/meetings/test_schedule.py
+  tests/meetings/test_agenda.py
+  tests/meetings/test_agenda_pages.py
   tests/meetings/test_mdt.py
   "tests/meetings/test_mdt_pages.py::test_the_reschedule_form_starts_with_the_current_details_and_a_change_sends_updates"
   tests/actions/test_ladder.py

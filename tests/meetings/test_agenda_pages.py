@@ -119,13 +119,20 @@ def test_the_list_of_past_panels_is_paginated(client, db, login_as, world):
 def test_the_coordinator_sees_the_agenda_built_and_the_controls(client, db, login_as, world):
     login_as(world.coordinator)
 
+    # Issue 14: a GET writes nothing; the page offers to build the agenda (the job also does).
+    offered = page(client.get(_url(world)))
+    assert _items(db, world.meeting.id) == []
+    assert offered.find("form", id="update-agenda").find("button").get_text(strip=True) == \
+        "Bring the agenda up to date"
+    assert post_form(client, _url(world, "/agenda/update"), {}, token_from=_url(world)).status_code == 302
     response = client.get(_url(world))
 
     assert response.status_code == 200
     soup = page(response)
+    assert soup.find("form", id="update-agenda") is None  # up to date now
     text = soup.get_text(" ", strip=True)
     items = _items(db, world.meeting.id)
-    assert len(items) == 9  # built on opening the page, and committed
+    assert len(items) == 9  # built by the button, and committed
     assert soup.h1.get_text(strip=True).startswith("Panel on ")
     assert "10am to 12:30pm (UK time)" in text
     headings = [h.get_text(strip=True) for h in soup.select("h3.govuk-heading-m")]
@@ -146,7 +153,7 @@ def test_the_coordinator_sees_the_agenda_built_and_the_controls(client, db, logi
     first_case = cases[0]
     assert [b["value"] for b in first_case.select("button[name=direction]")] == ["down"]
     assert soup.find("a", href=f"/meetings/{world.meeting.id}/agenda.pdf")
-    assert len(_views(db, world.meeting.id)) == 1
+    assert len(_views(db, world.meeting.id)) == 3  # offered, the token for the button, built
 
 
 def test_the_chair_reads_the_agenda_without_controls(client, db, login_as, world):

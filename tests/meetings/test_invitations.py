@@ -310,7 +310,7 @@ def test_a_panel_invites_every_acting_spoc_the_chairs_and_the_coordinators(app, 
         assert event.uid == panel.ical_uid and event.sequence == 0
         assert dict((email, params["ROLE"]) for email, params in
                     ((a.removeprefix("mailto:"), p) for a, p in event.attendees)) == panel_people
-        assert message.subject.startswith("Invitation: Panel monthly panel, ")
+        assert message.subject.startswith("Invitation: Monthly panel, ")
     assert invitations.invite_panel(panel, by=None) == []  # nobody twice
 
 

@@ -600,6 +600,49 @@ def test_the_same_key_from_another_token_is_another_referral(client, token, refe
     assert referral_count() == 2
 
 
+def test_a_key_reused_with_a_different_body_is_refused_with_422(client, token):
+    headers = {"Idempotency-Key": "case-system-4712"}
+    first = post(client, issue_body(), token=token, headers=headers)
+    other_person = issue_body()
+    other_person["person"]["given_name"] = "Jordan"
+
+    refused = post(client, other_person, token=token, headers=headers)
+
+    assert first.status_code == 201
+    assert refused.status_code == 422
+    assert refused.get_json() == {"error": "This Idempotency-Key was already used for a different referral. "
+                                           "Send a new Idempotency-Key with each new referral"}
+    assert referral_count() == 1
+    entries = api_audit()[1:]
+    assert [(e.action, json.loads(e.summary)["status"]) for e in entries] == [
+        (AuditAction.CREATE, 201), (AuditAction.DENIED, 422)]
+    assert json.loads(entries[-1].summary)["reason"] == "idempotency key reused"
+    respaced = json.dumps(issue_body(), indent=4, sort_keys=True)  # the same body, written otherwise
+    assert post(client, raw=respaced, token=token, headers=headers).status_code == 200
+
+
+def test_a_racing_call_with_the_same_key_and_another_body_is_refused(client, token, monkeypatch):
+    from panel.referrals import intake
+
+    headers = {"Idempotency-Key": "racing-2"}
+    post(client, issue_body(), token=token, headers=headers)
+    real = intake.find_by_idempotency_key
+    calls = []
+
+    def slow_to_see(token_row, key):
+        calls.append(key)
+        return None if len(calls) <= 2 else real(token_row, key)
+
+    monkeypatch.setattr(intake, "find_by_idempotency_key", slow_to_see)
+    other_person = issue_body()
+    other_person["person"]["nhs_number"] = "9434765870"
+
+    refused = post(client, other_person, token=token, headers=headers)
+
+    assert refused.status_code == 422 and "different referral" in refused.get_json()["error"]
+    assert referral_count() == 1
+
+
 def test_a_refused_call_does_not_use_up_its_key(client, token):
     headers = {"Idempotency-Key": "retry-me"}
     body = issue_body()
@@ -631,11 +674,11 @@ def test_a_100_character_key_is_fine(client, token):
 def test_calls_past_the_rate_limit_get_429(client, token, referring_agency, monkeypatch):
     _, other = tokens.create_token(agency=referring_agency)
     db.session.commit()
-    statuses = [post(client, {}, token=token).status_code for _ in range(2)]  # the creation entry counts too
+    statuses = [post(client, {}, token=token).status_code for _ in range(3)]  # the token's creation is no call
 
     limited = post(client, issue_body(), token=token)
 
-    assert statuses == [422, 422]
+    assert statuses == [422, 422, 422]
     assert limited.status_code == 429
     assert 1 <= int(limited.headers["Retry-After"]) <= 60
     assert "at most 3 a minute" in limited.get_json()["error"]
@@ -647,6 +690,40 @@ def test_calls_past_the_rate_limit_get_429(client, token, referring_agency, monk
     later = utcnow() + timedelta(seconds=61)
     monkeypatch.setattr(api, "utcnow", lambda: later)
     assert post(client, issue_body(), token=token).status_code == 201
+
+
+def test_the_first_429_comes_at_call_61_of_60_allowed(client, token):
+    """The default limit; the token's creation, in the same audit trail, is not a call."""
+    statuses = [post(client, {}, token=token).status_code for _ in range(61)]
+
+    assert statuses[:60] == [422] * 60
+    assert statuses[60] == 429
+
+
+@pytest.mark.parametrize("isa", ["lapsed", "unsigned"])
+def test_an_agency_without_a_current_isa_is_refused_with_403(client, isa):
+    agency = factories.create_agency(code="lapsed-asc", name="Lapsed Care", isa=isa)
+    _, plain = tokens.create_token(agency=agency)
+    db.session.commit()
+
+    refused = post(client, issue_body(), token=plain, headers={"Idempotency-Key": "isa"})
+
+    assert refused.status_code == 403
+    why = "has not signed the information sharing agreement" if isa == "unsigned" else "past its review date"
+    assert why in refused.get_json()["error"] and "Lapsed Care" in refused.get_json()["error"]
+    assert "cannot make referrals" in refused.get_json()["error"]
+    assert referral_count() == 0
+    entry = api_audit()[-1]
+    assert entry.action == AuditAction.DENIED and json.loads(entry.summary)["reason"] == "no current isa"
+
+
+def test_the_openapi_document_describes_the_403_and_the_reused_key(client):
+    operation = client.get("/api/openapi.json").get_json()["paths"]["/api/referrals"]["post"]
+    assert "information sharing agreement" in operation["responses"]["403"]["description"]
+    assert "Idempotency-Key" in operation["responses"]["422"]["description"]
+    assert "different" in operation["parameters"][0]["description"]
+    assert {"$ref": "#/components/schemas/Error"} in (
+        operation["responses"]["422"]["content"]["application/json"]["schema"]["oneOf"])
 
 
 @pytest.mark.parametrize("app_config", [{"API_RATE_LIMIT_PER_MINUTE": 0}])
@@ -661,7 +738,7 @@ def test_the_rate_limit_defaults_to_60(app):
 # ---- audit -----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("app_config", [{"API_RATE_LIMIT_PER_MINUTE": 8}])
+@pytest.mark.parametrize("app_config", [{"API_RATE_LIMIT_PER_MINUTE": 7}])
 def test_every_call_is_audited_without_personal_data_or_the_token(client, token):
     body = issue_body()
     calls = [
@@ -783,7 +860,7 @@ def test_the_openapi_document_describes_the_api(client):
     assert doc["openapi"].startswith("3.1")
     assert list(doc["paths"]) == ["/api/referrals"]
     post_op = doc["paths"]["/api/referrals"]["post"]
-    assert set(post_op["responses"]) == {"200", "201", "400", "401", "413", "415", "422", "429"}
+    assert set(post_op["responses"]) == {"200", "201", "400", "401", "403", "413", "415", "422", "429"}
     assert "Retry-After" in post_op["responses"]["429"]["headers"]
     assert doc["components"]["securitySchemes"]["bearerToken"] == {
         "type": "http", "scheme": "bearer", "description": doc["components"]["securitySchemes"]["bearerToken"][

@@ -110,10 +110,22 @@ def test_40_concurrent_submissions_never_pass_the_cap(app, live_server, api_toke
 def test_the_same_idempotency_key_sent_at_once_makes_one_referral(app, live_server, api_tokens):
     db.session.remove()
 
-    results = fire_together(10, lambda n: call(live_server, api_tokens[0], body_for(n), key="one-and-only"))
+    results = fire_together(10, lambda n: call(live_server, api_tokens[0], body_for(0), key="one-and-only"))
 
     statuses = sorted(status for status, _ in results)
     assert statuses == [200] * 9 + [201], results
     assert len({json.dumps(data, sort_keys=True) for _, data in results}) == 1
+    db.session.remove()
+    assert db.session.execute(sa.select(sa.func.count()).select_from(Referral)).scalar_one() == 1
+
+
+def test_the_same_key_sent_at_once_with_two_bodies_refuses_the_other_body(app, live_server, api_tokens):
+    db.session.remove()
+
+    results = fire_together(10, lambda n: call(live_server, api_tokens[0], body_for(n % 2), key="two-bodies"))
+
+    statuses = sorted(status for status, _ in results)
+    assert statuses == [200] * 4 + [201] + [422] * 5, results  # the winner's body repeats; the other is refused
+    assert all("different referral" in data["error"] for status, data in results if status == 422)
     db.session.remove()
     assert db.session.execute(sa.select(sa.func.count()).select_from(Referral)).scalar_one() == 1

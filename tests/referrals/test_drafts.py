@@ -183,7 +183,7 @@ def test_answers_survive_signing_out_and_in_again(client, agency):
     post_form(client, f"/referrals/{referral_id}/about-the-person", {"given_name": "Zebedee", "family_name": "Q"})
     post_form(client, f"/referrals/{referral_id}/address", {"address": "1 High Street", "postcode": "lu1 2ab"})
 
-    client.get("/logout")
+    post_form(client, "/logout", {})
     assert client.get("/referrals/drafts").status_code == 302  # signed out
     post_form(client, "/login", {"email": "pat@police.test", "password": factories.PASSWORD})
 

@@ -10,11 +10,14 @@ import pytest
 import sqlalchemy as sa
 
 from panel.extensions import db
-from panel.models import AuditAction, AuditEvent, Case, CaseStatus, Person, Referral, RiskLevel, Role, utcnow
-from panel.referrals import matching, services
+from panel.forms.errors import ServiceError
+from panel.models import (
+    AuditAction, AuditEvent, Case, CaseEvent, CaseStatus, Person, Referral, RiskLevel, Role, utcnow,
+)
+from panel.referrals import linking, matching
 from panel.referrals.rules import name_key
 from tests import factories
-from tests.conftest import csrf_token, page, post_form
+from tests.conftest import error_summary, page, post_form
 
 DOB = date(1985, 6, 14)
 ANY_FORM = "/account/password"  # a page with a form, for a CSRF token
@@ -201,45 +204,157 @@ def test_staff_safety_and_consent_flags(agency):
 # ---- linking ----------------------------------------------------------------------------------------
 
 
-def test_link_person_moves_the_referral_to_the_matched_person_and_is_audited(agency):
-    earlier = refer(agency, person(nhs="9434765919"), "declined", 100)
-    new = refer(agency, person(nhs="9434765919"))
+def _linked(new, earlier, *, take=()):
     coordinator = factories.create_user(role=Role.COORDINATOR)
-    old_person = new.person_id
+    taken = linking.link_person(new, to=earlier.person, by=coordinator, take=take)
+    return coordinator, taken
 
-    services.link_person(new, to=earlier.person, by=coordinator)
 
-    assert new.person_id == earlier.person_id
-    entry = db.session.execute(sa.select(AuditEvent).where(AuditEvent.object_type == "referral")
-                               .order_by(AuditEvent.id.desc())).scalars().first()
-    assert json.loads(entry.summary) == {"linked_person": earlier.person_id, "was": old_person}
+def _last_audit(object_type: str) -> AuditEvent:
+    return db.session.execute(sa.select(AuditEvent).where(AuditEvent.object_type == object_type)
+                              .order_by(AuditEvent.id.desc())).scalars().first()
+
+
+def test_linking_moves_the_history_and_keeps_everything_the_referrer_wrote(agency):
+    earlier = refer(agency, person(nhs="9434765919"), "declined", 100)
+    earlier.person.address, earlier.person.gender = "1 Old Road", "Female"
+    new = refer(agency, person(nhs="9434765919"))
+    new.person.address, new.person.gender = "22 New Street", "Male"
+    written = new.person_id
+
+    _, taken = _linked(new, earlier)
+
+    assert taken == [] and new.person_id == earlier.person_id and new.referred_person_id == written
+    assert (new.as_referred.address, new.as_referred.gender) == ("22 New Street", "Male")  # the referrer's words
+    assert (earlier.person.address, earlier.person.gender) == ("1 Old Road", "Female")     # the record's own
+    assert json.loads(_last_audit("referral").summary) == {
+        "linked_person": earlier.person_id, "was": written, "person_record_took": [],
+        "person_record_kept": ["gender", "address"]}
     history = matching.history(new)
-    assert history.matches == []  # the empty old record is no match any more
+    assert history.matches == []  # the referral's own copy is not another person record
     assert [(i.referral.id, i.reason) for i in history.referrals] == [(earlier.id, "Same person record")]
 
 
-def test_the_coordinator_links_a_referral_from_its_page(client, login_as, agency):
-    coordinator = login_as("coordinator")
+def test_the_person_record_takes_only_the_details_the_coordinator_chose(agency):
+    earlier = refer(agency, person(nhs="9434765919"), "accepted", 100)
+    case = Case(reference="CASPA-2026-009", person_id=earlier.person_id, referral=earlier, status=CaseStatus.ACTIVE,
+                lead_agency=agency, risk_level=RiskLevel.HIGH, accepted_on=date.today())
+    db.session.add(case)
+    earlier.person.address, earlier.person.gender = "1 Old Road", "Female"
+    new = refer(agency, person(nhs="9434765919"))
+    new.person.address, new.person.gender = "22 New Street", "Male"
+
+    coordinator, taken = _linked(new, earlier, take={"address"})
+
+    assert taken == ["address"]
+    assert (earlier.person.address, earlier.person.gender) == ("22 New Street", "Female")
+    assert (new.as_referred.address, new.as_referred.gender) == ("22 New Street", "Male")
+    assert json.loads(_last_audit("person").summary) == {"fields": ["address"], "from_referral": new.reference}
+    event = db.session.execute(sa.select(CaseEvent).where(CaseEvent.case_id == case.id)).scalar_one()
+    assert event.summary == (f"Referral {new.reference} linked to this person record; the person record took "
+                             "the referral’s address; kept its own gender.")
+    assert (event.kind, event.by_id, event.ref_type, event.ref_id) == ("referral", coordinator.id, "referral", new.id)
+
+
+def test_a_detail_that_does_not_differ_cannot_be_taken(agency):
     earlier = refer(agency, person(nhs="9434765919"), "declined", 100)
-    new = refer(agency, person("Samuel", "Demo-Person"))
+    new = refer(agency, person(nhs="9434765919"))
+    with pytest.raises(ServiceError) as raised:
+        _linked(new, earlier, take={"nhs_number"})
+    assert raised.value.field == "nhs_number"
+    assert new.person_id != earlier.person_id
+
+
+def test_each_person_record_is_listed_once(agency):
+    sam = person(nhs="9434765919")
+    twice = [sam, sam, person("Samuel", "Demo-Person")]
+    assert [m.person.id for m in matching._matches_among(person(nhs="9434765919"), twice)] == [
+        sam.id, twice[2].id]
+
+
+def test_a_linked_referrals_own_copy_never_shows_as_another_person_record(agency):
+    earlier = refer(agency, person(nhs="9434765919"), "declined", 100)
+    new = refer(agency, person(nhs="9434765919"))
+    _linked(new, earlier)
+    latest = refer(agency, person(nhs="9434765919"))
+
+    matches = matching.history(latest).matches
+
+    assert [m.person.id for m in matches] == [earlier.person_id]
+
+
+def _differing_pair(agency, address="22 New Street"):
+    earlier = refer(agency, person(nhs="9434765919"), "declined", 100)
+    earlier.person.address, earlier.person.gender = "1 Old Road", "Female"
+    new = refer(agency, person("Samuel", "Demo-Person", nhs="9434765919"))
+    new.person.address, new.person.gender = address, "Male"
     db.session.commit()
+    return earlier, new
+
+
+def test_the_coordinator_compares_the_details_and_chooses_field_by_field(client, login_as, agency):
+    coordinator = login_as("coordinator")
+    earlier, new = _differing_pair(agency)
     url = f"/referrals/{new.id}"
-    soup = page(client.get(url))
-    forms = soup.select("#matches form")
-    assert len(forms) == 1 and forms[0]["action"] == f"{url}/link-person"
+    links = page(client.get(url)).select("#matches a")
+    assert [a["href"] for a in links] == [f"{url}/link-person?person_id={earlier.person_id}"]
 
-    token = csrf_token(client, url)
-    data = {"person_id": str(earlier.person_id), "csrf_token": token}
+    soup = page(client.get(links[0]["href"]))
 
-    response = client.post(f"{url}/link-person", data=data)
+    rows = [[c.get_text(" ", strip=True) for c in tr.select("th, td")] for tr in soup.select("#differences tbody tr")]
+    assert rows == [["First name", "Samuel", "Sam"], ["Gender", "Male", "Female"],
+                    ["Address", "22 New Street", "1 Old Road"]]
+    assert "last name, other names, date of birth" in soup.select_one("#same").get_text()
+    assert "NHS number" in soup.select_one("#same").get_text()
+    assert [f["value"] for f in soup.select("input[name=address]")] == ["record", "referral"]
 
-    assert response.status_code == 302 and response.headers["Location"] == url
+    data = {"person_id": str(earlier.person_id), "given_name": "record", "gender": "record"}
+    missing = post_form(client, f"{url}/link-person", data, token_from=links[0]["href"])
+    assert missing.status_code == 200
+    assert page(missing).title.get_text().startswith("Error: ")
+    assert error_summary(missing) == ["Select what the person record keeps for address"]
+    assert page(missing).select_one("input[name=gender][value=record]").has_attr("checked")  # kept as chosen
+
+    done = post_form(client, f"{url}/link-person", {**data, "address": "referral"}, token_from=links[0]["href"])
+
+    assert done.status_code == 302 and done.headers["Location"] == url
     db.session.expire_all()
-    assert db.session.get(Referral, new.id).person_id == earlier.person_id
-    again = client.post(f"{url}/link-person", data=data, follow_redirects=True)  # a double click
+    linked = db.session.get(Referral, new.id)
+    record = db.session.get(Person, earlier.person_id)
+    assert linked.person_id == earlier.person_id
+    assert (record.given_name, record.gender, record.address) == ("Sam", "Female", "22 New Street")
+    shown = page(client.get(url))
+    assert "Samuel" in shown.select_one("#linked-person").find_next("dl").get_text()  # the referrer's words
+    assert "Male" in shown.select_one("#linked-person").find_next("dl").get_text()
+    again = post_form(client, f"{url}/link-person", {**data, "address": "referral"}, token_from=ANY_FORM,
+                      follow_redirects=True)  # a double click
     assert "already linked" in again.get_data(as_text=True)
     assert db.session.execute(sa.select(sa.func.count(AuditEvent.id)).where(
-        AuditEvent.user_id == coordinator.id, AuditEvent.action == AuditAction.UPDATE)).scalar_one() == 1
+        AuditEvent.user_id == coordinator.id, AuditEvent.action == AuditAction.UPDATE)).scalar_one() == 2
+
+
+def test_hostile_details_are_shown_as_text_on_the_comparison(client, login_as, agency):
+    login_as("coordinator")
+    earlier, new = _differing_pair(agency, address="<script>alert(1)</script>'; DROP TABLE persons;--")
+    response = client.get(f"/referrals/{new.id}/link-person?person_id={earlier.person_id}")
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert "<script>alert(1)" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+
+
+def test_the_comparison_page_runs_a_fixed_number_of_queries(client, login_as, agency, count_queries):
+    login_as("coordinator")
+    earlier, new = _differing_pair(agency)
+    url = f"/referrals/{new.id}/link-person?person_id={earlier.person_id}"
+    client.get(url)
+    with count_queries() as few:
+        client.get(url)
+    for days in range(5):
+        refer(agency, earlier.person, "declined", 200 + days)
+    db.session.commit()
+    with count_queries() as many:
+        client.get(url)
+    assert many.count == few.count
 
 
 @pytest.mark.parametrize("person_id", ["999999", "abc", "", "-1", "1" * 40])
@@ -250,6 +365,8 @@ def test_linking_to_a_person_who_is_not_a_match_is_refused(client, login_as, age
     db.session.commit()
     url = f"/referrals/{new.id}"
     value = str(stranger.person_id) if person_id == "999999" else person_id
+    shown = client.get(f"{url}/link-person", query_string={"person_id": value}, follow_redirects=True)
+    assert "not one of the possible matches" in shown.get_data(as_text=True)
     response = post_form(client, f"{url}/link-person", {"person_id": value}, token_from=ANY_FORM,
                          follow_redirects=True)
     assert response.status_code == 200
@@ -258,27 +375,45 @@ def test_linking_to_a_person_who_is_not_a_match_is_refused(client, login_as, age
     assert db.session.get(Referral, new.id).person_id == new.person_id
 
 
+def test_the_same_details_link_with_nothing_to_choose(client, login_as, agency):
+    login_as("coordinator")
+    earlier = refer(agency, person(nhs="9434765919"), "declined", 100)
+    new = refer(agency, person(nhs="9434765919"))
+    db.session.commit()
+    url = f"/referrals/{new.id}/link-person"
+    soup = page(client.get(url, query_string={"person_id": earlier.person_id}))
+    assert soup.select_one("#same") and not soup.select("#differences")
+    response = post_form(client, url, {"person_id": str(earlier.person_id)}, token_from=ANY_FORM)
+    assert response.status_code == 302
+    db.session.expire_all()
+    assert db.session.get(Referral, new.id).person_id == earlier.person_id
+
+
 def test_a_decided_referral_cannot_be_linked(client, login_as, agency):
     login_as("coordinator")
     earlier = refer(agency, person(nhs="9434765919"), "declined", 100)
     new = refer(agency, person(nhs="9434765919"), "declined")
     db.session.commit()
     url = f"/referrals/{new.id}"
-    assert not page(client.get(url)).select("#matches form")
+    assert not page(client.get(url)).select("#matches a")
     response = post_form(client, f"{url}/link-person", {"person_id": str(earlier.person_id)},
                          token_from=ANY_FORM, follow_redirects=True)
     assert "can no longer be linked" in response.get_data(as_text=True)
 
 
-def test_only_a_coordinator_may_link(client, login_as, agency):
+@pytest.mark.parametrize("method", ["GET", "POST"])
+def test_only_a_coordinator_may_link(client, login_as, agency, method):
     login_as("chair")
     earlier = refer(agency, person(nhs="9434765919"), "declined", 100)
     new = refer(agency, person(nhs="9434765919"))
     db.session.commit()
     soup = page(client.get(f"/referrals/{new.id}"))
-    assert soup.select("#matches tbody tr") and not soup.select("#matches form")
-    response = post_form(client, f"/referrals/{new.id}/link-person", {"person_id": str(earlier.person_id)},
-                         token_from=ANY_FORM)
+    assert soup.select("#matches tbody tr") and not soup.select("#matches a")
+    url = f"/referrals/{new.id}/link-person"
+    if method == "GET":
+        response = client.get(url, query_string={"person_id": earlier.person_id})
+    else:
+        response = post_form(client, url, {"person_id": str(earlier.person_id)}, token_from=ANY_FORM)
     assert response.status_code == 404
 
 

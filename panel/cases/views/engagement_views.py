@@ -11,7 +11,6 @@ they change anything, so a refusal leaves nothing to roll back and the view is s
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Any
 
 import sqlalchemy as sa
@@ -34,6 +33,7 @@ from panel.cases.views import bp
 from panel.extensions import db
 from panel.forms.errors import ServiceError, show_service_error
 from panel.models import (
+    Action,
     Agency,
     AuditAction,
     Case,
@@ -47,9 +47,11 @@ from panel.models import (
     User,
     utcnow,
 )
+from panel.dates import london_today
 
 PAGE_SIZE = 50
 PRINT_LIMIT = 2000
+ACTION_NAME_MAX = 60  # an action's description, shortened, where the chronology names it
 
 # Chronology types. Meetings, actions and escalations are written by later parts of the service.
 KIND_LABELS = {
@@ -186,12 +188,12 @@ def _timeline(case: Case) -> sa.Subquery:
         CaseEvent.at.label("at"), CaseEvent.kind.label("kind"), CaseEvent.agency_id.label("agency_id"),
         CaseEvent.by_id.label("by_id"), CaseEvent.summary.label("summary"),
         sa.literal_column("''", sa.Text).label("reason"), sa.literal_column("'case'", sa.String).label("source"),
-        CaseEvent.id.label("row_id"),
+        CaseEvent.id.label("row_id"), CaseEvent.ref_type.label("ref_type"), CaseEvent.ref_id.label("ref_id"),
     ).where(CaseEvent.case_id == case.id)
     decisions = sa.select(
         ReferralDecision.at, sa.literal_column("'referral'", sa.String), User.agency_id, ReferralDecision.by_id,
         ReferralDecision.outcome, ReferralDecision.reason, sa.literal_column("'referral'", sa.String),
-        ReferralDecision.id,
+        ReferralDecision.id, sa.literal_column("''", sa.String), sa.cast(sa.null(), sa.Integer),
     ).outerjoin(User, User.id == ReferralDecision.by_id).where(ReferralDecision.referral_id == case.referral_id)
     return sa.union_all(events, decisions).subquery("timeline")
 
@@ -208,8 +210,28 @@ def _timeline_rows(rows) -> list[dict[str, Any]]:
             summary = row.summary
         entries.append({"at": row.at, "kind": row.kind, "kind_label": KIND_LABELS.get(row.kind, row.kind.replace("_", " ").capitalize()),
                         "agency": row.agency_name, "by": row.by_name, "summary": summary,
-                        "id": f"{row.source}-{row.row_id}"})
+                        "id": f"{row.source}-{row.row_id}", **_action_named(row, summary)})
     return entries
+
+
+def short(text: str, limit: int = ACTION_NAME_MAX) -> str:
+    """Text cut at a word to about ``limit`` characters, with an ellipsis when cut."""
+    text = " ".join(text.split())
+    if len(text) <= limit:
+        return text
+    cut = text[:limit].rsplit(" ", 1)[0] or text[:limit]
+    return cut.rstrip(",;:.") + "…"
+
+
+def _action_named(row, summary: str) -> dict[str, Any]:
+    """An entry about an action ("Action 7: due date changed ...") names the action and links to
+    it: the template shows the link, then the rest of the summary."""
+    prefix = f"Action {row.ref_id}"
+    if row.ref_type != "action" or row.ref_id is None or not summary.startswith(prefix):
+        return {}
+    name = f"{prefix} ({short(row.action_description)})" if row.action_description else prefix
+    return {"action_url": url_for("actions.view_action", action_id=row.ref_id), "action_name": name,
+            "summary": summary[len(prefix):]}
 
 
 @bp.route("/<reference>/chronology")
@@ -238,8 +260,10 @@ def chronology(reference: str):
         limit, offset = PAGE_SIZE, (page - 1) * PAGE_SIZE
     by = sa.orm.aliased(User)
     rows = db.session.execute(
-        sa.select(timeline, Agency.name.label("agency_name"), by.name.label("by_name"))
+        sa.select(timeline, Agency.name.label("agency_name"), by.name.label("by_name"),
+                  Action.description.label("action_description"))
         .outerjoin(Agency, Agency.id == timeline.c.agency_id).outerjoin(by, by.id == timeline.c.by_id)
+        .outerjoin(Action, sa.and_(timeline.c.ref_type == "action", Action.id == timeline.c.ref_id))
         .where(*where).order_by(timeline.c.at.desc(), timeline.c.source, timeline.c.row_id.desc())
         .limit(limit).offset(offset)).all()
     entries = _timeline_rows(rows)
@@ -283,7 +307,7 @@ def closure(reference: str):
 def propose_closure(reference: str):
     view = load_case(reference, need_full=True, section="closure")
     _changeable(view, "closure")
-    case, today = view.case, date.today()
+    case, today = view.case, london_today()
     agencies = db.session.execute(sa.select(Agency).order_by(Agency.name)).scalars().all()
     data = None
     if request.method == "GET":
@@ -314,7 +338,7 @@ def decide_closure(reference: str):
     """The chair's decision at panel: approve (closes the case and frees its place) or return."""
     view = load_case(reference, need_full=True, section="closure")
     case, user = view.case, _user()
-    form = DecideClosureForm(today=date.today())
+    form = DecideClosureForm(today=london_today())
     proposed = case.status == CaseStatus.CLOSURE_PROPOSED
     if proposed and form.validate_on_submit():
         try:

@@ -8,7 +8,6 @@ through panel.cases.services, which writes the audit trail and the chronology.
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Any
 
 import sqlalchemy as sa
@@ -47,6 +46,7 @@ from panel.models import (
     StaffSafetyFlag,
     User,
 )
+from panel.dates import london_today
 
 RISK_PAGE_SIZE = 25
 INSIGHT_PAGE_SIZE = 10
@@ -340,7 +340,7 @@ def review_outcome(reference: str, outcome_id: int):
         abort(404)
     _only_if_changeable(view, "outcomes")  # a page only for reviewing; readers see reviews on the outcomes page
     _not_if_closed(view, "cases.outcomes")
-    today = date.today()
+    today = london_today()
     if request.method == "POST":
         form = OutcomeReviewForm(today=today)
         if form.validate_on_submit():

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 
 import sqlalchemy as sa
 from flask import render_template
@@ -15,6 +14,7 @@ from panel.cases.views import bp
 from panel.extensions import db
 from panel.meetings.mdt import next_meeting
 from panel.models import OPEN_CASE_STATUSES, Case, Involvement, Role
+from panel.dates import london_today
 
 
 @bp.route("")
@@ -24,7 +24,7 @@ def list_cases():
     user = current_user._get_current_object()
     cases: list[Case] = []
     involved_ids: set[int] = set()
-    if can_access_case_records(user, date.today()):
+    if can_access_case_records(user, london_today()):
         query = (sa.select(Case).where(Case.status.in_(OPEN_CASE_STATUSES))
                  .options(sa.orm.joinedload(Case.person), sa.orm.joinedload(Case.lead_agency))
                  .order_by(Case.reference))
@@ -44,6 +44,6 @@ def view_case(reference: str):
     open_actions = open_action_count(view.case.id) if view.full else 0
     upcoming = next_meeting(view.case) if view.full else None
     db.session.commit()
-    in_pathway = (date.today() - view.case.accepted_on).days
+    in_pathway = (london_today() - view.case.accepted_on).days
     return render_template("cases/view_case.html", view=view, case=view.case, in_pathway_days=in_pathway,
                            open_actions=open_actions, next_meeting=upcoming)

@@ -40,6 +40,7 @@ from panel.meetings.agenda_forms import (
     ButtonForm,
     CancelPanelForm,
     MovePanelForm,
+    PanelPlaceForm,
     TimeBoxForm,
 )
 from panel.meetings.pdf import pdf_response
@@ -196,21 +197,43 @@ def view_meeting(meeting_id: int):
     meeting = _meeting(meeting_id)
     now = utcnow()
     coordinator = user.role == Role.COORDINATOR
+    # A GET changes nothing (issue 14): the coordinator is offered "Bring the agenda up to date",
+    # a POST, when the stored agenda no longer matches the data; the job "agenda-sync" keeps
+    # upcoming panels' agendas up to date in the meantime.
+    out_of_date = False
     if coordinator and _preparable(meeting) is None:
         has_items = now < meeting.starts_at or db.session.scalar(
             sa.select(sa.exists().where(AgendaItem.meeting_id == meeting.id)))
-        if agenda.should_sync(meeting, now, bool(has_items)):
-            agenda.sync_agenda(meeting, by=user)
+        out_of_date = agenda.should_sync(meeting, now, bool(has_items)) and agenda.out_of_date(meeting)
     audit.record(AuditAction.VIEW, "meeting", meeting.id, summary={"page": "meeting"})
     context = _agenda_context(meeting, user)
     editable = coordinator and _preparable(meeting) is None
     html = render_template(
         "meetings/view_meeting.html", **context, editable=editable,
-        reschedulable=editable and now < meeting.starts_at, button=ButtonForm(),
+        reschedulable=editable and now < meeting.starts_at, button=ButtonForm(), now=now, out_of_date=out_of_date,
         can_move=lambda item, up: agenda.can_move(context["view"].items, item, up=up),
         operations=user.role in OPERATIONS, form=None)
-    db.session.commit()  # the sync and the audited view; after rendering, so nothing loads twice
+    db.session.commit()  # the audited view; after rendering, so nothing loads twice
     return html
+
+
+@bp.route("/<int:meeting_id>/agenda/update", methods=["POST"])
+def update_agenda(meeting_id: int):
+    """Bring a panel's stored agenda in line with the data (what the page used to do on a GET)."""
+    meeting = _meeting(meeting_id)
+    _back_if_not_preparable(meeting)
+    back = redirect(url_for("meetings.view_meeting", meeting_id=meeting.id))
+    if not ButtonForm().validate_on_submit():
+        flash("Something went wrong with the form. Try again.", "info")
+        return back
+    now = utcnow()
+    has_items = now < meeting.starts_at or db.session.scalar(
+        sa.select(sa.exists().where(AgendaItem.meeting_id == meeting.id)))
+    changed = agenda.should_sync(meeting, now, bool(has_items)) and agenda.sync_agenda(meeting, by=_me())
+    db.session.commit()
+    flash("The agenda is up to date." if changed else "The agenda was already up to date.",
+          "success" if changed else "info")
+    return back
 
 
 # ---- preparing the agenda ---------------------------------------------------------------------
@@ -331,6 +354,23 @@ def move_panel(meeting_id: int):
                       "email.", "success")
                 return redirect(url_for("meetings.view_meeting", meeting_id=meeting.id))
     return render_template("meetings/move_panel.html", meeting=meeting, form=form)
+
+
+@bp.route("/<int:meeting_id>/place", methods=["GET", "POST"])
+def panel_place(meeting_id: int):
+    meeting = _meeting(meeting_id)
+    _not_if_started(meeting)
+    form = PanelPlaceForm(data={"location": meeting.location, "online_url": meeting.online_url})
+    if form.validate_on_submit():
+        try:
+            told = panels.set_place(meeting, location=form.location.data, online_url=form.online_url.data, by=_me())
+        except ServiceError as problem:
+            show_service_error(form, problem, default="location")
+        else:
+            db.session.commit()
+            flash(f"The panel’s place has been saved. {told} people were told by email.", "success")
+            return redirect(url_for("meetings.view_meeting", meeting_id=meeting.id))
+    return render_template("meetings/panel_place.html", meeting=meeting, form=form)
 
 
 @bp.route("/<int:meeting_id>/cancel", methods=["GET", "POST"])

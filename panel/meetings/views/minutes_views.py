@@ -13,7 +13,6 @@ message. Every page view is audited (AuditAction.VIEW on the meeting), after ren
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
 from typing import Any
 
 import sqlalchemy as sa
@@ -41,6 +40,7 @@ from panel.meetings.minutes_forms import (
     last_actions_form,
 )
 from panel.meetings.pdf import pdf_response
+from panel.meetings.record import item_title
 from panel.meetings.views import bp
 from panel.models import (
     ActionStatus,
@@ -243,9 +243,9 @@ def minutes(meeting_id: int):
     user = _me()
     meeting = _panel(meeting_id)
     if user.role == Role.SPOC:
-        if not can_access_case_records(user, date.today()):
+        if not can_access_case_records(user, london_today()):
             return _render("meetings/minutes.html", meeting, "minutes", view=None,
-                           isa_message=isa_block_reason(user.agency, date.today()))
+                           isa_message=isa_block_reason(user.agency, london_today()))
         if not meeting.finalised:
             return _render("meetings/minutes.html", meeting, "minutes", view=None, not_yet=True)
     elif user.role == Role.COORDINATOR and not meeting.finalised and not meeting.cancelled and not meeting.items:
@@ -446,7 +446,9 @@ _DECISIONS = {
 
 
 def _item_title(item: AgendaItem, case: Case | None) -> str:
-    return services.ItemMinutes(item=item, case=case, full=True).title
+    referral = item.referral
+    return item_title(item.kind, item.title, case.reference if case is not None else None,
+                      (referral.reference or "") if referral is not None else None)
 
 
 @bp.route("/<int:meeting_id>/minutes/items/<int:item_id>/actions/new", methods=["GET", "POST"])

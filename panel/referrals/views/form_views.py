@@ -18,6 +18,7 @@ from panel.models import Agency, AuditAction, Involvement, Referral, ReferralSta
 from panel.referrals import forms, services
 from panel.referrals.forms import answer_cards, draft_label
 from panel.referrals.views import bp
+from panel.dates import london_today
 
 CHECK = "check"
 
@@ -37,7 +38,7 @@ def _load(referral_id: int) -> Referral | None:
 def _editable(referral_id: int) -> Referral:
     """The referral if this user may change it now; otherwise 404, so existence does not leak."""
     referral = _load(referral_id)
-    if referral is None or not policy.can_edit_referral(_user(), referral, date.today()):
+    if referral is None or not policy.can_edit_referral(_user(), referral, london_today()):
         abort(404)
     return referral
 
@@ -58,7 +59,7 @@ def _resume_url(referral: Referral, today: date) -> str:
 @bp.route("/new", methods=["GET", "POST"])
 def add_referral():
     user = _user()
-    today = date.today()
+    today = london_today()
     blocked = None if policy.can_access_case_records(user, today) else policy.isa_block_reason(user.agency, today)
     form = forms.ConfirmForm()
     form.submit.label.text = "Start now"
@@ -97,7 +98,7 @@ def edit_section(referral_id: int, section: str):
     if spec is None:
         abort(404)
     referral = _editable(referral_id)
-    today = date.today()
+    today = london_today()
     returning = request.args.get("return") == CHECK
     if not forms.applies(spec, referral):  # e.g. the lawful basis when the person consents
         return redirect(_section_url(forms.previous_section(spec.slug, referral), referral, returning))
@@ -131,7 +132,7 @@ def edit_section(referral_id: int, section: str):
 @bp.route("/<int:referral_id>/check", methods=["GET", "POST"])
 def check_answers(referral_id: int):
     user = _user()
-    today = date.today()
+    today = london_today()
     referral = _load(referral_id)
     if referral is None:
         abort(404)
@@ -174,7 +175,7 @@ def check_answers(referral_id: int):
 @bp.route("/<int:referral_id>/submitted")
 def submitted(referral_id: int):
     user = _user()
-    today = date.today()
+    today = london_today()
     referral = db.session.get(Referral, referral_id)
     if referral is None or not policy.can_view_referral(user, referral, today):
         abort(404)
@@ -188,7 +189,7 @@ def submitted(referral_id: int):
 @bp.route("/drafts")
 def list_drafts():
     user = _user()
-    today = date.today()
+    today = london_today()
     blocked = None if policy.can_access_case_records(user, today) else policy.isa_block_reason(user.agency, today)
     rows = []
     if blocked is None:

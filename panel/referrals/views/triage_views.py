@@ -3,7 +3,6 @@ withdrawal, linking to an earlier person, and the waiting list with promotion.""
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Any
 
 import sqlalchemy as sa
@@ -28,7 +27,8 @@ from panel.models import (
     Role,
     User,
 )
-from panel.referrals import matching, services
+from panel.referrals import linking, matching, services
+from panel.referrals.panel_for import panel_for, panel_words, triage_hint
 from panel.referrals.views import bp
 from panel.referrals.services import DECISION_STATUSES
 from panel.referrals.triage_forms import (
@@ -44,7 +44,10 @@ from panel.referrals.triage_forms import (
     ReferralFilterForm,
     TriageForm,
     WithdrawForm,
+    link_person_form,
+    shown,
 )
+from panel.dates import london_today
 
 PAGE_SIZE = 50
 # A referral can be linked to an earlier person until the panel has decided it.
@@ -76,7 +79,7 @@ def _visible(referral_id: int, *options: Any) -> Referral:
         sa.select(Referral).where(Referral.id == referral_id).options(joinedload(Referral.person), *options)
     ).unique().scalar_one_or_none()
     if (referral is None or referral.status == ReferralStatus.DRAFT
-            or not policy.can_view_referral(_user(), referral, date.today())):
+            or not policy.can_view_referral(_user(), referral, london_today())):
         abort(404)
     return referral
 
@@ -86,7 +89,7 @@ def _to_referral(referral: Referral):
 
 
 def _isa_message(user: User) -> str | None:
-    return policy.isa_block_reason(user.agency, date.today())
+    return policy.isa_block_reason(user.agency, london_today())
 
 
 # ---- lists --------------------------------------------------------------------------
@@ -179,11 +182,12 @@ def view_referral(referral_id: int):
     user = _user()
     referral = db.session.execute(
         sa.select(Referral).where(Referral.id == referral_id).options(
-            joinedload(Referral.person), joinedload(Referral.referring_agency), joinedload(Referral.created_by),
+            joinedload(Referral.person), joinedload(Referral.referred_person), joinedload(Referral.referring_agency),
+            joinedload(Referral.created_by),
             selectinload(Referral.involvements).joinedload(Involvement.agency),
             selectinload(Referral.decisions).joinedload(ReferralDecision.by))
     ).unique().scalar_one_or_none()
-    if referral is None or not policy.can_view_referral(user, referral, date.today()):
+    if referral is None or not policy.can_view_referral(user, referral, london_today()):
         abort(404)
     if referral.status == ReferralStatus.DRAFT:  # only its writer gets this far
         return redirect(url_for("referrals.check_answers", referral_id=referral.id))
@@ -195,13 +199,14 @@ def view_referral(referral_id: int):
     occupancy = pathway.occupancy() if operations else None
     audit.record(AuditAction.VIEW, "referral", referral.id)
     html = render_template(
-        "referrals/view_referral.html", referral=referral, person=referral.person, case=case, history=history,
-        occupancy=occupancy, need_labels=NEED_LABELS, link_form=LinkPersonForm(), promote_form=ConfirmForm(),
+        "referrals/view_referral.html", referral=referral, person=referral.as_referred, case=case, history=history,
+        linked_person=referral.person if referral.referred_person_id else None,
+        occupancy=occupancy, need_labels=NEED_LABELS, promote_form=ConfirmForm(),
         can_link=policy.endpoint_allows("referrals.link_person", user) and referral.status in LINKABLE,
         can_triage=policy.endpoint_allows("referrals.triage_referral", user) and referral.status in TRIAGE_OPTIONS,
         can_decide=policy.endpoint_allows("referrals.decide_referral", user) and referral.status in DECISION_STATUSES,
-        can_withdraw=policy.can_withdraw_referral(user, referral, date.today()),
-        can_edit=policy.can_edit_referral(user, referral, date.today()),
+        can_withdraw=policy.can_withdraw_referral(user, referral, london_today()),
+        can_edit=policy.can_edit_referral(user, referral, london_today()),
         can_promote=(policy.endpoint_allows("referrals.promote_referral", user)
                      and referral.status == ReferralStatus.WAITING and occupancy is not None and not occupancy.full),
     )
@@ -209,24 +214,42 @@ def view_referral(referral_id: int):
     return html
 
 
-@bp.route("/<int:referral_id>/link-person", methods=["POST"])
+@bp.route("/<int:referral_id>/link-person", methods=["GET", "POST"])
 def link_person(referral_id: int):
+    """Compare the referral's person details with a matched person record (GET ?person_id=),
+    then link them, the coordinator choosing field by field what the person record keeps (POST)."""
     user = _user()
-    referral = _visible(referral_id)
-    form = LinkPersonForm()
-    person_id = form.person() if form.validate_on_submit() else None
+    referral = _visible(referral_id, joinedload(Referral.referred_person))
+    person_id = LinkPersonForm(request.values, meta={"csrf": False}).person()
     if person_id is not None and person_id == referral.person_id:  # a repeated click
         flash("This referral is already linked to that person.", "info")
-    elif referral.status not in LINKABLE:
+        return _to_referral(referral)
+    if referral.status not in LINKABLE:
         flash(f"This referral is {referral.status.label.lower()}, so it can no longer be linked to another person.",
               "error")
-    elif person_id is None or (person := matching.matched_person(referral, person_id)) is None:
+        return _to_referral(referral)
+    if person_id is None or (person := matching.matched_person(referral, person_id)) is None:
         flash("That person is not one of the possible matches for this referral. Choose one from the list.", "error")
-    else:
-        services.link_person(referral, to=person, by=user)
-        db.session.commit()
-        flash(f"Referral {referral.reference} is now linked to the earlier person record.", "success")
-    return _to_referral(referral)
+        return _to_referral(referral)
+    differences = linking.differences(referral, person)
+    form = link_person_form(differences)
+    if form.validate_on_submit():
+        try:
+            taken = linking.link_person(referral, to=person, by=user, take=form.taken())
+        except ServiceError as error:
+            show_service_error(form, error)
+        else:
+            db.session.commit()
+            took = f" The person record took this referral’s {linking.labels(taken)}." if taken else ""
+            flash(f"Referral {referral.reference} is now linked to the earlier person record. "
+                  f"The referral keeps the details its referrer gave.{took}", "success")
+            return _to_referral(referral)
+    audit.record(AuditAction.VIEW, "referral", referral.id, summary={"section": "link_person", "person": person.id})
+    html = render_template("referrals/link_person.html", referral=referral, mine=referral.as_referred,
+                           person=person, form=form, differences=differences, shown=shown,
+                           same=linking.labels(set(linking.PERSON_LABELS) - {d.name for d in differences}))
+    db.session.commit()
+    return html
 
 
 # ---- triage and decisions -----------------------------------------------------------
@@ -252,7 +275,8 @@ def triage_referral(referral_id: int):
         try:
             if outcome == TO_PANEL:
                 services.put_to_panel(referral, by=user)
-                message = f"Referral {referral.reference} is on the next panel’s agenda. The referrer has been told."
+                message = (f"Referral {referral.reference} is on {panel_words(panel_for(referral))}. "
+                           "The referrer has been told.")
             elif outcome == REQUEST_INFORMATION:
                 services.request_information(referral, by=user, request=form.request.data)
                 message = f"The referrer has been asked for more information about referral {referral.reference}."
@@ -272,7 +296,7 @@ def triage_referral(referral_id: int):
             flash(message, "success")
             return _to_referral(referral)
     return render_template("referrals/triage_referral.html", form=form, referral=referral,
-                           options=TRIAGE_OPTIONS.get(referral.status, ()))
+                           options=TRIAGE_OPTIONS.get(referral.status, ()), panel_hint=triage_hint(referral))
 
 
 @bp.route("/<int:referral_id>/decision", methods=["GET", "POST"])
@@ -320,7 +344,7 @@ def withdraw_referral(referral_id: int):
     if request.method == "POST" and referral.status == ReferralStatus.WITHDRAWN:
         flash(ALREADY[referral.status], "info")
         return _to_referral(referral)
-    if not policy.can_withdraw_referral(user, referral, date.today()):
+    if not policy.can_withdraw_referral(user, referral, london_today()):
         abort(404)
     form = WithdrawForm()
     if form.validate_on_submit():
