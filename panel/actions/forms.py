@@ -5,7 +5,7 @@ Text is cleaned of control characters (newlines kept in long text) and length-li
 services' limits; HTML is kept as typed and escaped when shown. The forms check what they can
 (lengths, real dates, dates not in the past, a reason for a new due date) so the user sees the
 message on the right field; the services check the same rules again and the view puts any
-ActionError it raises on the field it is about.
+ServiceError it raises on the field the error names.
 """
 
 from __future__ import annotations

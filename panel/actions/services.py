@@ -44,7 +44,6 @@ NOT_DONE_REASON = "Enter why the agency did not do the action"
 REPEAT_WINDOW = timedelta(minutes=10)   # the same form sent again within this is not saved twice
 
 
-ActionError = ServiceError  # the name callers used before services shared one error type
 
 
 def offsets() -> ladder.Offsets:

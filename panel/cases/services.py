@@ -45,7 +45,6 @@ from panel.models import (
 from panel.dates import is_working_hours, london_today
 
 
-CaseStateError = ServiceError  # the name callers used before services shared one error type
 
 
 def case_link(case: Case) -> str:

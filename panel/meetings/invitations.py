@@ -45,7 +45,6 @@ NAME_MAX = 120
 EMAIL_MAX = 254
 
 
-InvitationError = ServiceError  # the name callers used before services shared one error type
 
 
 @dataclass(frozen=True)

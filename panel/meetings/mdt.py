@@ -59,7 +59,6 @@ DISCUSSION_TITLE = "MDT discussion"
 REPEAT_WINDOW = timedelta(minutes=10)   # the same form sent again within this is not saved twice
 
 
-MdtError = ServiceError  # the name callers used before services shared one error type
 
 
 class AlreadyScheduled(ServiceError):

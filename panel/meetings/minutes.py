@@ -87,7 +87,6 @@ SPOC_STATUSES = (AttendanceStatus.APOLOGIES_WITH_UPDATE, AttendanceStatus.APOLOG
 REPEAT_WINDOW = timedelta(minutes=10)  # the same form sent twice within this is one change
 
 
-MinutesError = ServiceError  # the name callers used before services shared one error type
 
 
 def panel_day(meeting: Meeting) -> date:

@@ -32,7 +32,6 @@ from panel.models import Agency, AuditAction, Meeting, MeetingKind, MeetingStatu
 REASON_MAX = 500
 
 
-PanelError = ServiceError  # the name callers used before services shared one error type
 
 
 def meeting_link(meeting: Meeting) -> str:

@@ -34,7 +34,6 @@ from panel.referrals.rules import submission_problems
 from panel.dates import london_today
 
 
-ReferralStateError = ServiceError  # the name callers used before services shared one error type
 
 
 # The statuses in which the panel can still accept or decline a referral.

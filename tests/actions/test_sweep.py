@@ -23,7 +23,6 @@ import time_machine
 
 from panel import scheduler
 from panel.actions import jobs, services
-from panel.actions.services import ActionError
 from panel.extensions import db as _db
 from panel.models import (
     Action,
@@ -40,6 +39,7 @@ from panel.models import (
     User,
 )
 from panel.dates import LONDON, london_today
+from panel.forms.errors import ServiceError
 from tests.cases.helpers import create_case
 from tests.conftest import PG_URL
 from tests.factories import create_agency, create_user
@@ -290,9 +290,9 @@ def test_a_new_due_date_restarts_the_ladder_in_a_new_round(world, db):
         sweep_at(seven_am(day))
     assert [e.step for e in escalations(action)] == [S.REMINDER, S.OVERDUE]
 
-    with pytest.raises(ActionError, match="why the due date is changing"):
+    with pytest.raises(ServiceError, match="why the due date is changing"):
         services.update_action(action, by=world.spoc, due_on=d(4, 16), today=d(4, 1))
-    with pytest.raises(ActionError, match="today or in the future"):
+    with pytest.raises(ServiceError, match="today or in the future"):
         services.update_action(action, by=world.spoc, due_on=d(3, 31), reason="Late", today=d(4, 1))
     db.session.rollback()
     with time_machine.travel(datetime(2027, 4, 1, 10, 0, tzinfo=LONDON), tick=False):  # after that day's sweep
@@ -342,9 +342,9 @@ def test_closing_an_action_stops_the_ladder(world, db, status):
     assert all(sweep_at(seven_am(day)) == {"steps": 0, "digests": 0} for day in days(d(4, 8), d(4, 30)))
     assert [e.step for e in escalations(action)] == [S.REMINDER, S.OVERDUE, S.AGENCY]
     assert len(outbox()) == sent and action.escalated_to_chair_at is None
-    with pytest.raises(ActionError, match="can no longer be changed"):
+    with pytest.raises(ServiceError, match="can no longer be changed"):
         services.update_action(action, by=world.spoc, due_on=d(5, 28), reason="Reopen", today=d(4, 30))
-    with pytest.raises(ActionError, match="Only an open action"):
+    with pytest.raises(ServiceError, match="Only an open action"):
         services.escalate_by_hand(action, to_chair=True, reason="Why", by=world.coordinators[0])
 
 
@@ -529,7 +529,7 @@ def test_the_coordinator_escalates_by_hand_once_per_press_with_a_reason(world, d
     coordinator = world.coordinators[0]
     now = datetime(2027, 4, 6, 9, 0, tzinfo=UTC)
     for reason, message in (("", "Enter why you are escalating"), ("x" * 1001, "1000 characters or fewer")):
-        with pytest.raises(ActionError, match=message):
+        with pytest.raises(ServiceError, match=message):
             services.escalate_by_hand(action, to_chair=False, reason=reason, by=coordinator, now=now)
     with time_machine.travel(now, tick=False):
         first = services.escalate_by_hand(action, to_chair=False, reason="  No reply to three emails  ",
@@ -606,7 +606,7 @@ def test_acknowledging_an_escalation_records_the_comment_once(world, db):
                                  (world.contact, "y" * 1001, "1000 characters or fewer"),
                                  (world.spoc, "We will do it", "You cannot acknowledge"),
                                  (world.chair, "We will do it", "You cannot acknowledge")):
-        with pytest.raises(ActionError, match=message):
+        with pytest.raises(ServiceError, match=message):
             services.acknowledge(agency, by=by, comment=comment)
     assert agency.acknowledged_at is None
     at = datetime(2027, 4, 6, 13, 30, tzinfo=UTC)
@@ -616,7 +616,7 @@ def test_acknowledging_an_escalation_records_the_comment_once(world, db):
     assert (agency.acknowledged_at, agency.acknowledged_by_id, agency.acknowledgement) == (
         at, world.contact.id, "A manager will visit on Friday")
     assert not services.can_acknowledge(world.contact, agency)
-    with pytest.raises(ActionError, match="already been acknowledged"):
+    with pytest.raises(ServiceError, match="already been acknowledged"):
         services.acknowledge(agency, by=world.contact, comment="Again")
     assert db.session.scalar(sa.select(CaseEvent.summary).where(CaseEvent.kind == "escalation")) == \
         f"Action {action.id}: escalation acknowledged by Esme Escalation"

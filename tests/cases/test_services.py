@@ -22,6 +22,7 @@ from panel.models import (
     Role,
     StaffSafetyKind,
 )
+from panel.forms.errors import ServiceError
 from tests import factories
 from tests.cases.helpers import create_case
 
@@ -70,7 +71,7 @@ def test_adding_an_agency_tells_its_acting_spoc_without_personal_data(db, coordi
     assert case.reference in email.body_text
     for secret in ("Zebedee", "Quaintly", "LU1 2AB", "9434765919", "1980"):
         assert secret not in email.body_text + email.subject
-    with pytest.raises(services.CaseStateError):
+    with pytest.raises(ServiceError):
         services.add_agency(case, agency=housing, named_worker="", has_rapport=False, by=coordinator)
 
 
@@ -168,7 +169,7 @@ def test_approval_closes_the_case_frees_a_place_and_tells_people(app, db, coordi
     case = create_case()
     _ready_for_closure(case, coordinator, step_down)
     before = pathway.occupancy().used
-    with pytest.raises(services.CaseStateError):
+    with pytest.raises(ServiceError):
         services.approve_closure(case, panel_date=date.today(), by=chair)  # not proposed yet
     services.propose_closure(case, rationale="Risk reduced; housing stable", for_non_engagement=False,
                              step_down_agency=step_down, accepted_by="Pat Lead", accepted_on=date.today(),
@@ -184,7 +185,7 @@ def test_a_closure_that_is_not_ready_cannot_be_approved_and_can_be_returned(db, 
     case = create_case()
     services.propose_closure(case, rationale="x", for_non_engagement=False, step_down_agency=None, accepted_by="",
                              accepted_on=None, by=coordinator)
-    with pytest.raises(services.CaseStateError, match="not ready"):
+    with pytest.raises(ServiceError, match="not ready"):
         services.approve_closure(case, panel_date=date.today(), by=chair)
     services.return_closure(case, reason="Risk still critical", by=chair)
     assert case.status == CaseStatus.ACTIVE
@@ -194,7 +195,7 @@ def test_reopening_takes_a_place_within_the_cap(app, db, coordinator):
     case = create_case(status=CaseStatus.CLOSED)
     app.config["CASE_CAP"] = 1
     create_case()  # the only place is now used
-    with pytest.raises(services.CaseStateError, match="full"):
+    with pytest.raises(ServiceError, match="full"):
         services.reopen(case, reason="Risk escalated again", by=coordinator)
     app.config["CASE_CAP"] = 2
     services.reopen(case, reason="Risk escalated again", by=coordinator)

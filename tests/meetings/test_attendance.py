@@ -11,8 +11,8 @@ import sqlalchemy as sa
 
 from panel.extensions import db
 from panel.meetings import minutes as services
-from panel.meetings.minutes import MinutesError
 from panel.models import Attendance, AttendanceStatus, AuditAction, AuditEvent, MeetingStatus, Role, utcnow
+from panel.forms.errors import ServiceError
 from tests import factories
 from tests.conftest import error_summary, page, post_form
 from tests.meetings import minutes_world
@@ -99,7 +99,7 @@ def test_a_deputy_counts_as_attending(world):
 def test_attendance_needs_what_the_status_needs(world, status, kwargs, message):
     row = services.attendance_row(world.meeting, world.police)
 
-    with pytest.raises(MinutesError, match=message):
+    with pytest.raises(ServiceError, match=message):
         services.record_attendance(row, status=status, by=world.coordinator, **kwargs)
 
 
@@ -117,21 +117,21 @@ def test_a_spoc_sends_their_own_agencys_apologies_before_the_panel(upcoming):
 def test_a_spoc_cannot_mark_their_agency_present_or_absent(upcoming):
     row = services.attendance_row(upcoming.meeting, upcoming.police)
     for status in (AttendanceStatus.PRESENT, AttendanceStatus.ABSENT):
-        with pytest.raises(MinutesError, match="Select whether you are sending a written update"):
+        with pytest.raises(ServiceError, match="Select whether you are sending a written update"):
             services.record_attendance(row, status=status, by=upcoming.police_spoc, attendee_name="Pat")
 
 
 def test_a_spoc_cannot_record_for_another_agency(upcoming):
     row = services.attendance_row(upcoming.meeting, upcoming.housing)
 
-    with pytest.raises(MinutesError, match="cannot record attendance for this agency"):
+    with pytest.raises(ServiceError, match="cannot record attendance for this agency"):
         services.record_attendance(row, status=AttendanceStatus.APOLOGIES, by=upcoming.police_spoc)
 
 
 def test_a_spoc_cannot_send_apologies_once_the_panel_has_started(world):
     row = services.attendance_row(world.meeting, world.police)
 
-    with pytest.raises(MinutesError, match="cannot record attendance"):
+    with pytest.raises(ServiceError, match="cannot record attendance"):
         services.record_attendance(row, status=AttendanceStatus.APOLOGIES, by=world.police_spoc)
     assert services.can_send_apologies(world.police_spoc, world.police.id, world.meeting) is False
 
@@ -141,14 +141,14 @@ def test_the_deputy_sends_apologies_while_the_spoc_is_absent(upcoming):
     deputy = factories.create_user(role=Role.SPOC, agency=w.police)
     w.police.deputy_spoc = deputy
     row = services.attendance_row(w.meeting, w.police)
-    with pytest.raises(MinutesError):
+    with pytest.raises(ServiceError):
         services.record_attendance(row, status=AttendanceStatus.APOLOGIES, by=deputy)  # the SPoC is not absent
 
     w.police.spoc_absent = True
     services.record_attendance(row, status=AttendanceStatus.APOLOGIES, by=deputy)
 
     assert row.status == AttendanceStatus.APOLOGIES
-    with pytest.raises(MinutesError):
+    with pytest.raises(ServiceError):
         services.record_attendance(row, status=AttendanceStatus.APOLOGIES, by=w.police_spoc)  # now not acting
 
 
@@ -156,7 +156,7 @@ def test_attendance_is_read_only_once_the_minutes_are_finalised(world):
     row = services.attendance_row(world.meeting, world.police)
     services.finalise(world.meeting, by=world.chair)
 
-    with pytest.raises(MinutesError, match="finalised"):
+    with pytest.raises(ServiceError, match="finalised"):
         services.record_attendance(row, status=AttendanceStatus.PRESENT, by=world.coordinator, attendee_name="Pat")
 
 

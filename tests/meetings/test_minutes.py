@@ -13,11 +13,8 @@ import pytest
 import sqlalchemy as sa
 
 from panel import pathway
-from panel.actions.services import ActionError
-from panel.cases.services import CaseStateError
 from panel.extensions import db
 from panel.meetings import minutes as services
-from panel.meetings.minutes import MinutesError
 from panel.models import (
     Action,
     ActionStatus,
@@ -41,6 +38,7 @@ from panel.models import (
     Role,
     utcnow,
 )
+from panel.forms.errors import ServiceError
 from tests import factories
 from tests.cases.helpers import create_case
 from tests.conftest import error_summary, page, post_form
@@ -82,12 +80,12 @@ def test_the_coordinator_records_notes_on_an_item(world):
 
 
 def test_only_the_coordinator_records_notes(world):
-    with pytest.raises(MinutesError, match="Only the coordinator"):
+    with pytest.raises(ServiceError, match="Only the coordinator"):
         services.record_item_minutes(world.item(AgendaItemKind.CASE), notes="x", by=world.chair)
 
 
 def test_notes_have_a_limit(world):
-    with pytest.raises(MinutesError, match="10,000 characters or fewer"):
+    with pytest.raises(ServiceError, match="10,000 characters or fewer"):
         services.record_item_minutes(world.item(AgendaItemKind.CASE), notes="n" * 10001, by=world.coordinator)
 
 
@@ -118,9 +116,9 @@ def test_declining_a_referral_goes_through_the_referral_service(world):
 
 def test_a_decision_needs_its_answer(world):
     item = world.item(AgendaItemKind.REFERRAL)
-    with pytest.raises(MinutesError, match="Select the lead agency"):
+    with pytest.raises(ServiceError, match="Select the lead agency"):
         services.decide_referral(item, accept=True, by=world.coordinator)
-    with pytest.raises(MinutesError, match="Enter why the panel declined the referral"):
+    with pytest.raises(ServiceError, match="Enter why the panel declined the referral"):
         services.decide_referral(item, accept=False, by=world.coordinator, rationale="  ")
 
 
@@ -142,12 +140,11 @@ def test_accepting_at_a_full_pathway_does_not_pass_the_cap(world, app):
 def test_a_referral_no_longer_awaiting_the_panel_is_refused_by_the_service(world, status):
     """A referral that lost its place (withdrawn, declined) or never had one (the waiting list,
     when the pathway was full) cannot be accepted: the referral service's error comes through."""
-    from panel.referrals.services import ReferralStateError
 
     world.referral.status = ReferralStatus(status)
     item = world.item(AgendaItemKind.REFERRAL)
 
-    with pytest.raises(ReferralStateError):
+    with pytest.raises(ServiceError):
         services.decide_referral(item, accept=True, by=world.coordinator, lead_agency=world.police)
     assert item.decision == ""
 
@@ -167,23 +164,23 @@ def test_the_coordinator_changes_the_risk_level_through_the_case_service(world):
 
 def test_a_risk_decision_needs_a_change_and_a_reason(world):
     item = world.item(AgendaItemKind.CASE)
-    with pytest.raises(MinutesError, match="already high"):
+    with pytest.raises(ServiceError, match="already high"):
         services.decide_risk(item, level=RiskLevel.HIGH, reason="Same", by=world.coordinator)
-    with pytest.raises(MinutesError, match="Enter the reason"):
+    with pytest.raises(ServiceError, match="Enter the reason"):
         services.decide_risk(item, level=RiskLevel.LOW, reason=" ", by=world.coordinator)
 
 
 def test_decisions_belong_to_their_roles_and_items(world):
-    with pytest.raises(MinutesError, match="cannot record this decision"):
+    with pytest.raises(ServiceError, match="cannot record this decision"):
         services.decide_risk(world.item(AgendaItemKind.CASE), level=RiskLevel.LOW, reason="r", by=world.chair)
-    with pytest.raises(MinutesError, match="cannot record this decision"):
+    with pytest.raises(ServiceError, match="cannot record this decision"):
         services.decide_closure(world.item(AgendaItemKind.CLOSURE), approve=False, reason="r", by=world.coordinator)
-    with pytest.raises(MinutesError, match="does not belong"):
+    with pytest.raises(ServiceError, match="does not belong"):
         services.decide_risk(world.item(AgendaItemKind.CLOSURE), level=RiskLevel.LOW, reason="r", by=world.coordinator)
 
 
 def test_the_closure_checklist_still_applies_at_panel(world):
-    with pytest.raises(CaseStateError, match="not ready to close"):
+    with pytest.raises(ServiceError, match="not ready to close"):
         services.decide_closure(world.item(AgendaItemKind.CLOSURE), approve=True, by=world.chair)
     assert world.closing.status == CaseStatus.CLOSURE_PROPOSED
 
@@ -231,16 +228,16 @@ def test_an_action_agreed_carries_the_meetings_id(world):
 
 def test_an_action_needs_an_involved_agency_and_a_future_date(world):
     item = world.item(AgendaItemKind.CASE)
-    with pytest.raises(ActionError, match="involved in the case"):
+    with pytest.raises(ServiceError, match="involved in the case"):
         services.add_item_action(item, description="x", agency=world.nospoc, due_on=world.today, by=world.coordinator)
-    with pytest.raises(ActionError, match="today or in the future"):
+    with pytest.raises(ServiceError, match="today or in the future"):
         services.add_item_action(item, description="x", agency=world.police, due_on=world.today - timedelta(days=1),
                                  by=world.coordinator)
 
 
 def test_a_referral_items_actions_go_on_the_case_once_accepted(world):
     item = world.item(AgendaItemKind.REFERRAL)
-    with pytest.raises(MinutesError, match="Accept the referral first"):
+    with pytest.raises(ServiceError, match="Accept the referral first"):
         services.add_item_action(item, description="x", agency=world.police, due_on=world.today, by=world.coordinator)
 
     case = services.decide_referral(item, accept=True, by=world.coordinator, lead_agency=world.police)
@@ -269,9 +266,9 @@ def test_only_the_last_panels_actions_and_outcomes_are_recorded_here(world):
                    due_on=world.today, status=ActionStatus.OPEN)
     db.session.add(other)
     db.session.flush()
-    with pytest.raises(MinutesError, match="not agreed at the last panel"):
+    with pytest.raises(ServiceError, match="not agreed at the last panel"):
         services.record_last_action(world.meeting, other, status=ActionStatus.DONE, note="", by=world.coordinator)
-    with pytest.raises(MinutesError, match="Select done"):
+    with pytest.raises(ServiceError, match="Select done"):
         services.record_last_action(world.meeting, world.last_action, status=ActionStatus.CANCELLED, note="",
                                     by=world.coordinator)
 
@@ -280,13 +277,13 @@ def test_only_the_last_panels_actions_and_outcomes_are_recorded_here(world):
 
 
 def test_only_the_chair_finalises(world):
-    with pytest.raises(MinutesError, match="Only the panel chair"):
+    with pytest.raises(ServiceError, match="Only the panel chair"):
         services.finalise(world.meeting, by=world.coordinator)
 
 
 def test_minutes_cannot_be_finalised_before_the_panel(db):
     w = minutes_world.build(starts_in=timedelta(days=2))
-    with pytest.raises(MinutesError, match="has not started"):
+    with pytest.raises(ServiceError, match="has not started"):
         services.finalise(w.meeting, by=w.chair)
 
 
@@ -308,7 +305,7 @@ def test_finalised_minutes_are_read_only(world):
         lambda: services.finalise(world.meeting, by=world.chair),
     ]
     for attempt in attempts:
-        with pytest.raises(MinutesError, match="finalised on .* so they can no longer be changed. Record an amendment"):
+        with pytest.raises(ServiceError, match="finalised on .* so they can no longer be changed. Record an amendment"):
             attempt()
     assert case_item.notes == "" and world.case.risk_level == RiskLevel.HIGH
     assert world.referral.status == ReferralStatus.AWAITING_PANEL and world.last_action.status == ActionStatus.OPEN
@@ -348,7 +345,7 @@ def test_the_deputy_gets_the_email_while_the_spoc_is_absent(world):
 def test_an_amendment_is_kept_beside_the_original(world):
     item = world.item(AgendaItemKind.CASE)
     services.record_item_minutes(item, notes="Housing to visit on Monday.", by=world.coordinator)
-    with pytest.raises(MinutesError, match="not been finalised"):
+    with pytest.raises(ServiceError, match="not been finalised"):
         services.amend(world.meeting, item=item, text="Tuesday", reason="Typo", by=world.coordinator)
     services.finalise(world.meeting, by=world.chair)
 
@@ -373,13 +370,13 @@ def test_an_amendment_needs_words_a_reason_and_an_item_of_this_panel(world):
     other_item = AgendaItem(meeting_id=world.previous.id, kind=AgendaItemKind.AOB, title="AOB")
     db.session.add(other_item)
     db.session.flush()
-    with pytest.raises(MinutesError, match="Enter the amendment"):
+    with pytest.raises(ServiceError, match="Enter the amendment"):
         services.amend(world.meeting, item=None, text=" ", reason="r", by=world.chair)
-    with pytest.raises(MinutesError, match="Enter why"):
+    with pytest.raises(ServiceError, match="Enter why"):
         services.amend(world.meeting, item=None, text="t", reason="", by=world.chair)
-    with pytest.raises(MinutesError, match="Select an item of this panel"):
+    with pytest.raises(ServiceError, match="Select an item of this panel"):
         services.amend(world.meeting, item=other_item, text="t", reason="r", by=world.chair)
-    with pytest.raises(MinutesError, match="coordinator or the chair"):
+    with pytest.raises(ServiceError, match="coordinator or the chair"):
         services.amend(world.meeting, item=None, text="t", reason="r", by=world.police_spoc)
 
 
@@ -565,7 +562,7 @@ def test_a_referral_that_cannot_be_accepted_shows_a_govuk_error(client, login_as
     assert token_page.status_code == 200
 
     def refuse(*args, **kwargs):
-        raise referral_services.ReferralStateError("This referral is withdrawn, so that cannot be done now")
+        raise ServiceError("This referral is withdrawn, so that cannot be done now")
 
     monkeypatch.setattr(referral_services, "accept", refuse)
     response = post_form(client, url, {"decision": "accept", "lead_agency_id": str(world.police.id)})

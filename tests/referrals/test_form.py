@@ -26,6 +26,7 @@ from panel.models import (
 )
 from panel.referrals import services
 from panel.referrals.forms import RISK_MESSAGE, SECTIONS
+from panel.forms.errors import ServiceError
 from tests import factories
 from tests.conftest import csrf_token, error_summary, page, post_form
 
@@ -634,7 +635,7 @@ def test_a_submission_that_loses_a_race_goes_to_the_confirmation(client, practit
     token = csrf_token(client, f"/referrals/{referral_id}/check")
 
     def already(referral, **kwargs):
-        raise services.ReferralStateError("This referral has already been submitted")
+        raise ServiceError("This referral has already been submitted")
 
     monkeypatch.setattr(services, "submit", already)
     response = client.post(f"/referrals/{referral_id}/check", data={"csrf_token": token})
