@@ -89,18 +89,47 @@ def _upgrade(app) -> None:
         _db.engine.dispose()
 
 
-def _worker_pg_url() -> str:
-    """This worker's own PostgreSQL database (panel_gw0_test beside panel_test), made afresh."""
-    if not WORKER:
-        return PG_URL
+def _recreate_pg_database(name: str) -> str:
+    """A new, empty PostgreSQL database called name (ending in _test) beside TEST_DATABASE_URL's."""
     base = sa.engine.make_url(PG_URL)
-    url = base.set(database=f"{base.database.removesuffix('_test')}_{WORKER}_test")
+    url = base.set(database=name)
     engine = sa.create_engine(base, isolation_level="AUTOCOMMIT")
     with engine.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{url.database}" WITH (FORCE)'))
-        conn.execute(sa.text(f'CREATE DATABASE "{url.database}"'))
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
     engine.dispose()
     return url.render_as_string(hide_password=False)
+
+
+def _drop_pg_database(name: str) -> None:
+    engine = sa.create_engine(sa.engine.make_url(PG_URL), isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    engine.dispose()
+
+
+def _pg_name(label: str) -> str:
+    return f"{sa.engine.make_url(PG_URL).database.removesuffix('_test')}_{label}_test"
+
+
+def _worker_pg_url() -> str:
+    """This worker's own PostgreSQL database (panel_gw0_test beside panel_test), made afresh."""
+    return _recreate_pg_database(_pg_name(WORKER)) if WORKER else PG_URL
+
+
+@contextlib.contextmanager
+def blank_database(sqlite_path: Path, label: str):
+    """The URI of a new, empty database of the suite's kind for a test that builds its own: the
+    SQLite file sqlite_path, or a PostgreSQL database beside the test database (its name ends in
+    _test and carries label and the worker), dropped afterwards."""
+    if not PG_URL:
+        yield f"sqlite:///{sqlite_path}"
+        return
+    name = _pg_name(f"{label}{WORKER}")
+    try:
+        yield _recreate_pg_database(name)
+    finally:
+        _drop_pg_database(name)
 
 
 class _Database:

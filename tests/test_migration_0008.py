@@ -3,48 +3,17 @@ audit trail), chronology dates become GOV.UK dates, and the API's body hash colu
 
 from __future__ import annotations
 
-import itertools
 import json
-from datetime import date, datetime
 
 import pytest
 import sqlalchemy as sa
 from flask_migrate import downgrade, upgrade
 
 from panel.extensions import db as _db
+from tests.migration_rows import insert_row
 from tests.conftest import _make_app
 
 pytestmark = pytest.mark.real_commits  # its own database file, migrated step by step
-
-_n = itertools.count(1)
-
-
-def _filler(column: sa.Column):
-    try:
-        kind = column.type.python_type
-    except NotImplementedError:
-        kind = str
-    if kind is bool:
-        return False
-    if kind is int:
-        return 0
-    if kind is datetime:
-        return datetime(2026, 1, 1)
-    if kind is date:
-        return date(2026, 1, 1)
-    if kind in (dict, list):
-        return "[]"
-    return f"x{next(_n)}"
-
-
-def _insert(connection, table: str, **values) -> int:
-    """Insert a row giving every required column a value, whatever the schema at this revision."""
-    reflected = sa.Table(table, sa.MetaData(), autoload_with=connection)
-    row = {c.name: _filler(c) for c in reflected.columns
-           if not c.nullable and c.server_default is None and not c.primary_key and c.name not in values}
-    row.update(values)
-    return connection.execute(reflected.insert().values(**row)).inserted_primary_key[0]
-
 
 def test_0008_restores_referrers_details_and_writes_govuk_dates(tmp_path):
     application = _make_app(f"sqlite:///{tmp_path / 'm8.db'}", tmp_path)
@@ -52,21 +21,21 @@ def test_0008_restores_referrers_details_and_writes_govuk_dates(tmp_path):
         try:
             upgrade(revision="0007")
             with _db.engine.begin() as c:
-                agency = _insert(c, "agencies", name="Agency", code="agency")
-                user = _insert(c, "users", agency_id=agency, email="u@test.invalid", role="coordinator")
-                record = _insert(c, "persons", given_name="Sam", address="1 Old Road")
-                written = _insert(c, "persons", given_name="Samuel", address="22 New Street")
-                linked = _insert(c, "referrals", person_id=record, referring_agency_id=agency, status="submitted",
+                agency = insert_row(c, "agencies", name="Agency", code="agency")
+                user = insert_row(c, "users", agency_id=agency, email="u@test.invalid", role="coordinator")
+                record = insert_row(c, "persons", given_name="Sam", address="1 Old Road")
+                written = insert_row(c, "persons", given_name="Samuel", address="22 New Street")
+                linked = insert_row(c, "referrals", person_id=record, referring_agency_id=agency, status="submitted",
                                  reference="R-2026-00001", needs="[]", desired_outcomes="[]")
-                plain = _insert(c, "referrals", person_id=record, referring_agency_id=agency, status="declined",
+                plain = insert_row(c, "referrals", person_id=record, referring_agency_id=agency, status="declined",
                                 reference="R-2026-00002", needs="[]", desired_outcomes="[]")
-                _insert(c, "audit_events", action="update", object_type="referral", object_id=str(linked),
+                insert_row(c, "audit_events", action="update", object_type="referral", object_id=str(linked),
                         summary=json.dumps({"linked_person": record, "was": written}), user_id=user)
-                _insert(c, "audit_events", action="update", object_type="referral", object_id=str(plain),
+                insert_row(c, "audit_events", action="update", object_type="referral", object_id=str(plain),
                         summary="not json linked_person", user_id=user)
-                case = _insert(c, "cases", reference="CASPA-2026-001", person_id=record, referral_id=plain,
+                case = insert_row(c, "cases", reference="CASPA-2026-001", person_id=record, referral_id=plain,
                                lead_agency_id=agency, risk_level="high", status="active")
-                events = {text: _insert(c, "case_events", case_id=case, kind="action", summary=text)
+                events = {text: insert_row(c, "case_events", case_id=case, kind="action", summary=text)
                           for text in ("Action 3: due date changed to 17/12/2026",
                                        "Action 4 agreed for Agency, due 01/02/2027",
                                        "Action 5: due date changed to 31/02/2027",

@@ -6,7 +6,6 @@ before a later change, the outcome recorded by the finalising), and is frozen fr
 from __future__ import annotations
 
 import importlib.util
-import itertools
 from datetime import date, datetime
 from pathlib import Path
 
@@ -17,86 +16,56 @@ from flask_migrate import upgrade
 from panel.extensions import db as _db
 from panel.meetings import record as records
 from panel.models import ActionStatus, AgendaItemKind, AttendanceStatus, MinutesSnapshot, RiskLevel
+from tests.migration_rows import insert_row
 from tests.conftest import _make_app
 
 pytestmark = pytest.mark.real_commits  # its own database file, migrated step by step
 
-_n = itertools.count(1)
-
-
-def _filler(column: sa.Column):
-    """A value for a required column the test does not care about."""
-    try:
-        kind = column.type.python_type
-    except NotImplementedError:
-        kind = str
-    if kind is bool:
-        return False
-    if kind is int:
-        return 0
-    if kind is datetime:
-        return datetime(2026, 1, 1)
-    if kind is date:
-        return date(2026, 1, 1)
-    if kind in (dict, list):
-        return []
-    return f"v{next(_n)}"
-
-
-def _insert(connection, table_name: str, /, **values) -> int:
-    """Insert a row into a table as it is at this revision (reflected), filling any other required column."""
-    table = sa.Table(table_name, sa.MetaData(), autoload_with=connection)
-    row = {c.name: _filler(c) for c in table.columns
-           if not (c.name in values or c.primary_key or c.nullable or c.server_default is not None)}
-    row.update(values)
-    return connection.execute(table.insert().values(**row)).inserted_primary_key[0]
-
-
 def _old_database(connection) -> dict[str, int]:
     """Minutes finalised on 12 March 2026 for the panel of 10 March, and what happened after."""
     ids: dict[str, int] = {}
-    ids["host"] = _insert(connection, "agencies", name="Host Council", code="host", kind="local_authority")
-    ids["police"] = _insert(connection, "agencies", name="Police", code="police", kind="police")
-    ids["housing"] = _insert(connection, "agencies", name="Housing", code="housing", kind="housing")
-    ids["chair"] = _insert(connection, "users", email="chair@test.invalid", name="Charlie Chair", role="chair",
+    ids["host"] = insert_row(connection, "agencies", name="Host Council", code="host", kind="local_authority")
+    ids["police"] = insert_row(connection, "agencies", name="Police", code="police", kind="police")
+    ids["housing"] = insert_row(connection, "agencies", name="Housing", code="housing", kind="housing")
+    ids["chair"] = insert_row(connection, "users", email="chair@test.invalid", name="Charlie Chair", role="chair",
                            agency_id=ids["host"], password_hash="x", session_token="t1")
-    person = _insert(connection, "persons", given_name="Zebedee", family_name="Quaintly")
-    referral = _insert(connection, "referrals", reference="R-2026-00001", status="accepted", person_id=person,
+    person = insert_row(connection, "persons", given_name="Zebedee", family_name="Quaintly")
+    referral = insert_row(connection, "referrals", reference="R-2026-00001", status="accepted", person_id=person,
                        referring_agency_id=ids["police"], risk_level="critical", needs=[], desired_outcomes=[])
-    ids["case"] = _insert(connection, "cases", reference="CASPA-2026-001", person_id=person, referral_id=referral,
+    ids["case"] = insert_row(connection, "cases", reference="CASPA-2026-001", person_id=person, referral_id=referral,
                           status="active", lead_agency_id=ids["police"], risk_level="high",
                           accepted_on=date(2026, 1, 5), created_at=datetime(2026, 1, 5, 12))
-    _insert(connection, "involvements", case_id=ids["case"], agency_id=ids["police"], named_worker="",
+    insert_row(connection, "involvements", case_id=ids["case"], agency_id=ids["police"], named_worker="",
             created_at=datetime(2026, 1, 5, 12))
-    _insert(connection, "involvements", case_id=ids["case"], agency_id=ids["housing"], named_worker="",
+    insert_row(connection, "involvements", case_id=ids["case"], agency_id=ids["housing"], named_worker="",
             created_at=datetime(2026, 4, 1, 12))  # involved after the panel
-    _insert(connection, "risk_changes", case_id=ids["case"], from_level="critical", to_level="high", reason="Later",
+    insert_row(connection, "risk_changes", case_id=ids["case"], from_level="critical", to_level="high", reason="Later",
             at=datetime(2026, 4, 2, 9))  # lowered at a later panel
-    ids["previous"] = _insert(connection, "meetings", kind="panel", status="scheduled", ical_uid="a@panel",
+    ids["previous"] = insert_row(connection, "meetings", kind="panel", status="scheduled", ical_uid="a@panel",
                               starts_at=datetime(2026, 2, 10, 10), ends_at=datetime(2026, 2, 10, 12, 30),
                               created_at=datetime(2026, 1, 1))
-    ids["meeting"] = _insert(connection, "meetings", kind="panel", status="scheduled", ical_uid="b@panel",
+    ids["meeting"] = insert_row(connection, "meetings", kind="panel", status="scheduled", ical_uid="b@panel",
                              starts_at=datetime(2026, 3, 10, 10), ends_at=datetime(2026, 3, 10, 12, 30),
                              created_at=datetime(2026, 1, 1), minutes_finalised_at=datetime(2026, 3, 12, 9),
                              minutes_finalised_by_id=ids["chair"])
-    ids["draft"] = _insert(connection, "meetings", kind="panel", status="scheduled", ical_uid="c@panel",
+    ids["draft"] = insert_row(connection, "meetings", kind="panel", status="scheduled", ical_uid="c@panel",
                            starts_at=datetime(2026, 4, 14, 10), ends_at=datetime(2026, 4, 14, 12, 30),
                            created_at=datetime(2026, 1, 1))
-    _insert(connection, "agenda_items", meeting_id=ids["meeting"], position=1, kind="welcome", title="Welcome",
+    insert_row(connection, "agenda_items", meeting_id=ids["meeting"], position=1, kind="welcome", title="Welcome",
             notes="Statement read.", decision="")
-    ids["item"] = _insert(connection, "agenda_items", meeting_id=ids["meeting"], position=2, kind="case",
+    ids["item"] = insert_row(connection, "agenda_items", meeting_id=ids["meeting"], position=2, kind="case",
                           case_id=ids["case"], notes="Discussed the tenancy.", decision="Agreed a joint visit")
-    _insert(connection, "attendance", meeting_id=ids["meeting"], agency_id=ids["police"], status="present",
+    insert_row(connection, "attendance", meeting_id=ids["meeting"], agency_id=ids["police"], status="present",
             attendee_name="Pat Police", confidentiality_acknowledged=True)
-    agreed = _insert(connection, "actions", case_id=ids["case"], meeting_id=ids["meeting"], description="Joint visit",
+    agreed = insert_row(connection, "actions", case_id=ids["case"], meeting_id=ids["meeting"], description="Joint visit",
                      agency_id=ids["police"], due_on=date(2026, 3, 24), status="open",
                      created_at=datetime(2026, 3, 10, 13))
-    _insert(connection, "action_updates", action_id=agreed, at=datetime(2026, 3, 20, 9), note="",
+    insert_row(connection, "action_updates", action_id=agreed, at=datetime(2026, 3, 20, 9), note="",
             old_due_on=date(2026, 3, 24), new_due_on=date(2026, 4, 30), due_change_reason="Leave")
-    last = _insert(connection, "actions", case_id=ids["case"], meeting_id=ids["previous"], description="Call the GP",
+    last = insert_row(connection, "actions", case_id=ids["case"], meeting_id=ids["previous"], description="Call the GP",
                    agency_id=ids["police"], due_on=date(2026, 3, 1), status="done",
                    created_at=datetime(2026, 2, 10, 13), closed_at=datetime(2026, 3, 1, 9))
-    _insert(connection, "action_updates", action_id=last, at=datetime(2026, 3, 1, 9), note="Called",
+    insert_row(connection, "action_updates", action_id=last, at=datetime(2026, 3, 1, 9), note="Called",
             old_status="open", new_status="done")
     return ids
 

@@ -15,7 +15,7 @@ from panel import audit
 from panel.extensions import db as _db
 from panel.models import AuditAction, OutboxMessage, OutboxStatus, Role
 from tests import factories
-from tests.conftest import PG_URL, WORKER, _make_app
+from tests.conftest import blank_database, _make_app, PG_URL
 
 pytestmark = pytest.mark.real_commits
 
@@ -23,19 +23,8 @@ pytestmark = pytest.mark.real_commits
 @pytest.fixture
 def empty_target(tmp_path):
     """The URI of an empty database of the same kind: a new SQLite file, or a new PostgreSQL database."""
-    if not PG_URL:
-        yield f"sqlite:///{tmp_path / 'restored.db'}"
-        return
-    base = sa.engine.make_url(PG_URL)
-    url = base.set(database=f"{base.database.removesuffix('_test')}_restore{WORKER}_test")
-    admin = sa.create_engine(base, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{url.database}" WITH (FORCE)'))
-        conn.execute(sa.text(f'CREATE DATABASE "{url.database}"'))
-    yield url.render_as_string(hide_password=False)
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{url.database}" WITH (FORCE)'))
-    admin.dispose()
+    with blank_database(tmp_path / 'restored.db', "restore") as uri:
+        yield uri
 
 
 def _rows(engine) -> dict[str, list[tuple]]:

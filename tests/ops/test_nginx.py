@@ -22,10 +22,9 @@ from pathlib import Path
 
 import pytest
 import requests
-import sqlalchemy as sa
 from bs4 import BeautifulSoup
 
-from tests.conftest import PG_URL, WORKER
+from tests.conftest import blank_database
 
 pytestmark = [pytest.mark.real_commits,
               pytest.mark.skipif(shutil.which("nginx") is None and not Path("/usr/sbin/nginx").exists(),
@@ -64,19 +63,9 @@ def _readme_production() -> str:
 
 @pytest.fixture
 def database_url(tmp_path):
-    if not PG_URL:
-        yield f"sqlite:///{tmp_path / 'instance' / 'panel.db'}"
-        return
-    base = sa.engine.make_url(PG_URL)
-    url = base.set(database=f"{base.database.removesuffix('_test')}_nginx{WORKER}_test")
-    admin = sa.create_engine(base, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{url.database}" WITH (FORCE)'))
-        conn.execute(sa.text(f'CREATE DATABASE "{url.database}"'))
-    yield url.render_as_string(hide_password=False)
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{url.database}" WITH (FORCE)'))
-    admin.dispose()
+    """The empty database the README's production steps start from."""
+    with blank_database(tmp_path / 'instance' / 'panel.db', "nginx") as uri:
+        yield uri
 
 
 class Stack:

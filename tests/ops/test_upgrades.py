@@ -17,7 +17,7 @@ from alembic.script import ScriptDirectory
 from flask_migrate import downgrade, upgrade
 
 from panel.extensions import db as _db
-from tests.conftest import PG_URL, WORKER, _make_app
+from tests.conftest import blank_database, _make_app
 
 pytestmark = pytest.mark.real_commits
 
@@ -34,19 +34,9 @@ REVISIONS = _revisions()
 
 @pytest.fixture
 def blank_uri(tmp_path):
-    if not PG_URL:
-        yield f"sqlite:///{tmp_path / 'upgrade.db'}"
-        return
-    base = sa.engine.make_url(PG_URL)
-    url = base.set(database=f"{base.database.removesuffix('_test')}_upgrade{WORKER}_test")
-    admin = sa.create_engine(base, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{url.database}" WITH (FORCE)'))
-        conn.execute(sa.text(f'CREATE DATABASE "{url.database}"'))
-    yield url.render_as_string(hide_password=False)
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{url.database}" WITH (FORCE)'))
-    admin.dispose()
+    """An empty database of the suite's kind to migrate step by step."""
+    with blank_database(tmp_path / 'upgrade.db', "upgrade") as uri:
+        yield uri
 
 
 def _value(column: sa.Column, n: int):
