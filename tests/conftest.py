@@ -26,6 +26,8 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 from bs4 import BeautifulSoup
+from flask import g, request_started
+from flask_migrate import upgrade
 from werkzeug.serving import make_server
 
 from panel import create_app
@@ -81,8 +83,6 @@ def _make_app(uri: str, tmp_path, **overrides):
 
 
 def _upgrade(app) -> None:
-    from flask_migrate import upgrade
-
     with app.app_context():
         upgrade()
         _db.session.remove()
@@ -179,8 +179,6 @@ def database_template(database) -> str:
 @pytest.fixture(scope="session")
 def _session_app(database, tmp_path_factory):
     """One application per worker: created, and its templates compiled, once."""
-    from flask import request_started
-
     application = _make_app(database.uri, tmp_path_factory.mktemp("app"))
     request_started.connect(_fresh_g, application)
     return application
@@ -195,8 +193,6 @@ def app_config():
 def _fresh_g(sender, **extra) -> None:
     """Test requests reuse the test's app context, and so its `g`: Flask-Login's cached user and
     Flask-WTF's CSRF token would leak from one request (or client) to the next. Start each clean."""
-    from flask import g
-
     g.__dict__.clear()
 
 
@@ -237,18 +233,25 @@ def _in_rolled_back_transaction(application):
         connection.close()
 
 
+def _put_back(database, *, worker_file: bool) -> None:
+    """After a test that really committed: close every connection and empty the database again
+    (PostgreSQL's through a session, before the engine goes; the worker's SQLite file is copied
+    over once nothing holds it open)."""
+    _db.session.remove()
+    if PG_URL:
+        database.reset()
+    _db.engine.dispose()
+    if worker_file and not PG_URL:
+        database.reset()
+
+
 def _with_real_commits(application, database):
     _db.session.remove()
     _db.engine.dispose()
     try:
         yield application
     finally:
-        _db.session.remove()
-        if PG_URL:
-            database.reset()
-        _db.engine.dispose()
-        if not PG_URL:
-            database.reset()
+        _put_back(database, worker_file=True)
 
 
 @pytest.fixture
@@ -272,8 +275,6 @@ def app(request, database, tmp_path, app_config):
 
 def _own_app(database, tmp_path, app_config):
     """Today's way, for tests that change the application: a new app on a fresh database."""
-    from flask import request_started
-
     if PG_URL:
         application = _make_app(database.uri, tmp_path, **app_config)
     else:
@@ -285,10 +286,7 @@ def _own_app(database, tmp_path, app_config):
         try:
             yield application
         finally:
-            _db.session.remove()
-            if PG_URL:
-                database.reset()
-            _db.engine.dispose()
+            _put_back(database, worker_file=False)
 
 
 @pytest.fixture

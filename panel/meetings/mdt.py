@@ -108,14 +108,16 @@ def url_problem(url: str) -> str | None:
     return None
 
 
-def _place(location: str, online_url: str) -> tuple[str, str]:
+def checked_place(location: str, online_url: str, *, meeting: str = "MDT") -> tuple[str, str]:
+    """A meeting's place and online link, cleaned; raises ServiceError naming the field when the
+    place is too long, the link is not a plain https:// address, or neither is given."""
     location, online_url = clean_text(location), clean_text(online_url)
     if len(location) > LOCATION_MAX:
         raise ServiceError(f"The place must be {LOCATION_MAX} characters or fewer", field="location")
     if online_url and (problem := url_problem(online_url)):
         raise ServiceError(problem, field="online_url")
     if not location and not online_url:
-        raise ServiceError("Enter where the MDT will be, an online link, or both", field="location")
+        raise ServiceError(f"Enter where the {meeting} will be, an online link, or both", field="location")
     return location, online_url
 
 
@@ -191,7 +193,7 @@ def schedule_mdt(case: Case, *, day: date, start: time, end: time, location: str
     now = now or utcnow()
     _check_case_open(case, "no MDT can be scheduled")
     starts_at, ends_at = meeting_times(day, start, end, now=now)
-    location, online_url = _place(location, online_url)
+    location, online_url = checked_place(location, online_url)
     purpose = _purpose(purpose)
     if not attendees:
         raise ServiceError("Choose at least one person to invite", field="attendees")
@@ -222,7 +224,7 @@ def reschedule_mdt(meeting: Meeting, *, day: date, start: time, end: time, locat
     _check_open(meeting, now, "changed")
     _check_case_open(meeting.case, "its MDTs cannot be changed")
     starts_at, ends_at = meeting_times(day, start, end, now=now)
-    location, online_url = _place(location, online_url)
+    location, online_url = checked_place(location, online_url)
     purpose = meeting.purpose if purpose is None else _purpose(purpose)
     changed: list[str] = []
     before = {"starts_at": meeting.starts_at.isoformat(), "ends_at": meeting.ends_at.isoformat(),

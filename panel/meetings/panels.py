@@ -23,9 +23,8 @@ from panel import audit, notify
 from panel.extensions import db
 from panel.dates import LONDON, govuk_date, govuk_datetime
 from panel.forms.errors import ServiceError
-from panel.forms.text import clean_text
 from panel.meetings import agenda, invitations
-from panel.meetings.mdt import LOCATION_MAX, url_problem
+from panel.meetings.mdt import checked_place
 from panel.meetings.schedule import cutoff_for, rule
 from panel.models import Agency, AuditAction, Meeting, MeetingKind, MeetingStatus, Role, User, utcnow
 
@@ -148,13 +147,7 @@ def set_place(meeting: Meeting, *, location: str, online_url: str, by: User, now
     _check_open(meeting, "changed")
     if meeting.ends_at <= now:
         raise ServiceError("This panel is over, so its place cannot be changed")
-    location, online_url = clean_text(location), clean_text(online_url)
-    if len(location) > LOCATION_MAX:
-        raise ServiceError(f"The place must be {LOCATION_MAX} characters or fewer", field="location")
-    if online_url and (problem := url_problem(online_url)):
-        raise ServiceError(problem, field="online_url")
-    if not location and not online_url:
-        raise ServiceError("Enter where the panel will be, an online link, or both", field="location")
+    location, online_url = checked_place(location, online_url, meeting="panel")
     if (location, online_url) == (meeting.location, meeting.online_url):
         raise ServiceError("The place and online link are the same as now. Change one of them", field="location")
     before = {"location": meeting.location, "online_url": meeting.online_url}
