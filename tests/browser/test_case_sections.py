@@ -5,11 +5,10 @@ only the restricted summary."""
 
 from __future__ import annotations
 
-from datetime import date
-
 import sqlalchemy as sa
 from playwright.sync_api import expect
 
+from panel.dates import london_today
 from panel.extensions import db
 from panel.models import (
     CaseEvent,
@@ -133,7 +132,7 @@ def test_a_coordinator_works_through_the_case_sections_by_keyboard(page, app):
     assert_accessible(page)
     tab_until(page, "el => el.type === 'radio' && el.name === 'review'")
     page.keyboard.press("Space")  # achieved
-    today = date.today()
+    today = london_today()
     page.keyboard.press("Tab")
     page.keyboard.type(str(today.day))
     page.keyboard.press("Tab")
@@ -202,7 +201,7 @@ def test_every_section_is_accessible_with_history_errors_and_read_only(page, app
     for words in ("Most settled in the morning", "Most settled after lunch"):
         services.record_insight(case, answers={"most_settled": words, "upsets": "Noise"}, by=coordinator)
     outcome = services.add_outcome(case, words="Keep my dog", asked=True, expressed=False, by=coordinator)
-    services.review_outcome(outcome, case, review=OutcomeReview.NOT_ACHIEVED, on=date.today(), by=coordinator)
+    services.review_outcome(outcome, case, review=OutcomeReview.NOT_ACHIEVED, on=london_today(), by=coordinator)
     services.add_outcome(case, words="See my sister", asked=True, expressed=True, by=coordinator)
     reference, outcome_id, involvement_id = case.reference, outcome.id, case.involvements[0].id
     db.session.commit()
