@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import time
+import threading
 from datetime import timedelta
 from pathlib import Path
 
@@ -124,19 +124,48 @@ def _start(env: dict[str, str], log: Path) -> subprocess.Popen:
                                 env=env, stdout=subprocess.DEVNULL, stderr=stderr)
 
 
+class _Output:
+    """A child's stderr read as it comes, so the test wakes the moment a line arrives (no sleeping)."""
+
+    def __init__(self, process: subprocess.Popen) -> None:
+        self.lines: list[str] = []
+        self._arrived = threading.Condition()
+        self._reader = threading.Thread(target=self._read, args=(process.stderr,), daemon=True)
+        self._reader.start()
+
+    def _read(self, stream) -> None:
+        with stream:  # closed at the end of the child's output
+            for raw in stream:
+                with self._arrived:
+                    self.lines.append(raw.decode("utf-8", "replace"))
+                    self._arrived.notify_all()
+
+    def text(self) -> str:
+        return "".join(self.lines)
+
+    def wait_for(self, words: str, timeout: float = 30) -> bool:
+        with self._arrived:
+            return self._arrived.wait_for(lambda: words in self.text(), timeout)
+
+    def close(self) -> str:
+        self._reader.join(10)
+        return self.text()
+
+
 def test_a_second_scheduler_process_runs_nothing_and_exits_1(app, tmp_path):
     env = {**os.environ, "DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"], "PANEL_ENV": "testing",
            "PANEL_INSTANCE_PATH": str(tmp_path / "instance"), "PYTHONWARNINGS": "default"}
     env.pop("FLASK_APP", None)
-    first_log, second_log = tmp_path / "first.log", tmp_path / "second.log"
-    first = _start(env, first_log)
+    second_log = tmp_path / "second.log"
+    first = subprocess.Popen([str(ROOT / ".venv/bin/flask"), "--app", "wsgi", "panel", "scheduler"], cwd=ROOT,
+                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    output = _Output(first)
     second = None
     try:
-        deadline = time.monotonic() + 30
-        while (state := _state("scheduler")) is None or state.heartbeat_at is None:
-            assert first.poll() is None, first_log.read_text()
-            assert time.monotonic() < deadline, "the first scheduler never beat"
-            time.sleep(0.1)
+        # its first heartbeat is committed before the job's line is written
+        assert output.wait_for("job heartbeat"), f"the first scheduler never beat:\n{output.text()}"
+        state = _state("scheduler")
+        assert state is not None and state.heartbeat_at is not None
         holder = state.holder
 
         second = _start(env, second_log)
@@ -146,13 +175,14 @@ def test_a_second_scheduler_process_runs_nothing_and_exits_1(app, tmp_path):
         assert _state("scheduler").holder == holder  # and took nothing over
 
         first.send_signal(signal.SIGTERM)
-        assert first.wait(timeout=30) == 0, first_log.read_text()
-        assert "job heartbeat: beats 1" in first_log.read_text()
+        assert first.wait(timeout=30) == 0, output.text()
+        assert "job heartbeat: beats 1" in output.close()
     finally:
         for proc in (first, second):
             if proc is not None and proc.poll() is None:
                 proc.kill()
                 proc.wait()
+        output.close()
     # The lock was released on the way out: a new scheduler could start at once.
     after = SchedulerLock(db.engine, "after")
     try:

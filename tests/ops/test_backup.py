@@ -38,15 +38,18 @@ def _rows(engine) -> dict[str, list[tuple]]:
     return out
 
 
-def _writer(app, stop: threading.Event, written: list[int]) -> None:
-    """Commits one audit row and one outbox row per transaction until told to stop."""
+def _writer(app, stop: threading.Event, written: list[int], progress: threading.Condition) -> None:
+    """Commits one audit row and one outbox row per transaction until told to stop, telling
+    `progress` after each commit."""
     with app.app_context():
         while not stop.is_set():
             row = audit.record(AuditAction.VIEW, "case", len(written), summary={"busy": len(written)})
             _db.session.add(OutboxMessage(to_addr="x@test.invalid", subject="s", body_text="b",
                                           status=OutboxStatus.SENT))
             _db.session.commit()
-            written.append(row.id)
+            with progress:
+                written.append(row.id)
+                progress.notify_all()
         _db.session.remove()
 
 
@@ -54,17 +57,17 @@ def test_a_busy_database_backed_up_while_written_restores_whole_into_an_empty_on
     for role in (Role.ADMIN, Role.COORDINATOR, Role.CHAIR, Role.SPOC):
         factories.create_user(role=role)
     _db.session.commit()
-    stop, written = threading.Event(), []
-    writer = threading.Thread(target=_writer, args=(app, stop, written))
+    stop, written, progress = threading.Event(), [], threading.Condition()
+    writer = threading.Thread(target=_writer, args=(app, stop, written, progress))
     writer.start()
     try:
-        while len(written) < 20:
-            stop.wait(0.01)
+        with progress:  # woken by each commit, never sleeping
+            assert progress.wait_for(lambda: len(written) >= 20, timeout=60)
         before = len(written)
         result = app.test_cli_runner().invoke(args=["panel", "backup", str(tmp_path / "busy.backup")])
         during = len(written)
-        while len(written) < during + 20:
-            stop.wait(0.01)
+        with progress:
+            assert progress.wait_for(lambda: len(written) >= during + 20, timeout=60)
     finally:
         stop.set()
         writer.join(30)
