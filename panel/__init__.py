@@ -146,9 +146,10 @@ def register_blueprints(app: Flask) -> None:
     from panel.meetings.views import bp as meetings_bp
     from panel.referrals.api import api_bp
     from panel.referrals.views import bp as referrals_bp
+    from panel.reports.views import blueprints as reports_bps
 
     for bp in (main_bp, auth_bp, admin_bp, agencies_bp, referrals_bp, api_bp, cases_bp, actions_bp, meetings_bp,
-               calendar_bp):
+               calendar_bp, *reports_bps):
         app.register_blueprint(bp)
     csrf.exempt(api_bp)  # bearer-token API: no cookies, so no CSRF
 
