@@ -11,6 +11,7 @@ from panel import audit
 from panel.auth.passwords import hash_password
 from panel.cases import services as case_services
 from panel.demo import actions as demo_actions, cases as demo_cases, meetings as demo_meetings
+from panel.demo import history as demo_history, retention as demo_retention, subject_access as demo_subject_access
 from panel.extensions import db
 from panel.models import (
     Agency,
@@ -109,6 +110,9 @@ def load(*, password: str, today: date | None = None) -> list[str]:
     demo_cases.load(today=today)  # the case record's demo data: it builds on the referrals above
     demo_actions.load(today=today)  # the action log's demo data: actions on the cases above
     demo_meetings.load(today=today)  # panels held and to come, and case MDTs, on the data above
+    demo_history.load(today=today)  # a year of closed and declined history for the Board's reports
+    demo_subject_access.load(today=today)  # an open subject-access request
+    demo_retention.load(today=today)  # records due for anonymisation, and one under legal hold
     _mail_recorded_as_sent()
     audit.record(AuditAction.CREATE, "demo_data", "", summary={"agencies": len(agencies)})
     return list(named)
