@@ -49,6 +49,18 @@ def render_item(type_, obj, autogen_context):
     return False
 
 
+def include_name(name, type_, parent_names):
+    """Leave out what the models do not describe: the search's index of names, which the
+    database keeps itself (migration 0015; panel.models.SEARCH_INDEX_TABLES and SEARCH_INDEXES)."""
+    from panel.models import SEARCH_INDEX_TABLES, SEARCH_INDEXES
+
+    if type_ == "table":
+        return name not in SEARCH_INDEX_TABLES
+    if type_ == "index":
+        return name not in SEARCH_INDEXES
+    return True
+
+
 def get_metadata():
     if hasattr(target_db, 'metadatas'):
         return target_db.metadatas[None]
@@ -106,6 +118,7 @@ def run_migrations_online():
             target_metadata=get_metadata(),
             **conf_args,
             render_item=render_item,
+            include_name=include_name,
         )
 
         # SQLite alters a table by rebuilding it (batch mode: copy, drop the old one, rename). With

@@ -54,15 +54,19 @@ def create_app(overrides: dict[str, Any] | None = None, *, env: str | None = Non
 def _engine_options(app: Flask) -> None:
     uri: str = app.config["SQLALCHEMY_DATABASE_URI"]
     options = dict(app.config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
+    busy = float(app.config.get("DATABASE_BUSY_TIMEOUT", 30))
     if uri.startswith("sqlite"):
         if uri.startswith("sqlite:///") and ":memory:" not in uri:
             Path(uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-        options.setdefault("connect_args", {}).update({"timeout": 30, "check_same_thread": False})
+        # timeout: sqlite3's busy handler, how long a write waits for another writer's lock
+        options.setdefault("connect_args", {}).update({"timeout": busy, "check_same_thread": False})
     elif uri.startswith("postgresql"):
         # Timestamps set by the database are UTC whatever the server's own zone.
-        # lock_timeout: a row held by another writer for 30 s is answered with the "service is
-        # busy, your text is kept" page (panel/main/errors.py), as SQLite's busy timeout is.
-        options.setdefault("connect_args", {}).update({"options": "-c timezone=UTC -c lock_timeout=30s"})
+        # lock_timeout: a row held by another writer for DATABASE_BUSY_TIMEOUT seconds is answered
+        # with the "service is busy, your text is kept" page (panel/main/errors.py), as SQLite's
+        # busy timeout is.
+        options.setdefault("connect_args", {}).update(
+            {"options": f"-c timezone=UTC -c lock_timeout={round(busy * 1000)}ms"})
         options.setdefault("pool_pre_ping", True)
     app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
 
@@ -80,7 +84,6 @@ def _sqlite_connect(dbapi_connection, connection_record) -> None:
         dbapi_connection.isolation_level = None
         cur = dbapi_connection.cursor()
         cur.execute("PRAGMA foreign_keys=ON")
-        cur.execute("PRAGMA busy_timeout=30000")
         cur.execute("PRAGMA journal_mode=WAL")
         cur.close()
 
@@ -138,6 +141,7 @@ def register_security(app: Flask) -> None:
 def register_blueprints(app: Flask) -> None:
     from panel.actions.views import bp as actions_bp
     from panel.admin import bp as admin_bp
+    from panel.agencies.absence_views import bp as absences_bp
     from panel.agencies.views import bp as agencies_bp
     from panel.auth.views import bp as auth_bp
     from panel.cases.views import bp as cases_bp
@@ -147,9 +151,10 @@ def register_blueprints(app: Flask) -> None:
     from panel.referrals.api import api_bp
     from panel.referrals.views import bp as referrals_bp
     from panel.reports.views import blueprints as reports_bps
+    from panel.search.views import bp as search_bp
 
-    for bp in (main_bp, auth_bp, admin_bp, agencies_bp, referrals_bp, api_bp, cases_bp, actions_bp, meetings_bp,
-               calendar_bp, *reports_bps):
+    for bp in (main_bp, auth_bp, admin_bp, agencies_bp, absences_bp, referrals_bp, api_bp, cases_bp, actions_bp, meetings_bp,
+               calendar_bp, search_bp, *reports_bps):
         app.register_blueprint(bp)
     csrf.exempt(api_bp)  # bearer-token API: no cookies, so no CSRF
 

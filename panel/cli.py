@@ -12,6 +12,7 @@ from flask.cli import AppGroup
 
 from panel import demo
 from panel.audit import verify_chain, verify_trail
+from panel.dates import london_today
 from panel.auth.passwords import MIN_LENGTH
 from panel.extensions import db
 from panel.models import Agency, ApiToken
@@ -19,6 +20,7 @@ from panel.forms.errors import ServiceError
 from panel.ops import backup as backups
 from panel.ops.admin import DEFAULT_AGENCY_CODE, create_admin
 from panel.referrals.tokens import create_token, list_tokens, revoke_token
+from panel.reports import retention
 from panel.scheduler import JOBS, run_job, run_scheduler
 
 panel_cli = AppGroup("panel", help="Panel's own commands.")
@@ -78,6 +80,28 @@ def run_job_command(name: str) -> None:
     if name not in JOBS:
         raise click.UsageError(f"Unknown job {name!r}. Jobs: {', '.join(sorted(JOBS))}")
     click.echo(run_job(name))
+
+
+@panel_cli.command("retention")
+@click.option("--dry-run", is_flag=True, help="Only list what would be anonymised now; change nothing.")
+def retention_command(dry_run: bool) -> None:
+    """Anonymise the records past RETENTION_YEARS, as the daily job "retention" does; with
+    --dry-run, list them (person ids, references and the rule, never names) and change nothing."""
+    today = london_today()
+    found = retention.due(today)
+    for adult in found:
+        held = f"; under a legal hold ({adult.hold.kind.label.lower()}): kept" if adult.hold else ""
+        click.echo(f"person {', '.join(map(str, adult.person_ids))}: {', '.join(adult.references)}; "
+                   f"{adult.rule.label.lower()} on {adult.ended_on.isoformat()}; "
+                   f"due {adult.due_on.isoformat()}{held}")
+    going = sum(1 for a in found if a.hold is None)
+    if dry_run:
+        db.session.rollback()
+        click.echo(f"Dry run: {going} would be anonymised, {len(found) - going} kept under a legal hold. "
+                   "Nothing was changed.")
+        return
+    result = retention.run_retention(today)
+    click.echo(f"Anonymised {result['anonymised']}; {result['held']} kept under a legal hold.")
 
 
 @panel_cli.group("api-token")

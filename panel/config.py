@@ -70,7 +70,18 @@ class Config:
     MAIL_PASSWORD = os.environ.get("MAIL_PASSWORD", "")
     MAIL_FROM = os.environ.get("MAIL_FROM", "panel@localhost")
     MAIL_TIMEOUT = _int("MAIL_TIMEOUT", 10)
+    # the organiser mailbox (MAIL_FROM's) that invitation replies come to, read over IMAP by the
+    # job "calendar-replies" (panel.meetings.mailbox); no IMAP_SERVER, no reading
+    IMAP_SERVER = os.environ.get("IMAP_SERVER", "")
+    IMAP_USE_SSL = _bool("IMAP_USE_SSL", True)
+    IMAP_PORT = _int("IMAP_PORT", 993 if IMAP_USE_SSL else 143)
+    IMAP_USERNAME = os.environ.get("IMAP_USERNAME", "")
+    IMAP_PASSWORD = os.environ.get("IMAP_PASSWORD", "")
+    IMAP_FOLDER = os.environ.get("IMAP_FOLDER", "INBOX")
     OUTBOX_DIR = str(INSTANCE_DIR / "outbox")
+    # SQLite only: the Unix socket a commit rings to wake the scheduler's outbox job at once
+    # (PostgreSQL uses NOTIFY); see panel.notify.wake
+    OUTBOX_WAKE_SOCKET = os.environ.get("OUTBOX_WAKE_SOCKET", str(INSTANCE_DIR / "outbox-wake.sock"))
     CASE_CAP = _int("CASE_CAP", 15)
     API_RATE_LIMIT_PER_MINUTE = _int("API_RATE_LIMIT_PER_MINUTE", 60)
     # the escalation ladder, in England and Wales working days (panel.actions.ladder)
@@ -95,6 +106,9 @@ class Config:
         "OFFICIAL-SENSITIVE and confidential. It must not be shared outside this meeting except "
         "with those who need it to carry out the actions agreed, in line with the information "
         "sharing agreement. Everyone present is asked to acknowledge this statement.")
+    # the chair's pack (panel.meetings.pack): initials and date of birth only, unless this is on,
+    # when the copy a chair or coordinator prints also carries each person's full name
+    PACK_FULL_NAMES = _bool("PACK_FULL_NAMES")
     REQUIRE_MFA_FOR = _roles("REQUIRE_MFA_FOR")
     LOCKOUT_ATTEMPTS = 5
     LOCKOUT_MINUTES = 15
@@ -106,13 +120,26 @@ class Config:
     API_BAD_TOKEN_LIMIT_PER_MINUTE = _int("API_BAD_TOKEN_LIMIT_PER_MINUTE", 10)
     IDLE_TIMEOUT_MINUTES = 30
     ABSOLUTE_TIMEOUT_HOURS = 12
+    # the timeout warning (templates/components/timeout_warning.html): seconds before the idle
+    # timeout that the dialog offering "Stay signed in" opens
+    TIMEOUT_WARNING_SECONDS = _int("TIMEOUT_WARNING_SECONDS", 120)
+    # who the coordinator is, on /help and wherever a page says to contact them; the email
+    # defaults to MAIL_FROM's address (the coordinators' mailbox), no phone unless set
+    COORDINATOR_CONTACT_NAME = os.environ.get("COORDINATOR_CONTACT_NAME", "The panel coordinator")
+    COORDINATOR_CONTACT_EMAIL = os.environ.get("COORDINATOR_CONTACT_EMAIL", "")
+    COORDINATOR_CONTACT_PHONE = os.environ.get("COORDINATOR_CONTACT_PHONE", "")
     ISA_DUE_SOON_DAYS = 30
+    # retention (panel.reports.retention): years after a case closes, or a referral is declined or
+    # withdrawn, before the person's records are anonymised by the daily job "retention"
+    RETENTION_YEARS = _int("RETENTION_YEARS", 6)
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
     SESSION_COOKIE_SECURE = True
     SESSION_COOKIE_NAME = "panel_session"
     WTF_CSRF_TIME_LIMIT = None  # the session's own timeouts bound a form's life
     MAX_CONTENT_LENGTH = 2 * 1024 * 1024
+    # seconds a write waits for another writer's lock before the "service is busy" page
+    DATABASE_BUSY_TIMEOUT = _int("DATABASE_BUSY_TIMEOUT", 30)
     # the audit chain's anchors: a file the database cannot change, appended daily by the job
     # "audit-anchor", and a mailbox that gets each anchor by email
     AUDIT_ANCHOR_PATH = os.environ.get("AUDIT_ANCHOR_PATH", str(INSTANCE_DIR / "audit-anchors.jsonl"))
@@ -138,6 +165,7 @@ class TestingConfig(Config):
     TESTING = True
     SESSION_COOKIE_SECURE = False
     MAIL_SERVER = ""
+    IMAP_SERVER = ""  # the tests start their own IMAP server and say so
     PUBLIC_URL = "http://localhost"
 
     def __init__(self) -> None:
@@ -153,8 +181,13 @@ class ProductionConfig(Config):
         if len(key) < 32:
             raise RuntimeError("SECRET_KEY must be set to at least 32 random characters when PANEL_ENV=production")
         self.SECRET_KEY = key
-        # Without it entries are written unsealed, and audit-verify says it cannot vouch for them.
-        self.AUDIT_KEY = _audit_key()
+        # The key that seals the audit trail, held outside the database: without it anyone who
+        # can write the database could rewrite the trail unnoticed, so production will not start.
+        audit_key = _audit_key()
+        if len(audit_key) < 32:
+            raise RuntimeError("AUDIT_KEY (or the file named by AUDIT_KEY_FILE) must hold at least 32 random "
+                               "characters when PANEL_ENV=production")
+        self.AUDIT_KEY = audit_key
 
 
 PROFILES = {"development": DevelopmentConfig, "testing": TestingConfig, "production": ProductionConfig}

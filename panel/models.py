@@ -8,7 +8,7 @@ from enum import StrEnum
 
 import sqlalchemy as sa
 from flask_login import UserMixin
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, column_property, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
 from panel.extensions import db
@@ -136,7 +136,11 @@ class Agency(db.Model):
     spoc_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", use_alter=True))
     deputy_spoc_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", use_alter=True))
     escalation_contact_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", use_alter=True))
-    spoc_absent: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    # Retired by migration 0017, which copied each agency marked absent into an absence with no
+    # end date; kept with its values so an upgrade loses none. Nothing reads or writes it: whether
+    # the SPoC is away now is `spoc_absent`, read from their absences' dates (SpocAbsence, below).
+    retired_spoc_absent: Mapped[bool] = mapped_column("spoc_absent", default=False, server_default=sa.false(),
+                                                      deferred=True)
     isa_signed_on: Mapped[date | None]
     isa_review_due: Mapped[date | None]
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, server_default=NOW)
@@ -155,7 +159,7 @@ class Agency(db.Model):
 
     @property
     def acting_spoc(self) -> User | None:
-        """The deputy acts for the SPoC while the SPoC is marked absent."""
+        """The deputy acts for the SPoC while the SPoC is absent (an absence covers now)."""
         if self.spoc_absent and self.deputy_spoc is not None:
             return self.deputy_spoc
         return self.spoc
@@ -203,6 +207,42 @@ class User(UserMixin, db.Model):
 
     def __repr__(self) -> str:
         return f"<User {self.id} {self.role}>"
+
+
+# ---- SPoC absence (panel.agencies.absence) ------------------------------------------------
+
+
+class SpocAbsence(db.Model):
+    """A SPoC away from one London date to another, both included (no end date: until they say
+    they are back). While it covers now, their agency's deputy acts for them, and they are back
+    by themselves when it ends: no job changes anything. `starts_at` and `ends_at` are those
+    moments in UTC (the start of the first day, the start of the day after the last, or when it
+    was ended early), set with the dates by the service, so the rule needs only utcnow()."""
+
+    __tablename__ = "spoc_absences"
+    __table_args__ = (sa.Index("ix_spoc_absences_user_id_starts_at", "user_id", "starts_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"))
+    starts_on: Mapped[date]
+    ends_on: Mapped[date | None]
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ends_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    note: Mapped[str] = mapped_column(sa.String(200), default="", server_default="")
+    recorded_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, server_default=NOW)
+
+    user: Mapped[User] = relationship(foreign_keys=[user_id])
+    recorded_by: Mapped[User | None] = relationship(foreign_keys=[recorded_by_id])
+
+
+_ABSENCE_NOW = sa.bindparam("absence_now", callable_=utcnow, type_=UTCDateTime())
+# True while an absence of the agency's SPoC covers now, read with the agency in the same query
+# (no query of its own, whatever the number of agencies); Agency.acting_spoc follows it.
+Agency.spoc_absent = column_property(
+    sa.exists().where(SpocAbsence.user_id == Agency.spoc_id, SpocAbsence.starts_at <= _ABSENCE_NOW,
+                      sa.or_(SpocAbsence.ends_at.is_(None), SpocAbsence.ends_at > _ABSENCE_NOW))
+    .correlate_except(SpocAbsence))
 
 
 class AuditEvent(db.Model):
@@ -338,6 +378,80 @@ LAWFUL_BASIS_LABELS = {
 }
 
 
+class AgeBand(StrEnum):
+    """The person's age when the referral was submitted, in the bands a Board is asked for. Kept
+    on the referral (Referral.age_band), so the Board's equality figures never need the date of
+    birth, which retention erases."""
+
+    UNDER_18 = "under_18"
+    AGE_18_24 = "18_24"
+    AGE_25_34 = "25_34"
+    AGE_35_44 = "35_44"
+    AGE_45_54 = "45_54"
+    AGE_55_64 = "55_64"
+    AGE_65_74 = "65_74"
+    AGE_75_84 = "75_84"
+    AGE_85_PLUS = "85_plus"
+
+    @property
+    def label(self) -> str:
+        if self == AgeBand.UNDER_18:
+            return "Under 18"
+        if self == AgeBand.AGE_85_PLUS:
+            return "85 and over"
+        low, high = self.value.split("_")
+        return f"{low} to {high}"
+
+    @classmethod
+    def on(cls, born: date | None, day: date) -> AgeBand | None:
+        """The band of someone born on `born`, on `day` (None when the date of birth is not known)."""
+        if born is None:
+            return None
+        age = day.year - born.year - ((day.month, day.day) < (born.month, born.day))
+        if age < 18:
+            return cls.UNDER_18
+        for band in list(cls)[1:-1]:
+            if age <= int(band.value.split("_")[1]):
+                return band
+        return cls.AGE_85_PLUS
+
+
+class Disability(StrEnum):
+    """Whether the person is disabled, where it is recorded (equality monitoring)."""
+
+    YES = "yes"
+    NO = "no"
+    NOT_SAID = "not_said"
+
+    @property
+    def label(self) -> str:
+        return {"yes": "Disabled", "no": "Not disabled", "not_said": "Prefers not to say"}[self.value]
+
+
+class DeclineReason(StrEnum):
+    """The kind of reason a referral was declined, for the Board's reports (the rationale itself
+    is free text, which never reaches a report and which retention erases)."""
+
+    NOT_CRITICAL = "not_critical"
+    SINGLE_AGENCY = "single_agency"
+    NOT_ELIGIBLE = "not_eligible"
+    OTHER_PATHWAY = "other_pathway"
+    OTHER = "other"
+
+    @property
+    def label(self) -> str:
+        return DECLINE_REASON_LABELS[self]
+
+
+DECLINE_REASON_LABELS = {
+    DeclineReason.NOT_CRITICAL: "The risk is not critical",
+    DeclineReason.SINGLE_AGENCY: "A single agency can hold the risk",
+    DeclineReason.NOT_ELIGIBLE: "Not eligible (age or area)",
+    DeclineReason.OTHER_PATHWAY: "Better met by another pathway",
+    DeclineReason.OTHER: "Another reason",
+}
+
+
 class ReferralStatus(StrEnum):
     DRAFT = "draft"
     SUBMITTED = "submitted"
@@ -381,6 +495,16 @@ class CaseStatus(StrEnum):
 OPEN_CASE_STATUSES = (CaseStatus.ACTIVE, CaseStatus.CLOSURE_PROPOSED)
 
 
+# The search's index of names (migration 0015, panel/search/services.py), kept by the database
+# itself and not described by these models: on SQLite the FTS5 tables person_search and
+# person_search_words and the tables FTS5 keeps beside them; on PostgreSQL two GIN indexes on
+# persons. Comparisons of the models with the database (tests/test_migrations.py, autogenerate)
+# and the backup's "is it empty" leave them out.
+SEARCH_INDEX_TABLES = frozenset(f"{table}{shadow}" for table in ("person_search", "person_search_words")
+                                for shadow in ("", "_config", "_data", "_docsize", "_idx"))
+SEARCH_INDEXES = frozenset({"ix_persons_search_trgm", "ix_persons_search_words"})
+
+
 class Person(db.Model):
     """The adult at risk. Fields fill in page by page while a referral is a draft."""
 
@@ -396,11 +520,16 @@ class Person(db.Model):
     first_language: Mapped[str] = mapped_column(sa.String(60), default="")
     interpreter_needed: Mapped[bool | None]
     communication_needs: Mapped[str] = mapped_column(sa.Text, default="")
+    disability: Mapped[Disability | None] = mapped_column(_enum(Disability, 16))  # where recorded
     address: Mapped[str] = mapped_column(sa.String(300), default="")
-    postcode: Mapped[str] = mapped_column(sa.String(10), default="")
+    postcode: Mapped[str] = mapped_column(sa.String(10), default="", index=True)  # searched (panel.search)
     nhs_number: Mapped[str] = mapped_column(sa.String(10), default="", index=True)
     other_identifiers: Mapped[str] = mapped_column(sa.String(300), default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, server_default=NOW)
+    # retention (panel.reports.retention): once anonymised, the date of birth is kept only as this
+    # age band (at the person's latest referral) and the address as the postcode district
+    age_band: Mapped[str] = mapped_column(sa.String(10), default="", server_default="")
+    anonymised_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     @property
     def full_name(self) -> str:
@@ -423,7 +552,7 @@ class Referral(db.Model):
     person_id: Mapped[int] = mapped_column(sa.ForeignKey("persons.id"), index=True)
     # The person's details as the referrer wrote them, kept when the referral is linked to an
     # earlier person record (person_id then names that record): linking never overwrites them.
-    referred_person_id: Mapped[int | None] = mapped_column(sa.ForeignKey("persons.id"))
+    referred_person_id: Mapped[int | None] = mapped_column(sa.ForeignKey("persons.id"), index=True)
     referring_agency_id: Mapped[int] = mapped_column(sa.ForeignKey("agencies.id"), index=True)
     created_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"), index=True)
     api_token_id: Mapped[int | None] = mapped_column(sa.ForeignKey("api_tokens.id"))
@@ -456,6 +585,8 @@ class Referral(db.Model):
     updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # the person's age band on the day it was submitted (set by submit(); Board reports)
+    age_band: Mapped[AgeBand | None] = mapped_column(_enum(AgeBand, 16))
 
     person: Mapped[Person] = relationship(foreign_keys=[person_id])
     referred_person: Mapped[Person | None] = relationship(foreign_keys=[referred_person_id])
@@ -490,6 +621,9 @@ class ReferralDecision(db.Model):
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     reason: Mapped[str] = mapped_column(sa.Text, default="")
     signposting: Mapped[str] = mapped_column(sa.Text, default="")
+    # kept for the Board's reports when retention erases the free text above
+    signposted: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    reason_kind: Mapped[DeclineReason | None] = mapped_column(_enum(DeclineReason))
 
     referral: Mapped[Referral] = relationship(back_populates="decisions")
     by: Mapped[User | None] = relationship()
@@ -1181,7 +1315,8 @@ class MinutesSnapshot(db.Model):
 
 
 class AttendeeResponse(StrEnum):
-    """An attendee's answer, recorded in the app (it does not read the organiser's mailbox)."""
+    """An attendee's answer: recorded by hand, by the attendee from their invitation's reply link,
+    or read from the calendar's REPLY in the organiser's mailbox (panel.meetings.replies)."""
 
     NEEDS_ACTION = "needs_action"
     ACCEPTED = "accepted"
@@ -1192,6 +1327,20 @@ class AttendeeResponse(StrEnum):
     def label(self) -> str:
         return {"needs_action": "No reply yet", "accepted": "Attending", "declined": "Not attending",
                 "tentative": "Tentative"}[self.value]
+
+
+class ResponseSource(StrEnum):
+    """How an attendee's answer reached the service."""
+
+    COORDINATOR = "coordinator"   # recorded by the coordinator
+    ATTENDEE = "attendee"         # the attendee, signed in
+    LINK = "link"                 # the attendee's reply link (people without an account)
+    CALENDAR = "calendar"         # their calendar's REPLY, read from the organiser's mailbox
+
+    @property
+    def label(self) -> str:
+        return {"coordinator": "recorded by the coordinator", "attendee": "replied in the service",
+                "link": "replied by the link in the invitation", "calendar": "calendar reply"}[self.value]
 
 
 class MeetingAttendee(db.Model):
@@ -1214,6 +1363,11 @@ class MeetingAttendee(db.Model):
     added_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     removed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     invited_sequence: Mapped[int | None]
+    # how the answer on file came, and the SEQUENCE and DTSTAMP it answered (RFC 5546 §2.1.5:
+    # a calendar reply replaces it only when it answers a newer version, or the same one later)
+    response_source: Mapped[ResponseSource | None] = mapped_column(_enum(ResponseSource))
+    response_sequence: Mapped[int | None]
+    response_stamp: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     meeting: Mapped[Meeting] = relationship(back_populates="attendees")
     user: Mapped[User | None] = relationship()
@@ -1233,3 +1387,222 @@ class CalendarFeed(db.Model):
     token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class KeptForm(db.Model):
+    """What was typed into a form sent after its session or CSRF token had expired, kept for the
+    person who typed it until they sign in again, a day at most (panel.auth.kept). `sealed` is
+    the text encrypted (Fernet). It belongs to `user_id`; or, when the request could not say
+    whose it was, to whoever holds the claim cookie whose SHA-256 is `claim_hash` (its key needs
+    the cookie too), until they sign in and it is sealed again for them."""
+
+    __tablename__ = "kept_forms"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"), index=True)
+    claim_hash: Mapped[str | None] = mapped_column(sa.String(64), unique=True)
+    endpoint: Mapped[str] = mapped_column(sa.String(120))
+    return_path: Mapped[str] = mapped_column(sa.String(500))
+    sealed: Mapped[bytes] = mapped_column(sa.LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+
+
+# ---- meetings: replies to invitations (panel.meetings.replies, panel.meetings.mailbox) ----------
+
+
+class InvitationReplyLink(db.Model):
+    """The reply link in one invitation email to someone without an account (a GP): only the
+    SHA-256 of its 128-bit token is stored. It answers for one attendee of one meeting, shows
+    only the meeting's date, time and place, and works until the meeting ends."""
+
+    __tablename__ = "invitation_reply_links"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    attendee_id: Mapped[int] = mapped_column(sa.ForeignKey("meeting_attendees.id"), index=True)
+    token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    attendee: Mapped[MeetingAttendee] = relationship()
+
+
+class CalendarReply(db.Model):
+    """An iTIP REPLY read from the organiser's mailbox, kept whether or not it changed the answer
+    on file. One row per (meeting, attendee, SEQUENCE, DTSTAMP), so reading the same reply twice
+    (the same message again, or a copy) records it once. `outdated`: it answered an older version
+    of the invitation than the attendee was last sent, so it never changes their answer."""
+
+    __tablename__ = "calendar_replies"
+    __table_args__ = (sa.UniqueConstraint("meeting_id", "attendee_id", "sequence", "dtstamp",
+                                          name="uq_calendar_replies_meeting_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    meeting_id: Mapped[int] = mapped_column(sa.ForeignKey("meetings.id"))
+    attendee_id: Mapped[int] = mapped_column(sa.ForeignKey("meeting_attendees.id"), index=True)
+    response: Mapped[AttendeeResponse] = mapped_column(_enum(AttendeeResponse))
+    sequence: Mapped[int]
+    dtstamp: Mapped[datetime] = mapped_column(UTCDateTime)
+    message_id: Mapped[str] = mapped_column(sa.String(250), default="", server_default="")
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    outdated: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    applied: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+
+    attendee: Mapped[MeetingAttendee] = relationship()
+
+
+# ---- reports: subject-access requests (UK GDPR article 15) ----------------------------------
+
+
+class SubjectAccessStatus(StrEnum):
+    OPEN = "open"
+    CLOSED = "closed"
+
+    @property
+    def label(self) -> str:
+        return {"open": "Open", "closed": "Closed"}[self.value]
+
+
+class WithholdingReason(StrEnum):
+    """Why part of a subject-access release is withheld (DPA 2018 Schedule 2 para 16; Schedule 3)."""
+
+    THIRD_PARTY = "third_party"
+    SERIOUS_HARM = "serious_harm"
+
+    @property
+    def label(self) -> str:
+        return {"third_party": "Information about someone else (third-party information)",
+                "serious_harm": "Likely to cause serious harm to the physical or mental health of you or someone "
+                                "else"}[self.value]
+
+
+class SubjectAccessRequest(db.Model):
+    """A person's request for a copy of everything held about them: received, due one calendar
+    month later, the release made (kept as it was made, `release_document`) and the date sent."""
+
+    __tablename__ = "subject_access_requests"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int] = mapped_column(sa.ForeignKey("persons.id"), index=True)
+    status: Mapped[SubjectAccessStatus] = mapped_column(_enum(SubjectAccessStatus), default=SubjectAccessStatus.OPEN,
+                                                        index=True)
+    received_on: Mapped[date]
+    due_on: Mapped[date]
+    opened_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    opened_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    release_document: Mapped[dict | None] = mapped_column(sa.JSON)
+    released_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    released_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    sent_on: Mapped[date | None]
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    closed_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+
+    person: Mapped[Person] = relationship()
+    opened_by: Mapped[User | None] = relationship(foreign_keys=[opened_by_id])
+    released_by: Mapped[User | None] = relationship(foreign_keys=[released_by_id])
+    closed_by: Mapped[User | None] = relationship(foreign_keys=[closed_by_id])
+    withholdings: Mapped[list[SubjectAccessWithholding]] = relationship(
+        back_populates="request", order_by="SubjectAccessWithholding.id")
+
+    @property
+    def is_open(self) -> bool:
+        return self.status == SubjectAccessStatus.OPEN
+
+
+class SubjectAccessWithholding(db.Model):
+    """An entry of a subject-access release withheld, whole or a passage of it, and why.
+    `entry` names it as "<kind>:<id>:<field>" (ids and field names only). Kept when the
+    coordinator releases it after all (`reinstated_at`), so what was decided stays recorded."""
+
+    __tablename__ = "subject_access_withholdings"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    request_id: Mapped[int] = mapped_column(sa.ForeignKey("subject_access_requests.id"), index=True)
+    entry: Mapped[str] = mapped_column(sa.String(80))
+    passage: Mapped[str] = mapped_column(sa.Text, default="")  # "" when the whole entry is withheld
+    reason: Mapped[WithholdingReason] = mapped_column(_enum(WithholdingReason))
+    note: Mapped[str] = mapped_column(sa.String(500), default="")
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    reinstated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    reinstated_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+
+    request: Mapped[SubjectAccessRequest] = relationship(back_populates="withholdings")
+    by: Mapped[User | None] = relationship(foreign_keys=[by_id])
+
+    @property
+    def whole(self) -> bool:
+        return not self.passage
+
+    @property
+    def current(self) -> bool:
+        return self.reinstated_at is None
+
+
+# ---- reports: retention, legal holds and anonymisation (panel.reports.retention) -------------
+
+
+class LegalHoldKind(StrEnum):
+    SAFEGUARDING_ADULTS_REVIEW = "safeguarding_adults_review"
+    COURT_CASE = "court_case"
+    OTHER = "other"
+
+    @property
+    def label(self) -> str:
+        return {"safeguarding_adults_review": "An ongoing Safeguarding Adults Review",
+                "court_case": "A court case", "other": "Another legal reason"}[self.value]
+
+
+class LegalHold(db.Model):
+    """A legal hold on a person's records: while it stands (not lifted), retention does not
+    anonymise them. Placed and lifted by a coordinator, each with a reason."""
+
+    __tablename__ = "legal_holds"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int] = mapped_column(sa.ForeignKey("persons.id"), index=True)
+    kind: Mapped[LegalHoldKind] = mapped_column(_enum(LegalHoldKind, 40))
+    details: Mapped[str] = mapped_column(sa.Text, default="")
+    placed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    placed_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    lifted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    lifted_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    lift_reason: Mapped[str] = mapped_column(sa.Text, default="")
+
+    person: Mapped[Person] = relationship()
+    placed_by: Mapped[User | None] = relationship(foreign_keys=[placed_by_id])
+    lifted_by: Mapped[User | None] = relationship(foreign_keys=[lifted_by_id])
+
+    @property
+    def active(self) -> bool:
+        return self.lifted_at is None
+
+
+class RetentionRule(StrEnum):
+    """Which record's end started the retention period that ran out."""
+
+    CASE_CLOSED = "case_closed"
+    REFERRAL_DECLINED = "referral_declined"
+    REFERRAL_WITHDRAWN = "referral_withdrawn"
+
+    @property
+    def label(self) -> str:
+        return {"case_closed": "Case closed", "referral_declined": "Referral declined",
+                "referral_withdrawn": "Referral withdrawn"}[self.value]
+
+
+class Anonymisation(db.Model):
+    """The record of one person's anonymisation: when, by which rule (the record whose end
+    started the period, and the period), by whom (None: the daily job), and what was erased
+    (`what`: table names, row ids and column names; never a value)."""
+
+    __tablename__ = "anonymisations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int] = mapped_column(sa.ForeignKey("persons.id"), unique=True)
+    rule: Mapped[RetentionRule] = mapped_column(_enum(RetentionRule))
+    ended_on: Mapped[date]
+    due_on: Mapped[date]
+    retention_years: Mapped[int]
+    anonymised_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    what: Mapped[dict] = mapped_column(sa.JSON, default=dict)

@@ -35,6 +35,7 @@ from sqlalchemy.engine import Connection, Engine
 from panel.dates import LONDON
 from panel.extensions import db
 from panel.models import SchedulerState, utcnow
+from panel.notify import wake
 
 log = logging.getLogger(__name__)
 
@@ -64,8 +65,14 @@ JOBS: dict[str, Job] = {
     "agenda-publish": Job("panel.meetings.panels:publish_due_agendas", {"trigger": "cron", "hour": 7, "minute": 15}),
     # upcoming panels' agendas kept in line with the data (panel.meetings.panels); pages never sync on a GET
     "agenda-sync": Job("panel.meetings.panels:sync_upcoming_agendas", {"trigger": "interval", "minutes": 5}),
+    # invitation replies (calendar REPLYs) read from the organiser's mailbox over IMAP (panel.meetings.mailbox)
+    "calendar-replies": Job("panel.meetings.mailbox:read_replies", {"trigger": "interval", "minutes": 5}),
     # the audit chain's head written outside the database and emailed (panel.admin.jobs), daily
     "audit-anchor": Job("panel.admin.jobs:write_anchor", {"trigger": "cron", "hour": 0, "minute": 30}),
+    # text kept from forms sent after their session ended (panel.auth.kept): deleted after a day, hourly
+    "kept-forms": Job("panel.auth.kept:delete_expired", {"trigger": "cron", "minute": 45}),
+    # records past RETENTION_YEARS anonymised, unless under a legal hold (panel.reports.retention), daily
+    "retention": Job("panel.reports.retention:run_retention", {"trigger": "cron", "hour": 2, "minute": 0}),
 }
 
 
@@ -278,6 +285,33 @@ class _Stopper:
             self._thread.join()
 
 
+class _Waker:
+    """Runs the outbox job the moment a commit rings (panel.notify.wake), not at the next minute."""
+
+    def __init__(self, scheduler: Any, listener: wake.Listener) -> None:
+        self.scheduler = scheduler
+        self.listener = listener
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="outbox-wake", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                if self.listener.wait(1.0) and self.scheduler.running:
+                    self.scheduler.modify_job("outbox", next_run_time=datetime.now(TIMEZONE))
+            except Exception:  # noqa: BLE001
+                log.exception("outbox: the wake-up listener failed; emails go out on the minute's run")
+                return
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(5)
+        self.listener.close()
+
+
 def _holder_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
 
@@ -323,6 +357,11 @@ def run_scheduler(app: Flask) -> int:
             trigger.setdefault("next_run_time", start)  # first run straight away
         scheduler.add_job(scheduled, args=[name], id=name, name=name, **trigger)
 
+    listener = wake.listen(engine, app.config.get("OUTBOX_WAKE_SOCKET", ""))
+    waker = _Waker(scheduler, listener) if listener is not None else None
+    if waker is not None:
+        waker.start()
+
     def on_signal(signum: int, frame: Any) -> None:
         log.info("scheduler: %s received, stopping after running jobs finish", signal.Signals(signum).name)
         stopper.request(0)
@@ -334,6 +373,8 @@ def run_scheduler(app: Flask) -> int:
             scheduler.start()
     finally:
         stopper.join()
+        if waker is not None:
+            waker.stop()
         lock.release()
         _active_lock = None
         for sig, handler in previous.items():

@@ -64,6 +64,7 @@ from panel.models import (  # noqa: E402
     ReferralStatus,
     RiskLevel,
     Role,
+    SpocAbsence,
     User,
 )
 from panel.dates import LONDON, add_working_days  # noqa: E402
@@ -155,8 +156,12 @@ def build(uri: str, tmp: Path, *, actions: int, open_actions: int, worst: bool) 
             _insert(conn, User.__table__, users)
             for agency, s in staff.items():
                 conn.execute(Agency.__table__.update().where(Agency.__table__.c.id == agency).values(
-                    spoc_id=s["spoc"], deputy_spoc_id=s["deputy"], escalation_contact_id=s["contact"],
-                    spoc_absent=agency % 10 == 0))
+                    spoc_id=s["spoc"], deputy_spoc_id=s["deputy"], escalation_contact_id=s["contact"]))
+            # every tenth agency's SPoC is away (since long ago, until further notice): its deputy acts
+            _insert(conn, SpocAbsence.__table__, [
+                {"user_id": s["spoc"], "starts_on": date(2000, 1, 1), "starts_at": datetime(2000, 1, 1, tzinfo=timezone.utc),
+                 "note": "", "created_at": datetime(2000, 1, 1, tzinfo=timezone.utc)}
+                for agency, s in staff.items() if agency % 10 == 0])
 
             persons, referrals, cases, involvements, involved = [], [], [], [], {}
             for n in range(1, CASES + 1):

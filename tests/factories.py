@@ -76,3 +76,24 @@ def create_referral(*, agency: Agency | None = None, by: User | None = None, sta
     db.session.add(referral)
     db.session.flush()
     return referral
+
+
+def mark_spoc_absent(agency: Agency, *, starts_on: date | None = None, ends_on: date | None = None):
+    """Record the agency's SPoC as away (panel.agencies.absence's table, directly): by default
+    since long ago and until further notice, so the deputy acts whatever the test's clock."""
+    from datetime import time
+
+    from panel.dates import london_to_utc
+    from panel.models import SpocAbsence
+
+    assert agency.spoc_id is not None or agency.spoc is not None, "give the agency a SPoC first"
+    db.session.flush()
+    starts_on = starts_on or date(2000, 1, 1)
+    absence = SpocAbsence(
+        user_id=agency.spoc_id, starts_on=starts_on, ends_on=ends_on,
+        starts_at=london_to_utc(starts_on, time(0)),
+        ends_at=london_to_utc(ends_on + timedelta(days=1), time(0)) if ends_on else None)
+    db.session.add(absence)
+    db.session.flush()
+    db.session.expire(agency, ["spoc_absent"])
+    return absence

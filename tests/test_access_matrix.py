@@ -107,6 +107,32 @@ def _meeting_for_the_signed_in_user() -> int:
     return meeting.id
 
 
+def _subject_access_request() -> int:
+    """A subject-access request for the person just built for the same URL (person_id comes first)."""
+    from datetime import date
+
+    from panel.extensions import db
+    from panel.models import Person, SubjectAccessRequest
+
+    person_id = db.session.execute(sa.select(sa.func.max(Person.id))).scalar_one()
+    request = SubjectAccessRequest(person_id=person_id, received_on=date(2027, 1, 14), due_on=date(2027, 2, 15))
+    db.session.add(request)
+    db.session.flush()
+    return request.id
+
+
+def _reply_link_token() -> str:
+    """An invitation's reply link for someone without an account, invited to an upcoming panel."""
+    from panel.extensions import db
+    from panel.meetings import replies
+    from panel.models import MeetingAttendee
+
+    attendee = MeetingAttendee(meeting_id=_panel(), name="A GP", email="gp@surgery.invalid")
+    db.session.add(attendee)
+    db.session.flush()
+    return replies.issue_link(attendee)
+
+
 # URL arguments we can point at a real record. Others get a dummy value; the DENIED entry
 # still shows whether the refusal came from the access table.
 RECORD_BUILDERS = {
@@ -118,10 +144,14 @@ RECORD_BUILDERS = {
     "token": _calendar_feed_token,
     "meeting_id": _panel,
     "item_id": _agenda_item,
+    "person_id": lambda: factories.create_referral().person_id,  # a person with a record (subject access)
+    "request_id": _subject_access_request,
+    "reply_token": _reply_link_token,
 }
 # The same, for one endpoint's argument where the record must also involve the signed-in user.
 ENDPOINT_RECORD_BUILDERS = {
     ("meetings.invite_ics", "meeting_id"): _panel_i_am_invited_to,
+    ("meetings.reply_to_invitation", "meeting_id"): _panel_i_am_invited_to,
     ("meetings.view_meeting", "meeting_id"): _meeting_for_the_signed_in_user,
 }
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import tempfile
 import threading
+import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -190,3 +192,36 @@ def test_a_second_scheduler_process_runs_nothing_and_exits_1(app, tmp_path):
     finally:
         after.release()
 
+
+
+def test_a_committed_email_wakes_the_scheduler_which_sends_it_at_once(app, tmp_path):
+    """No page sends email: a commit rings the scheduler (a Unix datagram on SQLite, NOTIFY on
+    PostgreSQL) and its outbox job runs then, not at the next minute. The first run is at the
+    start; the next by the clock would be 60 s later, so an email sent well inside that came from
+    the wake-up."""
+    with tempfile.TemporaryDirectory(prefix="wake-", dir="/tmp") as folder:
+        env = {**os.environ, "DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"], "PANEL_ENV": "testing",
+               "PANEL_INSTANCE_PATH": str(tmp_path / "instance"), "OUTBOX_WAKE_SOCKET": f"{folder}/outbox.sock"}
+        env.pop("FLASK_APP", None)
+        app.config["OUTBOX_WAKE_SOCKET"] = env["OUTBOX_WAKE_SOCKET"]
+        process = subprocess.Popen([str(ROOT / ".venv/bin/flask"), "--app", "wsgi", "panel", "scheduler"], cwd=ROOT,
+                                   env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        output = _Output(process)
+        try:
+            assert output.wait_for("job outbox: sent 0"), output.text()  # its first run, at the start
+            first_run = output.text().count("job outbox")
+            started = time.monotonic()
+
+            queue_email(to="spoc@agency.test", subject="Panel update", body="Sign in to Panel.")
+            db.session.commit()
+
+            assert output.wait_for("job outbox: sent 1", timeout=30), output.text()
+            assert time.monotonic() - started < 30
+            assert output.text().count("job outbox") == first_run + 1
+            [row] = db.session.scalars(sa.select(OutboxMessage).execution_options(populate_existing=True)).all()
+            assert row.status == OutboxStatus.SENT
+            db.session.rollback()
+        finally:
+            process.send_signal(signal.SIGTERM)
+            process.wait(timeout=30)
+            output.close()

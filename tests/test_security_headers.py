@@ -77,6 +77,7 @@ def test_session_cookie_is_httponly_and_samesite_lax(client):
 
 def test_session_cookie_is_secure_in_production(monkeypatch):
     monkeypatch.setenv("SECRET_KEY", "x" * 40)
+    monkeypatch.setenv("AUDIT_KEY", "y" * 40)
     config = load_config("production")
 
     assert config.SESSION_COOKIE_SECURE is True
@@ -86,8 +87,26 @@ def test_session_cookie_is_secure_in_production(monkeypatch):
 
 def test_production_refuses_to_start_without_a_strong_secret_key(monkeypatch):
     monkeypatch.setenv("SECRET_KEY", "short")
+    monkeypatch.setenv("AUDIT_KEY", "y" * 40)
     with pytest.raises(RuntimeError, match="SECRET_KEY"):
         load_config("production")
+
+
+@pytest.mark.parametrize("key", ["", "short"])
+def test_production_refuses_to_start_without_a_strong_audit_key(monkeypatch, key):
+    monkeypatch.setenv("SECRET_KEY", "x" * 40)
+    monkeypatch.setenv("AUDIT_KEY", key)
+    monkeypatch.delenv("AUDIT_KEY_FILE", raising=False)
+    with pytest.raises(RuntimeError, match="AUDIT_KEY"):
+        load_config("production")
+
+
+def test_production_reads_the_audit_key_from_its_file(monkeypatch, tmp_path):
+    (tmp_path / "audit_key").write_text("z" * 48 + "\n")
+    monkeypatch.setenv("SECRET_KEY", "x" * 40)
+    monkeypatch.delenv("AUDIT_KEY", raising=False)
+    monkeypatch.setenv("AUDIT_KEY_FILE", str(tmp_path / "audit_key"))
+    assert load_config("production").AUDIT_KEY == "z" * 48
 
 
 # ---- no inline script or style anywhere ------------------------------------------------

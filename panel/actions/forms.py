@@ -53,6 +53,8 @@ class ActionFilterForm(FlaskForm):
     overdue = BooleanField("Overdue", widget=GovCheckboxInput())
     due_this_week = BooleanField("Due this week", widget=GovCheckboxInput())
     escalated = BooleanField("Escalated", widget=GovCheckboxInput())
+    escalated_today = BooleanField("Escalated today", widget=GovCheckboxInput())
+    awaiting_chair = BooleanField("Awaiting the chair", widget=GovCheckboxInput())
 
     def __init__(self, *args, agencies: list[Agency], **kwargs):
         super().__init__(*args, **kwargs)
@@ -75,7 +77,8 @@ class ActionFilterForm(FlaskForm):
         return ActionFilters(agency_id=self.agency.data, case_reference=self.case.data or "",
                              status=ActionStatus(self.status.data) if self.status.data else None,
                              overdue=bool(self.overdue.data), due_this_week=bool(self.due_this_week.data),
-                             escalated=bool(self.escalated.data))
+                             escalated=bool(self.escalated.data), escalated_today=bool(self.escalated_today.data),
+                             awaiting_chair=bool(self.awaiting_chair.data))
 
     def filters(self) -> dict[str, str]:
         """The applied filters as query-string values (for pagination and the export link)."""
@@ -86,7 +89,7 @@ class ActionFilterForm(FlaskForm):
             chosen["case"] = self.case.data
         if self.status.data:
             chosen["status"] = self.status.data
-        for name in ("overdue", "due_this_week", "escalated"):
+        for name in ("overdue", "due_this_week", "escalated", "escalated_today", "awaiting_chair"):
             if getattr(self, name).data:
                 chosen[name] = "y"
         return chosen
@@ -230,3 +233,8 @@ class ChairAcknowledgeForm(AcknowledgeForm):
                     required="Enter what will happen next",
                     hint="For example, that the action is on the next panel’s agenda. The coordinator sees this "
                          "on the action’s page.")
+
+
+class ChaseForm(FlaskForm):
+    """"Chase now": the CSRF token and the button (what is chased is in the URL)."""
+    submit = SubmitField("Chase now", widget=GovSubmitInput())

@@ -3,19 +3,20 @@ and the queries behind the action log, "our actions" and each case's actions.
 
 Services flush but never commit. Every change writes the audit trail and the case chronology.
 Who is told about a rung of the ladder is decided here (recipients()) and used by the daily
-sweep (panel.actions.jobs) and by escalation by hand; they hear through the daily digest.
+sweep (panel.actions.jobs) and by escalation by hand; the sweep's are told in the daily digest,
+an escalation by hand by a link-only email at once.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Iterable
 
 import sqlalchemy as sa
 from flask import current_app
 
-from panel import audit
+from panel import audit, notify
 from panel.actions import ladder
 from panel.cases.services import add_event
 from panel.extensions import db
@@ -26,8 +27,8 @@ from panel.models import (
     ActionUpdate,
     Agency,
     AuditAction,
+    AuditEvent,
     Case,
-    DigestItem,
     Escalation,
     Involvement,
     LadderStep,
@@ -35,7 +36,7 @@ from panel.models import (
     User,
     utcnow,
 )
-from panel.dates import govuk_date, london_today
+from panel.dates import govuk_date, london_to_utc, london_today
 
 DESCRIPTION_MAX = 1000
 NOTE_MAX = 2000
@@ -261,8 +262,7 @@ def escalate_by_hand(action: Action, *, to_chair: bool, reason: str, by: User, n
                             told=told_text(who.users, who.note), contact_id=who.contact.id if who.contact else None)
     db.session.add(escalation)
     db.session.flush()
-    for user in who.users:
-        db.session.add(DigestItem(user_id=user.id, escalation_id=escalation.id, created_at=now))
+    _email_hand_escalation(escalation, who.users, to_chair=to_chair)  # at once, not in tomorrow's digest
     if to_chair:
         action.escalated_to_chair_at = now
     add_event(action.case, "escalation", f"Action {action.id}: {step.label.lower()}", by=by,
@@ -270,6 +270,80 @@ def escalate_by_hand(action: Action, *, to_chair: bool, reason: str, by: User, n
     audit.record(AuditAction.UPDATE, "action", action.id, summary={"escalated": str(step)}, user=by)
     db.session.flush()
     return escalation
+
+
+def _email_hand_escalation(escalation: Escalation, users: Iterable[User], *, to_chair: bool) -> int:
+    """Each person told of an escalation by hand gets a link-only email now (issue 17): the
+    acknowledgement link for whoever acknowledges it, the action's link for anyone else. The
+    email names no case, person or agency. Returns how many were queued."""
+    subject = f"{current_app.config['SERVICE_NAME']}: an action has been escalated"
+    sent = 0
+    for user in users:
+        if not user.active or not user.email:
+            continue
+        acknowledges = (to_chair and user.role == Role.CHAIR) or escalation.contact_id == user.id
+        link = acknowledge_link(escalation.id) if acknowledges else action_link(escalation.action_id)
+        notify.queue_email(to=user.email, subject=subject, body="\n".join([
+            f"Hello {user.name},", "",
+            "The panel coordinator has escalated an action on the action log to "
+            + ("the panel chair." if to_chair else "you." if escalation.contact_id == user.id else "the agency."),
+            "", ("Acknowledge it: " if acknowledges else "Open it: ") + link, "",
+            "You need to sign in to see the details. This email holds no personal information."]))
+        sent += 1
+    return sent
+
+
+# ---- chasing overdue actions now (issue 17) ---------------------------------------------------
+
+
+def overdue_actions_of(agency_id: int, today: date | None = None) -> list[Action]:
+    """An agency's open actions past their due date, oldest first."""
+    today = today or london_today()
+    return list(db.session.scalars(
+        sa.select(Action).where(Action.agency_id == agency_id, Action.status == ActionStatus.OPEN,
+                                Action.due_on < today)
+        .options(sa.orm.joinedload(Action.agency).joinedload(Agency.spoc),
+                 sa.orm.joinedload(Action.agency).joinedload(Agency.deputy_spoc))
+        .order_by(Action.due_on, Action.id)))
+
+
+def chase(actions: Iterable[Action], *, by: User, today: date | None = None,
+          now: datetime | None = None) -> tuple[int, int]:
+    """The coordinator chases overdue actions now: one link-only email per agency's acting SPoC,
+    listing the actions by reference (number and link; no description, case or person). An
+    action chased in the last ten minutes is not chased again (a double submission). Returns
+    (emails queued, actions chased)."""
+    if by.role != Role.COORDINATOR:
+        raise ServiceError("Only the coordinator chases actions")
+    today, now = today or london_today(), now or utcnow()
+    overdue = [a for a in actions if a.status == ActionStatus.OPEN and a.due_on < today]
+    if not overdue:
+        raise ServiceError("There are no overdue actions to chase")
+    recent = set(db.session.scalars(sa.select(AuditEvent.object_id).where(
+        AuditEvent.object_type == "action_chase", AuditEvent.occurred_at >= now - REPEAT_WINDOW,
+        AuditEvent.object_id.in_([str(a.id) for a in overdue]))))
+    by_agency: dict[int, list[Action]] = {}
+    for action in overdue:
+        if str(action.id) not in recent:
+            by_agency.setdefault(action.agency_id, []).append(action)
+    subject = f"{current_app.config['SERVICE_NAME']}: overdue actions to update"
+    emails = chased = 0
+    for chased_actions in by_agency.values():
+        spoc = chased_actions[0].agency.acting_spoc
+        for action in chased_actions:
+            audit.record(AuditAction.UPDATE, "action_chase", action.id,
+                         summary={"agency": action.agency_id, "told": bool(spoc and spoc.active)}, user=by)
+        chased += len(chased_actions)
+        if spoc is None or not spoc.active:
+            continue
+        lines = [f"Hello {spoc.name},", "",
+                 f"The panel coordinator asks you to update {len(chased_actions)} overdue "
+                 f"action{'s' if len(chased_actions) != 1 else ''} on the action log:", ""]
+        lines += [f"- Action {a.id}, due {govuk_date(a.due_on)}: {action_link(a.id)}" for a in chased_actions]
+        lines += ["", "You need to sign in to see the details. This email holds no personal information."]
+        notify.queue_email(to=spoc.email, subject=subject, body="\n".join(lines))
+        emails += 1
+    return emails, chased
 
 
 def can_acknowledge(user: User, escalation: Escalation) -> bool:
@@ -318,6 +392,8 @@ class ActionFilters:
     due_this_week: bool = False
     escalated: bool = False
     assignee_id: int | None = None
+    escalated_today: bool = False   # escalated (to an agency or the chair) today, London time
+    awaiting_chair: bool = False    # open, escalated to the chair and not yet acknowledged
 
 
 def week_end(today: date) -> date:
@@ -346,7 +422,30 @@ def action_query(filters: ActionFilters, today: date) -> sa.Select:
     if filters.escalated:
         q = q.where(Action.id.in_(sa.select(Escalation.action_id).where(
             Escalation.step.in_([s for s in LadderStep if s.is_escalation]))))
+    if filters.escalated_today:
+        q = q.where(Action.id.in_(sa.select(Escalation.action_id).where(
+            Escalation.step.in_([s for s in LadderStep if s.is_escalation]),
+            Escalation.at >= london_to_utc(today, time(0)),
+            Escalation.at < london_to_utc(today + timedelta(days=1), time(0)))))
+    if filters.awaiting_chair:
+        q = q.where(Action.status == ActionStatus.OPEN, Action.id.in_(sa.select(Escalation.action_id).where(
+            Escalation.step.in_([s for s in LadderStep if s.to_chair]), Escalation.acknowledged_at.is_(None))))
     return q.order_by(sa.case((Action.status == ActionStatus.OPEN, 0), else_=1), Action.due_on, Action.id)
+
+
+RECENTLY_CLOSED = timedelta(days=28)    # "our actions" keeps closed ones this long
+
+
+def our_actions_query(user: User, today: date, *, acting: bool, overdue: bool = False,
+                      due_this_week: bool = False) -> sa.Select:
+    """"Our actions": the agency's (for its acting SPoC) or the user's own, on cases their agency
+    is in, open or closed in the last four weeks; optionally only the overdue ones, or those due
+    this week. The home page counts with this query, so its numbers are the page's."""
+    filters = ActionFilters(agency_id=user.agency_id) if acting else ActionFilters(assignee_id=user.id)
+    filters.overdue, filters.due_this_week = overdue, due_this_week
+    return action_query(filters, today).where(
+        Action.case_id.in_(sa.select(Involvement.case_id).where(Involvement.agency_id == user.agency_id)),
+        sa.or_(Action.status == ActionStatus.OPEN, Action.closed_at >= utcnow() - RECENTLY_CLOSED))
 
 
 def escalation_levels(action_ids: list[int]) -> dict[int, LadderStep]:

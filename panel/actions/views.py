@@ -13,7 +13,6 @@ a fixed number of queries whatever the size of the log (eager loads, one escalat
 from __future__ import annotations
 
 import io
-from datetime import timedelta
 from typing import Any
 from urllib.parse import urlencode
 
@@ -29,10 +28,10 @@ from panel.actions.forms import (
     ChairAcknowledgeForm,
     ActionFilterForm,
     AddActionForm,
+    ChaseForm,
     EscalateForm,
     UpdateActionForm,
 )
-from panel.actions.services import ActionFilters
 from panel.csvsafe import formula_safe
 from panel.auth.policy import (
     acts_as_spoc,
@@ -47,17 +46,14 @@ from panel.forms.errors import ServiceError, show_service_error
 from panel.dates import govuk_date, london_today
 from panel.models import (
     Action,
-    ActionStatus,
     Agency,
     AuditAction,
     Case,
     CaseStatus,
     Escalation,
-    Involvement,
     LadderStep,
     Role,
     User,
-    utcnow,
 )
 
 # The blueprint lives with the views, so importing the feature's services never loads its pages.
@@ -65,7 +61,6 @@ from panel.models import (
 bp = Blueprint("actions", "panel.actions")
 
 PAGE_SIZE = 50
-RECENTLY_CLOSED = timedelta(days=28)    # "our actions" keeps closed ones this long
 EXPORT_CHUNK = 1000
 CSV_HEADER = ("Action", "Case reference", "Agency", "Assigned to", "Description", "Due date", "Status", "Overdue",
               "Highest escalation", "Agreed on", "Closed on")
@@ -187,18 +182,18 @@ def our_actions():
     blocked = None if can_access_case_records(user, today) else isa_block_reason(agency, today)
     context: dict[str, Any] = {"actions": [], "total": 0, "page": 1, "pages": 1, "first": 1, "levels": {},
                                "pagination": None}
+    # the home page's links: only the overdue ones, or only those due this week
+    show = {name: "y" for name in ("overdue", "due_this_week") if request.args.get(name) == "y"}
     if blocked is None:
-        filters = ActionFilters(agency_id=user.agency_id) if acting else ActionFilters(assignee_id=user.id)
-        query = services.action_query(filters, today).where(
-            Action.case_id.in_(sa.select(Involvement.case_id).where(Involvement.agency_id == user.agency_id)),
-            sa.or_(Action.status == ActionStatus.OPEN, Action.closed_at >= utcnow() - RECENTLY_CLOSED))
-        context = _page_of(query, "actions.our_actions", "Our actions pages")
+        query = services.our_actions_query(user, today, acting=acting, **{name: True for name in show})
+        context = _page_of(query, "actions.our_actions", "Our actions pages", **show)
     audit.record(AuditAction.VIEW, "our_actions", summary={"agency": agency.code, "acting_spoc": acting,
-                                                           "page": context["page"]})
+                                                           "page": context["page"], "filters": sorted(show)})
     spoc = agency.acting_spoc
     return _done(render_template("actions/our_actions.html", today=today, acting=acting, blocked=blocked, agency=agency,
                                  spoc=spoc, deputy=user.role == Role.SPOC and agency.deputy_spoc_id == user.id,
-                                 **context))
+                                 show=show, **context))
+
 
 
 # ---- one action -------------------------------------------------------------------------------
@@ -224,6 +219,7 @@ def view_action(action_id: int):
         updates=list(reversed(action.updates)), escalations=escalations,
         can_update=action.is_open and can_update_action(user, action, agency_ids, today),
         can_escalate=action.is_open and user.role == Role.COORDINATOR,
+        can_chase=action.is_open and user.role == Role.COORDINATOR and action.is_overdue(today),
         acknowledgeable={e.id for e in escalations if services.can_acknowledge(user, e)}))
 
 
@@ -265,7 +261,7 @@ def update_action(action_id: int):
 @bp.route("/actions/<int(max=2147483647):action_id>/escalate", methods=["GET", "POST"])
 def escalate_action(action_id: int):
     """The coordinator escalates an open action by hand, to the agency's escalation contact or
-    to the chair. They are told in their next daily digest email."""
+    to the chair. They are emailed a link at once (issue 17), not in the next daily digest."""
     user = _me()
     action, _ = _load(action_id, "escalate")
     staff = services.StaffDirectory.load()
@@ -286,12 +282,51 @@ def escalate_action(action_id: int):
             if repeated:
                 flash("That escalation had already been recorded.", "info")
             else:
-                flash(f"Action {action_id} has been escalated. Told in their next daily digest email: {who}.",
+                flash(f"Action {action_id} has been escalated. Emailed a link now: {who}.",
                       "success")
             return redirect(url_for("actions.view_action", action_id=action_id))
     audit.record(AuditAction.VIEW, "action", action.id, summary={"case": action.case.reference, "section": "escalate"})
     return _done(render_template("actions/escalate_action.html", action=action, case=action.case, form=form,
                                  told=told))
+
+
+@bp.route("/actions/<int(max=2147483647):action_id>/chase", methods=["POST"])
+def chase_action(action_id: int):
+    """The coordinator chases one overdue action now: its agency's SPoC is emailed a link."""
+    action, _ = _load(action_id, "chase")
+    return _chase([action], url_for("actions.view_action", action_id=action.id))
+
+
+@bp.route("/actions/chase/agency/<int(max=2147483647):agency_id>", methods=["POST"])
+def chase_agency(agency_id: int):
+    """The coordinator chases every overdue action of one agency now, in one email to its SPoC."""
+    agency = db.session.get(Agency, agency_id)
+    if agency is None:
+        abort(404)
+    back = request.form.get("back", "")
+    if not back.startswith("/actions/") or "//" in back or "\\" in back:
+        back = url_for("actions.action_log")
+    return _chase(services.overdue_actions_of(agency.id), back)
+
+
+def _chase(actions: list[Action], back: str):
+    if not ChaseForm().validate_on_submit():
+        flash("The form had expired, so nothing was sent. Try again.", "info")
+        return redirect(back)
+    try:
+        emails, chased = services.chase(actions, by=_me())
+    except ServiceError as problem:
+        db.session.rollback()
+        flash(problem.message, "info")
+        return redirect(back)
+    db.session.commit()
+    if not chased:
+        flash("Those actions were chased a few minutes ago, so nothing more was sent.", "info")
+    else:
+        flash(f"{chased} overdue action{'s' if chased != 1 else ''} chased: "
+              f"{emails} email{'s' if emails != 1 else ''} sent to the SPoC"
+              f"{'s' if emails != 1 else ''}{'' if emails else ' (no SPoC to tell)'}.", "success")
+    return redirect(back)
 
 
 @bp.route("/actions/escalations/<int(max=2147483647):escalation_id>/acknowledge", methods=["GET", "POST"])

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
+from pathlib import Path
 
 import sqlalchemy as sa
 from sqlalchemy.orm import joinedload
@@ -18,7 +19,7 @@ from panel.auth import services as auth_services
 from panel.auth.passwords import hash_password, password_problem
 from panel.extensions import db
 from panel.forms.errors import ServiceError
-from panel.models import Agency, AuditAction, OutboxMessage, OutboxStatus, Role, User, utcnow
+from panel.models import Agency, AuditAction, AuditEvent, OutboxMessage, OutboxStatus, Role, User, utcnow
 
 DUPLICATE_EMAIL = "A user with this email address already exists"
 USER_FIELDS = ("name", "role", "agency_id", "active")
@@ -180,6 +181,34 @@ class Dashboard:
     blocked: list[tuple[Agency, IsaStatus]]
     locked_users: list[User]
     failed_emails: int
+    trail: TrailStatus | None = None
+
+
+@dataclass(frozen=True)
+class TrailStatus:
+    """The audit trail at a glance: its size, entries written without a seal, the last anchor."""
+
+    entries: int
+    unsealed: int
+    key_set: bool
+    last_anchor_at: datetime | None
+    last_anchor_count: int
+    anchor_problems: int  # lines of the anchor file that could not be read
+
+    def anchor_stale(self, now: datetime) -> bool:
+        """No anchor, or none for two days: the daily job "audit-anchor" is not running."""
+        return self.last_anchor_at is None or now - self.last_anchor_at > timedelta(days=2)
+
+
+def trail_status(*, key_set: bool, anchor_path: str) -> TrailStatus:
+    """One query for the trail; the anchors are read from their file (outside the database)."""
+    entries, unsealed = db.session.execute(sa.select(
+        sa.func.count(), sa.func.count().filter(AuditEvent.seal.is_(None)))).one()
+    anchors, problems = audit.read_anchors(anchor_path) if Path(anchor_path).exists() else ([], [])
+    last = anchors[-1] if anchors else None
+    return TrailStatus(entries=entries, unsealed=unsealed, key_set=key_set,
+                       last_anchor_at=datetime.fromisoformat(last["at"]) if last else None,
+                       last_anchor_count=int(last["count"]) if last else 0, anchor_problems=len(problems))
 
 
 def dashboard(*, today: date, now: datetime, due_soon_days: int) -> Dashboard:

@@ -23,7 +23,9 @@ def _admin() -> User:
 def dashboard():
     board = services.dashboard(today=london_today(), now=utcnow(),
                                due_soon_days=current_app.config["ISA_DUE_SOON_DAYS"])
-    return render_template("admin/dashboard.html", board=board, today=london_today())
+    trail = services.trail_status(key_set=bool(current_app.config.get("AUDIT_KEY")),
+                                  anchor_path=current_app.config["AUDIT_ANCHOR_PATH"])
+    return render_template("admin/dashboard.html", board=board, trail=trail, now=utcnow(), today=london_today())
 
 
 @bp.route("/users")

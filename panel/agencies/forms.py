@@ -66,7 +66,8 @@ class AgencyForm(FlaskForm):
     spoc_absent = BooleanField(
         "The SPoC is absent",
         widget=GovCheckboxInput(),
-        description="The deputy SPoC acts as SPoC until you clear this.",
+        description="Ticked, the SPoC is away from today until you clear this (ticked already: an absence is under "
+                    "way), and the deputy SPoC acts for them. For an absence with dates, use SPoCs and their cover.",
     )
     isa_signed_on = GovukDateField(
         "Date the information sharing agreement (ISA) was signed",
@@ -93,7 +94,7 @@ class AgencyForm(FlaskForm):
         else:
             self.spoc_id.description = ("Only this agency’s active users with the SPoC role are listed. "
                                         "Give someone the SPoC role on their user page first.")
-            self.deputy_spoc_id.description = "Acts as SPoC while the SPoC is marked absent. Also from this agency’s SPoCs."
+            self.deputy_spoc_id.description = "Acts as SPoC while the SPoC is away. Also from this agency’s SPoCs."
             self.escalation_contact_id.description = "The agency’s strategic lead, for escalations. Any of its active users."
         self.editing = kwargs.get("obj")
 

@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import joinedload
 
 from panel import audit
+from panel.agencies import absence
 from panel.extensions import db
 from panel.models import Agency, AgencyKind, AuditAction, Role, User
 
@@ -143,7 +144,7 @@ def _summary(agency: Agency) -> dict[str, Any]:
 def add_agency(*, name: str, code: str, kind: AgencyKind, isa_signed_on: date | None,
                isa_review_due: date | None, by: User) -> Agency:
     """Create an agency. It has no users yet, so no SPoC, deputy or escalation contact. Audits CREATE."""
-    agency = Agency(name=name, code=code.strip().lower(), kind=kind, spoc_absent=False,
+    agency = Agency(name=name, code=code.strip().lower(), kind=kind,
                     isa_signed_on=isa_signed_on, isa_review_due=isa_review_due)
     db.session.add(agency)
     db.session.flush()
@@ -157,8 +158,10 @@ def update_agency(*, agency: Agency, by: User, name: str, code: str | None, kind
     """Change an agency's details, posts and ISA dates. ``code`` None leaves the code as it is.
 
     The form has already checked the posts belong to this agency; this checks again so no
-    caller can name another agency's user. Audits UPDATE with the changed fields and returns
-    them ({} when nothing changed, and nothing is audited).
+    caller can name another agency's user. ``spoc_absent`` is the tick box "absent until
+    further notice" (panel.agencies.absence.set_absent_now: an absence from today, or the end
+    of the one under way). Audits UPDATE with the changed fields and returns them ({} when
+    nothing changed, and nothing is audited).
     """
     for person in (spoc, deputy_spoc, escalation_contact):
         if person is not None and (person.agency_id != agency.id or not person.active):
@@ -172,9 +175,10 @@ def update_agency(*, agency: Agency, by: User, name: str, code: str | None, kind
     agency.deputy_spoc, agency.deputy_spoc_id = deputy_spoc, (deputy_spoc.id if deputy_spoc else None)
     agency.escalation_contact = escalation_contact
     agency.escalation_contact_id = escalation_contact.id if escalation_contact else None
-    agency.spoc_absent = spoc_absent
     agency.isa_signed_on = isa_signed_on
     agency.isa_review_due = isa_review_due
+    db.session.flush()  # the SPoC as now chosen is the one marked absent or back
+    absence.set_absent_now(agency, spoc_absent, by=by)
     changed = audit.changes(agency, AGENCY_FIELDS, before)
     if changed:
         db.session.flush()

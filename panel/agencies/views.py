@@ -7,10 +7,10 @@ from flask import Blueprint, current_app, flash, redirect, render_template, url_
 from flask_login import current_user
 from sqlalchemy.exc import IntegrityError
 
-from panel.agencies import services
+from panel.agencies import absence, services
 from panel.agencies.forms import AgencyForm
 from panel.extensions import db
-from panel.models import Agency, AgencyKind
+from panel.models import Agency, AgencyKind, utcnow
 from panel.dates import london_today
 
 # The blueprint lives with the views, so importing the feature's services never loads its pages.
@@ -23,10 +23,12 @@ def _due_soon_days() -> int:
 
 @bp.route("/agencies")
 def list_agencies():
-    today = london_today()
-    rows = [(a, services.isa_status(a, today=today, due_soon_days=_due_soon_days()))
-            for a in services.list_agencies()]
-    return render_template("agencies/list_agencies.html", rows=rows)
+    now = utcnow()
+    today = london_today(now)
+    agencies = services.list_agencies()
+    rows = [(c.agency, services.isa_status(c.agency, today=today, due_soon_days=_due_soon_days()), c)
+            for c in absence.cover_for_all(agencies, now)]
+    return render_template("agencies/list_agencies.html", rows=rows, now=now)
 
 
 @bp.route("/agencies/new", methods=["GET", "POST"])

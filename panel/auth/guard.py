@@ -9,6 +9,7 @@ from flask import Flask, abort, current_app, flash, redirect, request, session, 
 from flask_login import current_user, logout_user
 
 from panel import audit
+from panel.auth import kept
 from panel.auth.policy import ACCESS, SETUP_ENDPOINTS, endpoint_allows, requires_mfa
 from panel.extensions import db, login_manager
 from panel.models import AuditAction, User
@@ -47,33 +48,58 @@ def _now() -> datetime:
     return datetime.now(timezone.utc)
 
 
-def _check_timeouts() -> bool:
-    """End the session after 30 idle minutes or 12 hours in all. True when it was ended."""
+# Requests that are not activity: they never keep a session alive (the timeout warning asks how
+# long is left without adding to it).
+PASSIVE_ENDPOINTS = frozenset({"static", "auth.session_status"})
+SIGNED_OUT_MESSAGE = "You were signed out to protect the information. Sign in again to continue."
+
+
+def seconds_left() -> int:
+    """Seconds until this session ends, idle or in all (0 when signed out). The timeout warning
+    is rendered with it (templates/components/timeout_warning.html), so it never guesses."""
     if not current_user.is_authenticated:
-        return False
+        return 0
+    now = _now().timestamp()
+    idle = current_app.config["IDLE_TIMEOUT_MINUTES"] * 60 - (now - session.get("last_seen", 0))
+    absolute = current_app.config["ABSOLUTE_TIMEOUT_HOURS"] * 3600 - (now - session.get("signed_in_at", 0))
+    return max(0, int(min(idle, absolute)))
+
+
+def _check_timeouts() -> int | None:
+    """End the session after 30 idle minutes or 12 hours in all: the id of the user whose
+    session was ended, else None."""
+    if not current_user.is_authenticated:
+        return None
     now = _now().timestamp()
     idle = current_app.config["IDLE_TIMEOUT_MINUTES"] * 60
     absolute = current_app.config["ABSOLUTE_TIMEOUT_HOURS"] * 3600
     started = session.get("signed_in_at", 0)
     last = session.get("last_seen", 0)
     if now - last > idle or now - started > absolute:
+        user_id = current_user.id
         logout_user()
         session.clear()
-        flash("You were signed out to protect the information. Sign in again to continue.", "info")
-        return True
-    if request.endpoint != "static":
+        return user_id
+    if request.endpoint not in PASSIVE_ENDPOINTS:
         session["last_seen"] = now
-    return False
+    return None
 
 
 def enforce_access():
-    """before_request: apply timeouts, then the access table, then forced set-up steps."""
+    """before_request: apply timeouts, then the access table, then forced set-up steps. A form
+    that arrives after its session ended is kept for its user, never lost (panel.auth.kept)."""
     endpoint = request.endpoint
     if endpoint is None:
         return None  # Flask will answer 404 or 405
-    if _check_timeouts():
+    ended = _check_timeouts()
+    if ended is not None:
         if endpoint_allows(endpoint, None):
+            flash(SIGNED_OUT_MESSAGE, "info")
             return None  # a public address (sign-in, a calendar feed): carry on signed out
+        kept_response = kept.keep_after_timeout(ended) if request.method == "POST" else None
+        if kept_response is not None:
+            return kept_response
+        flash(SIGNED_OUT_MESSAGE, "info")
         return redirect(url_for("auth.login", next=request.full_path if request.method == "GET" else None))
     user = current_user._get_current_object() if current_user.is_authenticated else None
     if endpoint_allows(endpoint, user):
@@ -89,7 +115,8 @@ def enforce_access():
         log.error("endpoint %s is missing from the access table", endpoint)
         abort(404)
     if user is None:
-        return login_manager.unauthorized()
+        kept_response = kept.keep_for_nobody_signed_in() if request.method == "POST" else None
+        return kept_response if kept_response is not None else login_manager.unauthorized()
     audit.record(AuditAction.DENIED, "endpoint", endpoint, summary={"path": request.path[:200]})
     db.session.commit()
     abort(404)
@@ -135,6 +162,8 @@ def register(app: Flask) -> None:
     app.before_request(enforce_access)
     app.after_request(security_headers)
     app.after_request(audit_page_view)
+    kept.register(app)
+    app.add_template_global(seconds_left, "session_seconds_left")
     if app.config["ENV_NAME"] == "production":
         from werkzeug.middleware.proxy_fix import ProxyFix
 

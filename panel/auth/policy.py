@@ -29,6 +29,7 @@ OPERATIONS = frozenset({Role.COORDINATOR, Role.CHAIR})
 COORDINATOR = frozenset({Role.COORDINATOR})
 REFERRERS = frozenset({Role.COORDINATOR, Role.CHAIR, Role.SPOC, Role.PRACTITIONER})
 MEETINGS = frozenset({Role.COORDINATOR, Role.CHAIR, Role.SPOC})  # panels: operations and the SPoCs
+BOARD_REPORTS = frozenset({Role.BOARD, Role.CHAIR, Role.COORDINATOR})  # aggregate figures, small counts suppressed
 
 ACCESS: dict[str, object] = {
     "static": PUBLIC,
@@ -43,12 +44,23 @@ ACCESS: dict[str, object] = {
     "auth.disable_mfa": SIGNED_IN,
     "auth.switch_on_calendar_feed": SIGNED_IN,
     "auth.revoke_calendar_feed": SIGNED_IN,
+    # the timeout warning (static/js/session.mjs): how long is left (answers signed out too, and
+    # is not activity), and "Stay signed in" (POST, CSRF-protected)
+    "auth.session_status": PUBLIC,
+    "auth.stay_signed_in": SIGNED_IN,
+    # help, who the coordinator is, the accessibility statement: readable signed out
+    "main.help": PUBLIC,
     # a private calendar feed: the token in its address is the credential (panel.meetings.feed)
     "calendar.feed": PUBLIC,
     # calendar invitations: invitations.can_see, or the attendee's own reply, follows in the views
     "meetings.invite_ics": REFERRERS,
     "meetings.send_panel_invitations": COORDINATOR,
     "meetings.record_response": REFERRERS,
+    # an invitation's "I can attend" / "I cannot attend": anyone signed in who is on the meeting's
+    # list (checked in the view); for people without an account, the reply link's token is the
+    # credential, like the calendar feed (panel.meetings.replies)
+    "meetings.reply_to_invitation": SIGNED_IN,
+    "meetings.reply_by_link": PUBLIC,
     "admin.dashboard": ADMIN,
     "admin.list_users": ADMIN,
     "admin.add_user": ADMIN,
@@ -63,6 +75,13 @@ ACCESS: dict[str, object] = {
     "agencies.add_agency": ADMIN,
     "agencies.edit_agency": ADMIN,
     "agencies.isa_register": ADMIN,
+    # SPoC absence (panel.agencies.absence): the coordinator (or an admin) for any SPoC at /agencies;
+    # a SPoC their own on their account page (the view checks they are their agency's SPoC)
+    "absences.spoc_cover": frozenset({Role.COORDINATOR, Role.ADMIN}),
+    "absences.record_absence": frozenset({Role.COORDINATOR, Role.ADMIN}),
+    "absences.end_absence": frozenset({Role.COORDINATOR, Role.ADMIN}),
+    "auth.record_own_absence": frozenset({Role.SPOC}),
+    "auth.end_own_absence": frozenset({Role.SPOC}),
     # monthly panels: the schedule, the agenda and the printed pack (panel.meetings.views.agenda_views);
     # SPoCs see the agenda restricted to need to know; the printed pack is the chair's (OPERATIONS)
     "meetings.list_meetings": MEETINGS,
@@ -70,9 +89,11 @@ ACCESS: dict[str, object] = {
     "meetings.view_meeting": REFERRERS,  # a panel is MEETINGS only (in the view); an MDT, need to know
     "meetings.print_agenda": OPERATIONS,
     "meetings.agenda_pdf": OPERATIONS,
+    "meetings.agency_agenda": frozenset({Role.SPOC}),  # a SPoC's agenda to print, need to know as the meeting page
     "meetings.move_item": COORDINATOR,
     "meetings.add_item": COORDINATOR,
     "meetings.time_box": COORDINATOR,
+    "meetings.time_boxes": COORDINATOR,  # every item's time box on one form
     "meetings.publish_agenda": COORDINATOR,
     "meetings.update_agenda": COORDINATOR,
     "meetings.move_panel": COORDINATOR,
@@ -82,6 +103,7 @@ ACCESS: dict[str, object] = {
     # apologies and reads finalised minutes, restricted to need to know; record-level checks follow
     "meetings.attendance": MEETINGS,
     "meetings.record_attendance": COORDINATOR,
+    "meetings.save_attendance": COORDINATOR,  # every expected agency's attendance, one post
     "meetings.send_apologies": frozenset({Role.SPOC}),
     "meetings.attendance_history": OPERATIONS,
     "meetings.minutes": MEETINGS,
@@ -132,6 +154,8 @@ ACCESS: dict[str, object] = {
     "actions.view_action": REFERRERS,
     "actions.update_action": REFERRERS,
     "actions.escalate_action": COORDINATOR,
+    "actions.chase_action": COORDINATOR,  # "chase now": one overdue action, or all of an agency's
+    "actions.chase_agency": COORDINATOR,
     "actions.acknowledge_escalation": REFERRERS,
     "actions.case_actions": REFERRERS,
     "actions.add_action": COORDINATOR,
@@ -148,11 +172,34 @@ ACCESS: dict[str, object] = {
     # the API authenticates each call by its bearer token, in the view
     "api.create_referral": PUBLIC,
     "api.openapi": PUBLIC,
+    # the Board's reports (panel.reports.views.board_views): aggregate figures only, audited
+    "reports.board_reports": BOARD_REPORTS,
+    "reports.export_csv": BOARD_REPORTS,
+    "reports.report_pack": BOARD_REPORTS,
+    # search: need to know is applied in its queries (panel.search.services); board and admin 404
+    "search.search": REFERRERS,
+    # subject-access requests (panel.reports.views.subject_access_views): coordinators only, and
+    # only while their agency's information sharing agreement is current (checked in the views)
+    "people.find_person": COORDINATOR,
+    "people.subject_access": COORDINATOR,
+    "people.view_request": COORDINATOR,
+    "people.review_request": COORDINATOR,
+    "people.withhold_entry": COORDINATOR,
+    "people.reinstate_entry": COORDINATOR,
+    "people.create_release": COORDINATOR,
+    "people.release_pdf": COORDINATOR,
+    "people.release_json": COORDINATOR,
+    "people.close_request": COORDINATOR,
+    # retention (panel.reports.views.retention_views): what is due for anonymisation, legal holds
+    "retention.due_list": COORDINATOR,
+    "retention.place_hold": COORDINATOR,
+    "retention.lift_hold": COORDINATOR,
 }
 
 # Endpoints a user who must change their password or set up two-factor may still reach.
 SETUP_ENDPOINTS: Final = frozenset(
     {"static", "main.healthz", "auth.login", "auth.login_mfa", "auth.logout", "auth.change_password", "auth.setup_mfa"}
+    | {"auth.session_status", "auth.stay_signed_in", "main.help"}  # the timeout warning works there too
 )
 
 

@@ -6,16 +6,20 @@ import secrets
 from urllib.parse import urlsplit
 
 import segno
-from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
+from flask import Blueprint, abort, current_app, flash, jsonify, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_user, logout_user
+from flask_wtf.csrf import generate_csrf
 from markupsafe import Markup
 
-from panel.auth import services
+from panel.agencies import absence
+from panel.agencies.absence_forms import AbsenceForm, EndAbsenceForm as EndForm
+from panel.auth import guard, kept, services
 from panel.auth.forms import LoginForm, MfaCodeForm, MfaDisableForm, PasswordChangeForm
 from panel.auth.passwords import verify_password
 from panel.extensions import db
+from panel.forms.errors import ServiceError, show_service_error
 from panel.meetings import feed as calendar_feed
-from panel.models import User, utcnow
+from panel.models import KeptForm, SpocAbsence, User, utcnow
 
 # The blueprint lives with the views, so importing the feature's services never loads its pages.
 bp = Blueprint("auth", "panel.auth")
@@ -54,6 +58,16 @@ def _start_session(user: User) -> None:
     session["next_after_login"] = next_url
 
 
+def _onward(kept_form: KeptForm | None):
+    """After signing in: the page the user was going to; or, when text they typed was kept across
+    a timeout (panel.auth.kept), the page it came from, where it is put back."""
+    target = _safe_next(session.pop("next_after_login", None))
+    if kept_form is not None:
+        session[kept.SESSION_KEY] = kept_form.id
+        target = _safe_next(kept_form.return_path)
+    return kept.forget_claims(redirect(target))
+
+
 @bp.route("/login", methods=["GET", "POST"])
 def login():
     if current_user.is_authenticated:
@@ -85,9 +99,10 @@ def login():
             return redirect(url_for("auth.login_mfa"))
         else:
             services.complete_sign_in(result.user)
+            kept_form = kept.claim_at_sign_in(result.user, request.cookies.get(kept.CLAIM_COOKIE))
             db.session.commit()
             _start_session(result.user)
-            return _remember_device(redirect(_safe_next(session.pop("next_after_login", None))), result.user)
+            return _remember_device(_onward(kept_form), result.user)
     return render_template("auth/login.html", form=form)
 
 
@@ -120,9 +135,10 @@ def login_mfa():
             form.code.errors = [LOCKED_ERROR]
         elif services.verify_totp(user, form.code.data, now=now):
             services.complete_sign_in(user, now)
+            kept_form = kept.claim_at_sign_in(user, request.cookies.get(kept.CLAIM_COOKIE))
             db.session.commit()
             _start_session(user)
-            return _remember_device(redirect(_safe_next(session.pop("next_after_login", None))), user)
+            return _remember_device(_onward(kept_form), user)
         else:
             locked = services.register_failure(user, now, "wrong security code")
             form.code.errors = [LOCKED_ERROR if locked else "Enter the security code shown in your authenticator app"]
@@ -149,10 +165,29 @@ def logout():
     return response
 
 
+@bp.route("/session")
+def session_status():
+    """How long this browser's session has left, for the timeout warning (static/js/session.mjs).
+    Asking is not activity: the guard leaves the idle clock alone, so it never keeps a session
+    alive, and it answers signed out too."""
+    if not current_user.is_authenticated:
+        return jsonify(signed_in=False, seconds_left=0)
+    # the token "Stay signed in" and "Sign out" post with (JSON: no other site can read it)
+    return jsonify(signed_in=True, seconds_left=guard.seconds_left(), csrf_token=generate_csrf())
+
+
+@bp.route("/session/stay-signed-in", methods=["POST"])
+def stay_signed_in():
+    """"Stay signed in" in the timeout warning: a POST with its CSRF token, which the guard counts
+    as activity (last_seen is now), so the idle clock starts again. Answers how long is left."""
+    return jsonify(signed_in=True, seconds_left=guard.seconds_left())
+
+
 @bp.route("/account")
 def view_account():
     user: User = current_user._get_current_object()
-    return render_template("auth/view_account.html", user=user, feed=calendar_feed.feed_of(user))
+    return render_template("auth/view_account.html", user=user, feed=calendar_feed.feed_of(user),
+                           **_absence_context(user))
 
 
 @bp.route("/account/calendar-feed", methods=["POST"])
@@ -164,7 +199,7 @@ def switch_on_calendar_feed():
     token = calendar_feed.switch_on(user)
     db.session.commit()
     return render_template("auth/view_account.html", user=user, feed=calendar_feed.feed_of(user),
-                           new_feed_url=calendar_feed.feed_url(token), replaced=replaced)
+                           **_absence_context(user), new_feed_url=calendar_feed.feed_url(token), replaced=replaced)
 
 
 @bp.route("/account/calendar-feed/turn-off", methods=["POST"])
@@ -236,3 +271,66 @@ def disable_mfa():
             flash("Two-factor sign-in is off.", "success")
             return redirect(url_for("auth.view_account"))
     return render_template("auth/disable_mfa.html", form=form)
+
+
+# ---- the SPoC's own absence (panel.agencies.absence) ---------------------------------------------
+
+
+def _own_end_url(record: SpocAbsence) -> str:
+    return url_for("auth.end_own_absence", absence_id=record.id)
+
+
+def _absence_context(user: User) -> dict:
+    """The account page's absence section: a SPoC's own absences (they record and end them), or
+    for a deputy the SPoC's absences they cover. One query, none for other users."""
+    now = utcnow()
+    own = absence.is_agency_spoc(user)
+    cover = absence.cover_of(user.agency, now) if own else absence.deputy_covering(user, now)
+    return {"absence_cover": cover, "absence_own": own, "absence_now": now, "absence_end_url": _own_end_url}
+
+
+@bp.route("/account/absence", methods=["GET", "POST"])
+def record_own_absence():
+    user: User = current_user._get_current_object()
+    if not absence.is_agency_spoc(user):
+        flash(f"Only {user.agency.name}’s SPoC records their absence here. The coordinator can record one for them.",
+              "info")
+        return redirect(url_for("auth.view_account"))
+    form = AbsenceForm()
+    if form.validate_on_submit():
+        try:
+            record = absence.record_absence(spoc=user, starts_on=form.starts_on.data, ends_on=form.ends_on.data,
+                                            note=form.note.data or "", by=user)
+        except ServiceError as problem:
+            db.session.rollback()
+            show_service_error(form, problem, default="starts_on")
+        else:
+            message = absence.recorded_words(record, you=True)
+            db.session.commit()
+            flash(message, "success")
+            return redirect(url_for("auth.view_account", _anchor="absence"))
+    now = utcnow()
+    return render_template("agencies/record_absence.html", form=form, cover=absence.cover_of(user.agency, now),
+                           now=now, own=True, back=url_for("auth.view_account", _anchor="absence"),
+                           end_url=_own_end_url)
+
+
+@bp.route("/account/absence/<int:absence_id>/end", methods=["POST"])
+def end_own_absence(absence_id: int):
+    user: User = current_user._get_current_object()
+    record = absence.find(absence_id)
+    if record is None or record.user_id != user.id:
+        abort(404)
+    back = redirect(url_for("auth.view_account", _anchor="absence"))
+    if not EndForm().validate_on_submit():
+        flash("Something went wrong with the form. Try again.", "info")
+        return back
+    try:
+        outcome = absence.end_absence(record, by=user)
+    except ServiceError as problem:
+        db.session.rollback()
+        flash(f"{problem.message}.", "info")
+        return back
+    db.session.commit()
+    flash(absence.ended_words(outcome, user, you=True), "success")
+    return back

@@ -17,6 +17,7 @@ from wtforms.validators import InputRequired, ValidationError
 
 from panel.cases.services import INSIGHT_QUESTIONS
 from panel.forms.fields import GovukDateField, optional_int
+from panel.forms.filters import FilterForm
 from panel.forms.text import multiline, one_line
 from panel.forms.validators import Limit
 from panel.models import Agency, OutcomeReview, RiskLevel, StaffSafetyKind
@@ -228,3 +229,18 @@ class OutcomeReviewForm(FlaskForm):
             elif self.reviewed_on.data > self.today:
                 _fail(self.reviewed_on, "Date of the review must be today or in the past")
         return ok and not self.errors
+
+
+SHOW_OPEN, SHOW_CLOSED, SHOW_ALL = "open", "closed", "all"
+
+
+class CaseFilterForm(FilterForm):
+    """The case list's filter, read from the query string: open cases (the default), closed
+    cases (with the closure date and the step-down agency), or both. A bad value means open."""
+
+    show = SelectField("Show", widget=GovSelect(), default=SHOW_OPEN, choices=[
+        SelectChoice(SHOW_OPEN, "Open cases"), SelectChoice(SHOW_CLOSED, "Closed cases"),
+        SelectChoice(SHOW_ALL, "Open and closed cases")])
+
+    def chosen(self) -> str:
+        return self.show.data if "show" in self.valid_fields() and self.show.data else SHOW_OPEN

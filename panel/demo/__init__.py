@@ -8,6 +8,7 @@ from datetime import date, datetime, time, timedelta, timezone
 import sqlalchemy as sa
 
 from panel import audit
+from panel.agencies import absence
 from panel.auth.passwords import hash_password
 from panel.cases import services as case_services
 from panel.demo import actions as demo_actions, cases as demo_cases, meetings as demo_meetings
@@ -104,8 +105,12 @@ def load(*, password: str, today: date | None = None) -> list[str]:
         add_user(f"worker.{short}@demo.invalid", f"{name} Practitioner", Role.PRACTITIONER, agency)
         if agency.spoc_id is None:
             agency.spoc, agency.deputy_spoc, agency.escalation_contact = spoc, deputy, lead
-    agencies["probation"].spoc_absent = True  # shows the deputy acting for an absent SPoC
     db.session.flush()
+    # the probation SPoC is on leave from three days ago for a fortnight: the deputy acts for them
+    if not agencies["probation"].spoc_absent:
+        absence.record_absence(spoc=agencies["probation"].spoc, starts_on=today - timedelta(days=3),
+                               ends_on=today + timedelta(days=10), note="Annual leave",
+                               by=named["coordinator@demo.invalid"], today=today)
     load_referrals(today=today)
     demo_cases.load(today=today)  # the case record's demo data: it builds on the referrals above
     demo_actions.load(today=today)  # the action log's demo data: actions on the cases above
@@ -140,8 +145,9 @@ def _date_new_events(case, when: datetime) -> None:
 # submit, triage, panel decision), so references, decisions and the audit trail are real; only
 # the times are moved back afterwards so the history reads as it would have happened.
 #
-# With the default cap of 15: 6 open cases + 9 open referrals = 15 of 15 places used, and one
-# referral waiting. Sam Demo-Person is referred three times in the year (declined, withdrawn,
+# With the default cap of 15: 6 open cases + 9 open referrals (two submitted, two with more
+# information asked for, five awaiting the next panel) = 15 of 15 places used, and one referral
+# waiting. Sam Demo-Person is referred three times in the year (declined, withdrawn,
 # open), the last time under a new person record that matches by NHS number, and by date of
 # birth and a similar name.
 
@@ -177,17 +183,17 @@ DEMO_REFERRALS = [
     (20, "worker.mentalhealth@demo.invalid", "Frankie", "Pretend", date(1990, 10, 10), "", "critical",
      ["mental_health", "dual_diagnosis"], ("panel", 15)),
     (18, "spoc.housing@demo.invalid", "Harley", "Imaginary", date(1977, 3, 3), "", "high",
-     ["housing", "social_exclusion"], ("info", 14)),
+     ["housing", "social_exclusion"], ("panel", 14)),
     (12, "worker.primarycare@demo.invalid", "Jesse", "Fabricated", date(1962, 4, 4), "9990000085", "high",
-     ["poorly_managed_health", "poor_engagement"], ("info", 10)),
+     ["poorly_managed_health", "poor_engagement"], ("panel", 10)),
     (6, "practitioner.health@demo.invalid", "Sam", "Demo-Person", date(1984, 3, 9), "9990000026", "critical",
      ["housing", "self_neglect", "mental_health"], ("submitted",)),
     (4, "spoc.police@demo.invalid", "Lee", "Hypothetical", date(1988, 1, 30), "", "critical",
      ["offending", "victimisation"], ("submitted",)),
     (3, "worker.probation@demo.invalid", "Nico", "Exemplar", date(1993, 9, 19), "9990000093", "high",
-     ["offending", "poor_engagement"], ("submitted",)),
+     ["offending", "poor_engagement"], ("info", 2)),
     (2, "worker.fire@demo.invalid", "Parker", "Sampleton", date(1955, 5, 5), "", "high",
-     ["self_neglect", "unable_to_protect_self"], ("submitted",)),
+     ["self_neglect", "unable_to_protect_self"], ("info", 1)),
     (1, "worker.asc@demo.invalid", "Reese", "Standby", date(1981, 8, 12), "9990000107", "critical",
      ["victimisation", "mental_health"], ("submitted",)),  # the pathway is full: waits
 ]
@@ -227,7 +233,9 @@ def load_referrals(*, today: date) -> int:
                      "consent_lawful_basis": None if n % 7 != 3 else LawfulBasis.SAFEGUARDING_INDIVIDUALS,
                      "consent_reason": "" if n % 7 != 3 else "Serious risk of harm; the person declined (demo).",
                      "staff_hostility": n % 5 == 1,
-                     "staff_safety_details": "Visit in pairs; dog at the address (demo)." if n % 5 == 1 else ""},
+                     "staff_safety_details": "Visit in pairs; dog at the address (demo)." if n % 5 == 1 else "",
+                     # the next panel's five new referrals each have their own details (panel.demo.meetings)
+                     **demo_meetings.REFERRAL_DETAILS.get(f"{given} {family}", {})},
             involvements=[{"agency_id": agencies[code].id, "named_worker": f"Demo Worker {n}-{i}",
                            "has_rapport": i == 0} for i, code in enumerate(others)],
         )

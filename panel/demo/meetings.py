@@ -6,8 +6,10 @@ Made through the meeting services, as the app itself would have written it:
   the chair's six-panel attendance table has something to show), item notes, actions agreed,
   and minutes finalised by the chair; one action agreed at the last panel is still open, so
   the next agenda shows it among the last panel's incomplete actions;
-- the next panel: its agenda built from the data, with a coordinator's own item and a longer
-  time box, calendar invitations sent to everyone expected, and one SPoC's apologies;
+- the next panel: its agenda built from the data (five new referrals for decision, each with its
+  own details in full, REFERRAL_DETAILS; two of them with staff-safety concerns, and a case with a
+  staff-safety warning), with a coordinator's own item and a longer time box, calendar
+  invitations sent to everyone expected, and one SPoC's apologies;
 - three MDTs for the police-led case: one held (notes, a decision and an action), one
   upcoming with a SPoC, a named worker and an external GP invited (one reply recorded), and
   one cancelled.
@@ -36,6 +38,7 @@ from panel.models import (
     Case,
     CaseEvent,
     CaseStatus,
+    LawfulBasis,
     Meeting,
     MeetingKind,
     OutboxMessage,
@@ -46,6 +49,86 @@ from panel.models import (
 from panel.dates import LONDON, add_working_days
 
 T = TypeVar("T")
+
+# The five referrals awaiting the next panel, each with its own details in full (panel.demo puts
+# these answers on them through the referral services; everything is invented).
+REFERRAL_DETAILS: dict[str, dict] = {
+    "Robin Dummy": {
+        "risk_summary": "Repeated calls to police about threats from people using the flat to deal drugs "
+                        "(cuckooing). Two hospital admissions after assaults since the summer (demo).",
+        "risk_assessment": "Police vulnerability assessment: high risk of serious harm; exploitation likely to "
+                           "continue while the visitors keep a key (demo).",
+        "tried_already": "Neighbourhood police visits and a closure order on the flat's door; a housing move was "
+                         "offered and refused. What worked: the PCSO's weekly check-ins kept the visitors away "
+                         "for three weeks in September (demo).",
+        "rapport": "Trusts the PCSO who did the weekly check-ins; will talk to the mental health nurse at the "
+                   "surgery (demo).",
+        "persons_views": "“They’re my mates, but I don’t want them there every night. I just want my flat back.” "
+                         "(demo)",
+        "desired_outcomes": ["To have my flat back to myself", "To feel safe going out to the shop"],
+        "capacity": "Capacity to decide where to live assumed; anxiety worsens under pressure, so decisions are "
+                    "best discussed in the morning with someone they trust (demo).",
+    },
+    "Ellis Invented": {
+        "risk_summary": "Diabetic and not taking insulin; three A&E attendances in a month with high blood sugar; "
+                        "the home is cold and food is running out (demo).",
+        "risk_assessment": "Hospital safeguarding team: risk of death from unmanaged diabetes judged critical "
+                           "by the diabetes consultant (demo).",
+        "tried_already": "Diabetes nurse home visits (three, two not answered); a referral to adult social care "
+                         "closed after no contact. What worked: a pharmacist delivering insulin with a reminder "
+                         "call, for two weeks (demo).",
+        "rapport": "The community pharmacist, who phones before every delivery (demo).",
+        "persons_views": "“I’m sick of people telling me what to eat. I’ll do it my own way.” (demo)",
+        "desired_outcomes": ["Not to go back into hospital", "Help with the heating bill"],
+        "capacity": "A capacity assessment on managing insulin is due; the consultant has concerns about "
+                    "executive function after a stroke in 2024 (demo).",
+        "staff_lone_working_restricted": True,
+        "staff_safety_details": "Has threatened the diabetes nurse with a walking stick; visit in pairs, "
+                                "never after dark (demo).",
+    },
+    "Frankie Pretend": {
+        "risk_summary": "Psychosis and heavy cannabis use; has set small fires in the flat twice; neighbours "
+                        "report shouting through the night (demo).",
+        "risk_assessment": "Mental health trust crisis team: high risk to self and others from fire setting "
+                           "(demo).",
+        "tried_already": "Two Mental Health Act assessments (not detained), depot medication offered, a drug "
+                         "service referral. What worked: the fire service's home safety visit, which the "
+                         "person welcomed and talked about for weeks (demo).",
+        "rapport": "The fire service's safe and well officer; an older sister who visits on Sundays (demo).",
+        "persons_views": "“The voices get worse when I can’t sleep. I don’t want to go back on the ward.” (demo)",
+        "desired_outcomes": ["To sleep properly", "To stay out of hospital", "To see my sister more"],
+        "capacity": "Fluctuating capacity; assessed as lacking capacity about medication during the last "
+                    "crisis, regained since (demo).",
+    },
+    "Harley Imaginary": {
+        "risk_summary": "Eviction for rent arrears in six weeks; rough sleeping before; alcohol use rising; "
+                        "financially exploited by a new partner (demo).",
+        "risk_assessment": "Housing options: priority need likely; risk of street homelessness high (demo).",
+        "tried_already": "Tenancy sustainment officer, a payment plan, a food bank referral. What worked: the "
+                         "payment plan held for two months until the new partner moved in (demo).",
+        "rapport": "The tenancy sustainment officer; a support worker at the day centre (demo).",
+        "persons_views": "“I know I owe the money. I want to keep the flat, I just can’t say no to him.” (demo)",
+        "desired_outcomes": ["To keep my flat", "To manage my own money again"],
+        "capacity": "No concerns about capacity; coercion may be affecting decisions about money (demo).",
+    },
+    "Jesse Fabricated": {
+        "risk_summary": "Self-neglect with hoarding; the GP has not seen the person for two years; a fall on "
+                        "the stairs last month; the boiler is condemned (demo).",
+        "risk_assessment": "Primary care network frailty team: high risk of a further fall and of hypothermia "
+                           "(demo).",
+        "tried_already": "GP letters and a practice nurse visit (not let in); a fire safety visit was refused. "
+                         "What worked: a home-delivered prescription with a note from the GP (demo).",
+        "rapport": "The postman, who checks in daily; the GP receptionist who phones (demo).",
+        "persons_views": "“It’s my home and my things. Nobody is taking my things.” (demo)",
+        "desired_outcomes": ["To stay in my own home", "To have the heating fixed", "Nobody to throw my things away"],
+        "capacity": "Capacity about care and living at home not assessed; the person declines to discuss it "
+                    "(demo).",
+        "consent_given": False,
+        "consent_lawful_basis": LawfulBasis.SAFEGUARDING_INDIVIDUALS,
+        "consent_reason": "A serious risk to life from cold and falls; the person would not talk about "
+                          "sharing (demo).",
+    },
+}
 
 # (status, who came, who deputised, written update) in turn for each expected agency
 _ATTENDANCE = [

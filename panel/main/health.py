@@ -57,7 +57,12 @@ def check() -> dict:
         if not (fresh and outbox_ok) or report["database"] == "busy":
             report["status"] = "degraded"
         db.session.rollback()
-    except sa.exc.SQLAlchemyError:
+    except sa.exc.SQLAlchemyError as exc:
         db.session.rollback()
-        report.update(status="error", database="unreachable")
+        if isinstance(exc, sa.exc.OperationalError) and is_busy_error(exc):
+            note_busy(exc)
+            report.update(status="degraded", database="busy",
+                          database_busy={"last_seen": _busy["at"].isoformat(), "detail": _busy["detail"]})
+        else:
+            report.update(status="error", database="unreachable")
     return report

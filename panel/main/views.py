@@ -1,4 +1,4 @@
-"""Dashboard at / (one per role) and /healthz."""
+"""The home page at / (one per role: panel.main.home) and /healthz."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ from flask_login import current_user
 from sqlalchemy.orm import joinedload
 
 from panel import pathway
-from panel.auth.policy import OPERATIONS, isa_block_reason
+from panel.auth.policy import OPERATIONS, acts_as_spoc, isa_block_reason
 from panel.extensions import db
-from panel.main import bp, health
+from panel.main import bp, health, home
 from panel.models import (
     OPEN_CASE_STATUSES,
     OPEN_REFERRAL_STATUSES,
@@ -19,8 +19,10 @@ from panel.models import (
     Referral,
     ReferralStatus,
     Role,
+    utcnow,
 )
 from panel.dates import london_today
+from panel.reports import subject_access
 
 
 def _places() -> list[dict]:
@@ -43,17 +45,39 @@ def _places() -> list[dict]:
 
 @bp.route("/")
 def dashboard():
+    """Each role's home: what needs them today (panel.main.home), one template per role."""
     user = current_user._get_current_object()
-    isa_message = isa_block_reason(user.agency, london_today())
-    context: dict = {}
+    now = utcnow()
+    today = london_today(now)
+    isa_message = isa_block_reason(user.agency, today)
+    records = isa_message is None
+    context: dict = {"isa_message": isa_message, "today": today, "now": now}
     if user.role in OPERATIONS:
         context["occupancy"] = pathway.occupancy()
         context["waiting"] = db.session.execute(sa.select(sa.func.count(Referral.id)).where(
             Referral.status == ReferralStatus.WAITING)).scalar_one()
-        context["places"] = _places() if isa_message is None else []
+        context["places"] = _places() if records else []
+    if user.role == Role.COORDINATOR:
+        context["home"] = home.coordinator_home(today, now) if records else None
+        if records:  # subject-access deadlines, soonest first
+            context["subject_access"] = subject_access.open_requests()
+            context["countdown"] = subject_access.countdown
+        template = "main/home_coordinator.html"
+    elif user.role == Role.CHAIR:
+        context["home"] = home.chair_home(today, now) if records else None
+        template = "main/home_chair.html"
+    elif user.role == Role.SPOC:
+        context["home"] = home.spoc_home(user, today, now, acting=acts_as_spoc(user), records=records)
+        template = "main/home_spoc.html"
+    elif user.role == Role.PRACTITIONER:
+        context["home"] = home.practitioner_home(user, today, now, records=records)
+        template = "main/home_practitioner.html"
     elif user.role == Role.BOARD:
         context["occupancy"] = pathway.occupancy()  # a count only: the board never sees who
-    return render_template("main/dashboard.html", isa_message=isa_message, **context)
+        template = "main/home_board.html"
+    else:
+        template = "main/home_admin.html"
+    return render_template(template, **context)
 
 
 @bp.route("/healthz")

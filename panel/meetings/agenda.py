@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 from flask import current_app
@@ -42,10 +43,12 @@ from panel.models import (
     Meeting,
     MeetingKind,
     MeetingStatus,
+    PersonalOutcome,
     Referral,
     ReferralStatus,
     RiskChange,
     RiskLevel,
+    StaffSafetyFlag,
     User,
 )
 from panel.dates import LONDON
@@ -74,6 +77,8 @@ SECTION_TITLES = {
     7: "Any other business",
 }
 CUT_OFF_TIME_NOTE = "received by the end of the cut-off day"
+# the items a section holds alone every month: numbered as their section ("2", not "2.1")
+STANDING = (AgendaItemKind.WELCOME, AgendaItemKind.LAST_MINUTES, AgendaItemKind.ESCALATIONS)
 
 
 def case_minutes() -> int:
@@ -233,12 +238,65 @@ def add_item(meeting: Meeting, *, title: str, minutes: int, by: User) -> AgendaI
     return new
 
 
+def over_time_unseen(meeting: Meeting, seen: str) -> str | None:
+    """Why an agenda whose time boxes run past the panel's end is not to be published yet: the
+    coordinator is told before it goes out, so the publish form carries the total it showed them
+    (`seen`), and only that total, as it is now, lets it go. None when it may go. Reads only."""
+    total = db.session.scalar(sa.select(sa.func.coalesce(sa.func.sum(AgendaItem.minutes), 0))
+                              .where(AgendaItem.meeting_id == meeting.id))
+    if total <= meeting.length_minutes or seen == str(total):
+        return None
+    return (f"The agenda was not published. Its time boxes add up to {total} minutes, "
+            f"{total - meeting.length_minutes} more than the panel’s {meeting.length_minutes} minutes. "
+            "Shorten some time boxes, or publish it as it is.")
+
+
 def set_time_box(item: AgendaItem, *, minutes: int, by: User) -> None:
     if not 1 <= minutes <= 180:
         raise ServiceError("The time box must be between 1 and 180 minutes", field="minutes")
     item.minutes = minutes
     db.session.flush()
     audit.record(AuditAction.UPDATE, "agenda", item.meeting_id, summary={"item": item.id, "minutes": minutes}, user=by)
+
+
+def parse_time_box(text: str | None) -> int:
+    """A time box as typed: a whole number of minutes, 1 to 180 (the messages of the one-item form)."""
+    text = (text or "").strip()
+    if not text:
+        raise ServiceError("Enter the time box in minutes", field="minutes")
+    if not text.isascii() or not text.isdigit() or len(text) > 4:
+        raise ServiceError("The time box must be a whole number of minutes, like 15", field="minutes")
+    return int(text)
+
+
+def time_box_view(meeting: Meeting) -> AgendaView:
+    """The agenda's items with what their labels need (two queries), for the time boxes form."""
+    items = list(db.session.scalars(
+        sa.select(AgendaItem).where(AgendaItem.meeting_id == meeting.id)
+        .options(sa.orm.joinedload(AgendaItem.referral), sa.orm.joinedload(AgendaItem.case))
+        .order_by(AgendaItem.position, AgendaItem.id)))
+    return AgendaView(meeting=meeting, items=items, previous=None, cases={}, last_panel_actions=[],
+                      escalated_actions=[], long_cases=[], total_minutes=sum(i.minutes for i in items))
+
+
+def set_time_boxes(meeting: Meeting, sent: dict[int, str], *, by: User) -> tuple[int, dict[int, str]]:
+    """Every item's time box from one form, through set_time_box. An item not sent is left as it
+    is, an unchanged one is not written again. Returns (items changed, problems by item id); with
+    any problem the caller rolls back."""
+    changed, problems = 0, {}
+    for item in time_box_view(meeting).items:
+        if item.id not in sent:
+            continue
+        try:
+            minutes = parse_time_box(sent[item.id])
+            if minutes == item.minutes:
+                continue
+            set_time_box(item, minutes=minutes, by=by)
+        except ServiceError as problem:
+            problems[item.id] = problem.message
+            continue
+        changed += 1
+    return changed, problems
 
 
 # ---- what the agenda page and the printed pack show ----------------------------------------
@@ -252,6 +310,18 @@ class CaseSection:
     last_risk_change: RiskChange | None = None
     open_actions: list[Action] = field(default_factory=list)
     engagement: dict[str, int] = field(default_factory=dict)
+    # what only the chair's pack shows, filled by panel.meetings.pack (empty on the meeting page)
+    staff_flags: list[StaffSafetyFlag] = field(default_factory=list)
+    outcomes: list[PersonalOutcome] = field(default_factory=list)
+    last_contact: EngagementAttempt | None = None
+    last_decisions: list[str] = field(default_factory=list)     # at the last panel, from its minutes
+    last_actions: list[Any] = field(default_factory=list)       # agreed then, with what became of them
+    closure: Any = None                                         # the closure checklist, if proposed
+
+    @property
+    def outcomes_reviewed_on(self) -> date | None:
+        """When the person's outcomes were last reviewed, if ever."""
+        return max((o.reviewed_on for o in self.outcomes if o.reviewed_on is not None), default=None)
 
     @property
     def agency_ids(self) -> set[int]:
@@ -289,6 +359,11 @@ class AgendaView:
     def over_time(self) -> bool:
         return self.total_minutes > self.meeting.length_minutes
 
+    @property
+    def runs_until(self) -> datetime:
+        """When the last item ends, if every item keeps to its time box."""
+        return self.meeting.starts_at + timedelta(minutes=self.total_minutes)
+
     def start_times(self) -> dict[int, datetime]:
         """When each item is due to start, if every item before it keeps to its time box."""
         at, out = self.meeting.starts_at, {}
@@ -302,13 +377,28 @@ class AgendaView:
         return [self.cases[i.case_id] for i in self.items if i.case_id in self.cases]
 
     def sections(self) -> list[tuple[int, str, list[AgendaItem]]]:
-        """The items grouped by section in their stored order (a moved item stays where put)."""
-        out: list[tuple[int, str, list[AgendaItem]]] = []
+        """Every section, numbered 1 to 7 whether or not it has items this month (so the numbers
+        never skip: "3. New referrals for decision" says none rather than vanishing), each with
+        its items in their stored order (a moved item stays where put). None before the agenda
+        is built."""
+        if not self.items:
+            return []
+        grouped: dict[int, list[AgendaItem]] = {number: [] for number in SECTION_TITLES}
         for item in self.items:
-            section = item.kind.section
-            if not out or out[-1][0] != section:
-                out.append((section, SECTION_TITLES[section], []))
-            out[-1][2].append(item)
+            grouped[item.kind.section].append(item)
+        return [(number, SECTION_TITLES[number], grouped[number]) for number in sorted(SECTION_TITLES)]
+
+    def item_numbers(self) -> dict[int, str]:
+        """Each item's number, the same on the agenda, in the pack's contents and on its
+        sections: the section's number for a section's one standing item ("1", "2", "6"), else
+        the section and the item's place in it ("3.1", "4.2", "7.1")."""
+        out: dict[int, str] = {}
+        for number, _, items in self.sections():
+            if len(items) == 1 and items[0].kind in STANDING:
+                out[items[0].id] = str(number)
+                continue
+            for place, item in enumerate(items, start=1):
+                out[item.id] = f"{number}.{place}"
         return out
 
 
@@ -327,6 +417,7 @@ def agenda_view(meeting: Meeting, today: date) -> AgendaView:
         for case in db.session.scalars(
                 sa.select(Case).where(Case.id.in_(case_ids)).options(
                     sa.orm.joinedload(Case.person), sa.orm.joinedload(Case.lead_agency),
+                    sa.orm.joinedload(Case.step_down_agency),
                     sa.orm.selectinload(Case.involvements).joinedload(Involvement.agency))):
             cases[case.id] = CaseSection(case=case)
         for action in db.session.scalars(
@@ -352,12 +443,14 @@ def agenda_view(meeting: Meeting, today: date) -> AgendaView:
     if previous is not None:
         last_panel_actions = list(db.session.scalars(
             sa.select(Action).where(Action.meeting_id == previous.id, Action.status == ActionStatus.OPEN)
-            .options(sa.orm.joinedload(Action.agency), sa.orm.joinedload(Action.case)).order_by(Action.due_on, Action.id)))
+            .options(sa.orm.joinedload(Action.agency), sa.orm.joinedload(Action.case), sa.orm.joinedload(Action.assignee))
+            .order_by(Action.due_on, Action.id)))
     escalated_since = previous.starts_at if previous else meeting.starts_at - timedelta(days=31)
     escalated = list(db.session.scalars(
         sa.select(Action).where(Action.escalated_to_chair_at >= escalated_since,
                                 Action.escalated_to_chair_at < meeting.starts_at)
-        .options(sa.orm.joinedload(Action.agency), sa.orm.joinedload(Action.case)).order_by(Action.due_on, Action.id)))
+        .options(sa.orm.joinedload(Action.agency), sa.orm.joinedload(Action.case), sa.orm.joinedload(Action.assignee))
+        .order_by(Action.due_on, Action.id)))
     year_ago = meeting.starts_at.astimezone(LONDON).date() - timedelta(days=365)
     long_cases = list(db.session.scalars(
         sa.select(Case).where(Case.status.in_([CaseStatus.ACTIVE, CaseStatus.CLOSURE_PROPOSED]),

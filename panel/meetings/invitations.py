@@ -26,7 +26,7 @@ from panel.auth.policy import OPERATIONS, case_access
 from panel.extensions import db
 from panel.dates import LONDON, govuk_date, london_today
 from panel.forms.errors import ServiceError
-from panel.meetings import ical
+from panel.meetings import ical, replies
 from panel.models import (
     Agency,
     AttendeeResponse,
@@ -36,6 +36,7 @@ from panel.models import (
     MeetingAttendee,
     MeetingKind,
     MeetingStatus,
+    ResponseSource,
     Role,
     User,
     utcnow,
@@ -104,6 +105,16 @@ def _when(meeting: Meeting) -> str:
     return f"{govuk_date(start.date())}, {start:%H:%M} to {end:%H:%M} (UK time)"
 
 
+def _reply_lines(meeting: Meeting, attendee: MeetingAttendee) -> list[str]:
+    """An invitation's "I can attend" and "I cannot attend" links (panel.meetings.replies): to a
+    page behind sign-in for a user, a reply link of this email's own for anyone else."""
+    urls = replies.reply_urls(meeting, attendee)
+    how = ("sign-in needed" if attendee.user_id is not None
+           else "no sign-in needed; the link works until the meeting ends and can change your reply")
+    return [f"Tell us whether you can attend, in your calendar or with one of these links ({how}):",
+            f"I can attend: {urls['accepted']}", f"I cannot attend: {urls['declined']}", ""]
+
+
 def _email(meeting: Meeting, attendee: MeetingAttendee, calendar: bytes, method: str, headline: str,
            subject: str) -> None:
     body = "\n".join([
@@ -114,7 +125,7 @@ def _email(meeting: Meeting, attendee: MeetingAttendee, calendar: bytes, method:
         "", f"Details (sign-in needed): {meeting_link(meeting)}", "",
         # only an invitation asks for a reply: someone taken off the list, or told of a
         # cancellation, is not asked whether they can attend
-        *(["Reply in your calendar, or tell the coordinator whether you can attend."] if method == "REQUEST" else []),
+        *(_reply_lines(meeting, attendee) if method == "REQUEST" else []),
         "This email holds no personal information about the person the meeting is about.",
     ])
     day = govuk_date(meeting.starts_at.astimezone(LONDON).date())
@@ -172,6 +183,7 @@ def invite(meeting: Meeting, people: list[Person], *, by: User | None, now: date
             continue
         if existing is not None:
             existing.removed_at, existing.response, existing.response_at = None, AttendeeResponse.NEEDS_ACTION, None
+            existing.response_source = existing.response_sequence = existing.response_stamp = None
             existing.name, existing.agency_name = person.name, person.agency_name
             added.append(existing)
             continue
@@ -281,14 +293,15 @@ def cancelled(meeting: Meeting, *, by: User | None, now: datetime | None = None)
 
 
 def record_response(attendee: MeetingAttendee, response: AttendeeResponse, *, by: User, now: datetime | None = None) -> None:
-    """An attendee's answer, recorded by the coordinator or by the attendee themself."""
+    """An attendee's answer, recorded by the coordinator or by the attendee themself (it answers
+    the version of the invitation they were last sent: panel.meetings.replies.set_response)."""
     if not attendee.current:
         raise ServiceError("That person is not on the list for this meeting")
     if attendee.meeting.status == MeetingStatus.CANCELLED:
         raise ServiceError("This meeting has been cancelled")
-    attendee.response, attendee.response_at = response, now or utcnow()
-    audit.record(AuditAction.UPDATE, "meeting_attendee", attendee.id, summary={"response": str(response)}, user=by)
-    db.session.flush()
+    source = ResponseSource.ATTENDEE if attendee.user_id is not None and attendee.user_id == by.id \
+        else ResponseSource.COORDINATOR
+    replies.set_response(attendee, response, source=source, by=by, now=now)
 
 
 def current_calendar(meeting: Meeting, now: datetime | None = None) -> bytes:

@@ -167,12 +167,23 @@ def attendance_row(meeting: Meeting, agency: Agency) -> Attendance:
 
 
 def attendance_rows(meeting: Meeting) -> list[Attendance]:
-    """The meeting's attendance rows with their agencies (and SPoCs), by agency name."""
-    return list(db.session.scalars(
+    """The meeting's attendance rows with their agencies (and SPoCs), by agency name. While the
+    panel is open, an expected agency with no row yet is shown by an unsaved "Not recorded" row:
+    reading writes nothing (the rows are made when attendance is recorded, or at finalising)."""
+    rows = list(db.session.scalars(
         sa.select(Attendance).join(Attendance.agency).where(Attendance.meeting_id == meeting.id)
         .options(sa.orm.contains_eager(Attendance.agency).joinedload(Agency.spoc),
                  sa.orm.contains_eager(Attendance.agency).joinedload(Agency.deputy_spoc))
         .order_by(Agency.name, Attendance.id)))
+    if meeting.kind != MeetingKind.PANEL or meeting.cancelled or meeting.finalised:
+        return rows
+    have = {row.agency_id for row in rows}
+    for agency in expected_agencies(meeting):
+        if agency.id not in have:
+            placeholder = Attendance(meeting_id=meeting.id, agency_id=agency.id)
+            sa.orm.attributes.set_committed_value(placeholder, "agency", agency)  # never joins the session
+            rows.append(placeholder)
+    return sorted(rows, key=lambda row: (row.agency.name, row.id or 0))
 
 
 def can_send_apologies(user: User, agency_id: int, meeting: Meeting, now: datetime | None = None) -> bool:
@@ -220,6 +231,72 @@ def record_attendance(row: Attendance, *, status: AttendanceStatus | None, by: U
                  summary={"meeting": meeting.id, "agency": row.agency_id, "status": str(status),
                           "acknowledged": row.confidentiality_acknowledged}, user=by)
     return row
+
+
+@dataclass(frozen=True)
+class AttendanceEntry:
+    """One agency's row of the attendance sheet as sent (status as the form's value, "" for none)."""
+    status: str = ""
+    attendee_name: str = ""
+    deputised_by: str = ""
+    written_update: str = ""
+    confidentiality_acknowledged: bool = False
+
+
+def sheet_entry(row: Attendance) -> AttendanceEntry:
+    """What the attendance sheet shows for a row (pre-filled from apologies already sent)."""
+    return AttendanceEntry(row.status.value if row.status else "", row.attendee_name or "", row.deputised_by or "",
+                           row.written_update or "", bool(row.confidentiality_acknowledged))
+
+
+def record_attendance_sheet(meeting: Meeting, entries: dict[int, AttendanceEntry], *, by: User,
+                            now: datetime | None = None) -> tuple[int, dict[str, str]]:
+    """Record every expected agency's attendance from one form, through record_attendance (the
+    same rules as one agency's). An agency left without an answer is left as it was; a row sent
+    back unchanged (apologies the SPoC sent, a double submission) is not written again. Returns
+    (rows changed, problems keyed "<field>-<agency id>"); with any problem the caller rolls back."""
+    _open_for_minutes(meeting)
+    if by.role != Role.COORDINATOR:
+        raise ServiceError("You cannot record attendance for this panel")
+    statuses = {s.value: s for s in AttendanceStatus}
+    changed, problems = 0, {}
+    for row in attendance_rows(meeting):
+        entry = entries.get(row.agency_id)
+        if entry is None:
+            continue
+        if not entry.status:
+            if entry.attendee_name or entry.deputised_by or entry.written_update or entry.confidentiality_acknowledged:
+                problems[f"status-{row.agency_id}"] = "Select whether the agency attended"
+            continue
+        status = statuses.get(entry.status)
+        if status is None:
+            problems[f"status-{row.agency_id}"] = "Select whether the agency attended"
+            continue
+        if row.id is not None and _same_entry(sheet_entry(row), entry, status):
+            continue
+        saved = row if row.id is not None else attendance_row(meeting, row.agency)
+        try:
+            record_attendance(saved, status=status, by=by, attendee_name=entry.attendee_name,
+                              deputised_by=entry.deputised_by, written_update=entry.written_update,
+                              confidentiality_acknowledged=entry.confidentiality_acknowledged, now=now)
+        except ServiceError as problem:
+            problems[f"{problem.field or 'status'}-{row.agency_id}"] = problem.message
+            continue
+        changed += 1
+    return changed, problems
+
+
+def _same_entry(saved: AttendanceEntry, sent: AttendanceEntry, status: AttendanceStatus) -> bool:
+    """Whether the sent row records what is saved (fields that do not belong to the status ignored)."""
+    present = status == AttendanceStatus.PRESENT
+    with_update = status == AttendanceStatus.APOLOGIES_WITH_UPDATE
+
+    def norm(entry: AttendanceEntry) -> tuple:
+        return (entry.status,
+                entry.attendee_name.strip() if present else "", entry.deputised_by.strip() if present else "",
+                entry.written_update.replace("\r\n", "\n").strip() if with_update else "",
+                entry.confidentiality_acknowledged if present else False)
+    return norm(saved) == norm(sent)
 
 
 @dataclass
@@ -504,13 +581,15 @@ def recorded_last_actions(previous: Meeting | None) -> list[Action]:
 
 def finalise(meeting: Meeting, *, by: User, now: datetime | None = None) -> None:
     """The chair finalises the minutes: from now on they are read-only. Emails every expected
-    agency's acting SPoC and the coordinators the date and a link, nothing more."""
+    agency's acting SPoC, every attendee with an account and the coordinators the date and a
+    link, nothing more (_minutes_recipients)."""
     now = now or utcnow()
     if by.role != Role.CHAIR:
         raise ServiceError("Only the panel chair finalises the minutes")
     _open_for_minutes(meeting)
     if now < meeting.starts_at:
         raise ServiceError("The panel has not started yet, so its minutes cannot be finalised")
+    ensure_attendance_rows(meeting, by=by)  # the record names every expected agency, "Not recorded" or not
     meeting.minutes_finalised_at, meeting.minutes_finalised_by_id = now, by.id
     db.session.flush()
     snapshot = take_snapshot(meeting, by=by, now=now)  # what they say is kept as it is from now on
@@ -518,7 +597,7 @@ def finalise(meeting: Meeting, *, by: User, now: datetime | None = None) -> None
                  summary={"minutes_finalised": True, "snapshot": snapshot.id}, user=by)
     day = govuk_date(panel_day(meeting))
     service = current_app.config["SERVICE_NAME"]
-    for email in sorted(case_services.spoc_emails(_minutes_agency_ids(meeting)) | case_services.coordinator_emails()):
+    for email in _minutes_recipients(meeting):
         notify.queue_email(
             to=email, subject=f"Panel minutes finalised: {day}",
             body=(f"The minutes of the panel held on {day} have been finalised.\n\n"
@@ -532,15 +611,23 @@ def _minutes_agency_ids(meeting: Meeting) -> set[int]:
         sa.select(Attendance.agency_id).where(Attendance.meeting_id == meeting.id)))
 
 
+def _minutes_recipients(meeting: Meeting) -> list[str]:
+    """Who is told the minutes were finalised or amended (issue 17): the SPoCs, the coordinators,
+    and every attendee on the panel's list who has an account (named workers and other non-SPoC
+    attendees), at their account's address. Externals (no account) are not sent minutes."""
+    attendees = set(db.session.scalars(
+        sa.select(User.email).join(MeetingAttendee, MeetingAttendee.user_id == User.id).where(
+            MeetingAttendee.meeting_id == meeting.id, MeetingAttendee.removed_at.is_(None), User.active.is_(True))))
+    to = case_services.spoc_emails(_minutes_agency_ids(meeting)) | attendees | case_services.coordinator_emails()
+    return sorted(e for e in to if e)
+
+
 def _tell_amended(meeting: Meeting) -> None:
-    """The SPoCs, the panel's attendees and the coordinators are told the minutes were amended:
-    the date and a link, never what was amended or why (that may be about the adult)."""
-    attendees = set(db.session.scalars(sa.select(MeetingAttendee.email).where(
-        MeetingAttendee.meeting_id == meeting.id, MeetingAttendee.removed_at.is_(None))))
+    """The SPoCs, the panel's attendees with an account and the coordinators are told the minutes
+    were amended: the date and a link, never what was amended or why (that may be about the adult)."""
     day = govuk_date(panel_day(meeting))
     service = current_app.config["SERVICE_NAME"]
-    to = case_services.spoc_emails(_minutes_agency_ids(meeting)) | attendees | case_services.coordinator_emails()
-    for email in sorted(e for e in to if e):
+    for email in _minutes_recipients(meeting):
         notify.queue_email(
             to=email, subject=f"Panel minutes amended: {day}",
             body=(f"An amendment has been recorded to the minutes of the panel held on {day}.\n\n"

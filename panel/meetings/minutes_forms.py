@@ -89,6 +89,21 @@ class AttendanceForm(FlaskForm):
         return ok and not self.errors
 
 
+class AttendanceSheetForm(FlaskForm):
+    """Every expected agency's attendance on one page (the CSRF token and the button; the rows,
+    named "<field>-<agency id>", are read by the view and checked by record_attendance_sheet)."""
+    save_attendance = SubmitField("Save attendance", widget=GovSubmitInput())
+
+
+class SheetErrors:
+    """The attendance sheet's problems in the shape the layout's error summary reads (ids as the
+    fields' ids, "status-<agency id>" and so on)."""
+    _fields: dict = {}
+
+    def __init__(self, problems: dict[str, str]) -> None:
+        self.errors = {key: [message] for key, message in problems.items()}
+
+
 # ---- minutes of an item ---------------------------------------------------------------------
 
 

@@ -354,7 +354,7 @@ def build_minutes_record(meeting_id: int, *, session: Session | None = None,
     finaliser = aliased(User)
     meeting = session.execute(
         sa.select(Meeting.id, Meeting.starts_at, Meeting.ends_at, Meeting.location, Meeting.minutes_finalised_at,
-                  finaliser.name.label("finalised_by"))
+                  Meeting.status, finaliser.name.label("finalised_by"))
         .outerjoin(finaliser, finaliser.id == Meeting.minutes_finalised_by_id).where(Meeting.id == meeting_id)).one()
     day = meeting.starts_at.astimezone(LONDON).date()
     facts = _Facts(session=session, meeting=meeting, cutoff=meeting.minutes_finalised_at or now,
@@ -505,10 +505,17 @@ def _agenda(facts: _Facts, items: list[Any], day: date) -> tuple[RecordItem, ...
 
 
 def _attendance(facts: _Facts) -> tuple[RecordAttendance, ...]:
+    """Every agency with an attendance row; while the panel is open, every expected agency (one
+    with a SPoC) too, "Not recorded" until it is (finalising makes their rows)."""
+    meeting = facts.meeting
+    joined = sa.and_(Attendance.agency_id == Agency.id, Attendance.meeting_id == meeting.id)
+    shown = Attendance.id.is_not(None)
+    if meeting.minutes_finalised_at is None and meeting.status != MeetingStatus.CANCELLED:
+        shown = sa.or_(shown, Agency.spoc_id.is_not(None))
     rows = facts.session.execute(
-        sa.select(Attendance.agency_id, Agency.name, Attendance.status, Attendance.attendee_name,
+        sa.select(Agency.id.label("agency_id"), Agency.name, Attendance.status, Attendance.attendee_name,
                   Attendance.deputised_by, Attendance.confidentiality_acknowledged)
-        .join(Agency, Agency.id == Attendance.agency_id).where(Attendance.meeting_id == facts.meeting.id)
+        .outerjoin(Attendance, joined).where(shown)
         .order_by(Agency.name, Attendance.id))
     return tuple(RecordAttendance(agency_id=r.agency_id, agency=r.name, status=r.status,
                                   attendee_name=r.attendee_name or "", deputised_by=r.deputised_by or "",

@@ -3,12 +3,13 @@
 How a message travels:
 
 - queue_email() adds an OutboxMessage to the caller's transaction (status pending).
-- When that transaction commits during a web request, the ids it created are handed to the
-  request; an after_request hook delivers just those ids once the view has finished. A
-  rollback drops them, so nothing is sent for work that was not saved. Outside requests
-  (CLI commands, scheduled jobs) delivery is explicit: deliver_due().
+- When that transaction commits it rings the scheduler (panel.notify.wake: NOTIFY on
+  PostgreSQL, a datagram on SQLite), which runs its "outbox" job at once. No web request ever
+  waits on the mail server, and a rollback rings nothing, so nothing is sent for work that
+  was not saved.
 - deliver_due() is the scheduler's "outbox" job: it returns stale claims to pending and
-  delivers every pending message whose next attempt is due, at most BATCH_SIZE a run.
+  delivers every pending message whose next attempt is due, at most BATCH_SIZE a run. It
+  also runs once a minute, so a lost wake-up delays an email by a minute at most.
 
 Each message is claimed before it is sent with an UPDATE ... WHERE status = 'pending' that
 is committed on its own, so two processes (a web worker and the scheduler, or two
@@ -39,12 +40,13 @@ from pathlib import Path
 from typing import Any, Iterable, Protocol
 
 import sqlalchemy as sa
-from flask import Flask, current_app, g, has_request_context
+from flask import Flask, current_app
 from sqlalchemy import event
 from sqlalchemy.orm import Session, SessionTransaction
 
 from panel import audit
 from panel.extensions import db
+from panel.notify import wake
 from panel.models import AuditAction, OutboxMessage, OutboxStatus, User, utcnow
 
 log = logging.getLogger(__name__)
@@ -56,7 +58,6 @@ BACKOFF = (timedelta(minutes=1), timedelta(minutes=5), timedelta(minutes=30))
 BACKOFF_AFTER_THAT = timedelta(hours=1)
 
 _FLUSHED_KEY = "panel.outbox.flushed"    # db.session.info: ids written in the open transaction
-_COMMITTED_KEY = "_outbox_committed"     # flask.g: ids committed during this request
 
 
 def backoff(attempts: int) -> timedelta:
@@ -420,16 +421,18 @@ def _on_pending_to_persistent(session: Session, instance: object) -> None:
         _note_for_delivery(session, instance.id)
 
 
-def _on_after_commit(session: Session) -> None:
-    """The transaction committed: during a request, hand its outbox ids to the request.
+def _on_before_commit(session: Session) -> None:
+    """PostgreSQL: ring inside the transaction, so the scheduler hears it only if it commits."""
+    adding = session.info.get(_FLUSHED_KEY) or any(isinstance(o, OutboxMessage) for o in session.new)
+    if adding and session.get_bind().dialect.name == "postgresql":
+        session.execute(wake.notify_sql())
 
-    No SQL may run here (the session is between transactions), and sending inside commit()
-    would hold up the caller, so the ids wait for the after_request hook. Outside a request
-    they are dropped: the scheduler's deliver_due() will send them.
-    """
+
+def _on_after_commit(session: Session) -> None:
+    """The transaction committed: on SQLite, ring the scheduler's socket (no SQL may run here)."""
     ids = session.info.pop(_FLUSHED_KEY, None)
-    if ids and has_request_context():
-        g.setdefault(_COMMITTED_KEY, set()).update(ids)
+    if ids and session.get_bind().dialect.name != "postgresql":
+        wake.ring_socket(wake.socket_path())
 
 
 def _on_after_transaction_end(session: Session, transaction: SessionTransaction) -> None:
@@ -438,36 +441,16 @@ def _on_after_transaction_end(session: Session, transaction: SessionTransaction)
         session.info.pop(_FLUSHED_KEY, None)
 
 
-def _deliver_after_request(response: Any) -> Any:
-    """after_request: send what this request committed. A failure never breaks the response:
-    the messages stay pending and the scheduler retries them."""
-    ids = g.pop(_COMMITTED_KEY, None)
-    if not ids:
-        return response
-    try:
-        # The view has finished: what it wanted saved is committed, and anything still open
-        # would be rolled back at teardown. Roll it back now, because delivery commits and, on
-        # SQLite, an open transaction holds the write lock.
-        db.session.rollback()
-        report = deliver(ids)
-        log.info("outbox: after request %s; sent ids %s", report.counts(), report.sent)
-    except Exception:  # noqa: BLE001
-        db.session.rollback()
-        log.exception("outbox: delivery after the request failed for ids %s; the scheduler will retry",
-                      sorted(ids))
-    return response
-
-
 _SESSION_LISTENERS = (
     ("pending_to_persistent", _on_pending_to_persistent),
+    ("before_commit", _on_before_commit),
     ("after_commit", _on_after_commit),
     ("after_transaction_end", _on_after_transaction_end),
 )
 
 
 def register(app: Flask) -> None:
-    """Listen to db.session's transactions (once per process) and deliver after each request."""
+    """Listen to db.session's transactions (once per process): committed emails ring the scheduler."""
     for name, listener in _SESSION_LISTENERS:
         if not event.contains(db.session, name, listener):
             event.listen(db.session, name, listener)
-    app.after_request(_deliver_after_request)

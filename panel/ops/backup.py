@@ -27,10 +27,13 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy.engine import URL, Engine, make_url
 
+from panel.models import SEARCH_INDEX_TABLES
+
 SQLITE_MAGIC = b"SQLite format 3\x00"
 PG_MAGIC = b"PGDMP"
 # Tables that hold no one's data: a database whose only rows are in these is "empty".
-NOT_DATA = frozenset({"alembic_version", "pathway", "scheduler_state"})
+# The search's index of names (SQLite's FTS5 tables) is made from persons, and is never empty.
+NOT_DATA = frozenset({"alembic_version", "pathway", "scheduler_state", *SEARCH_INDEX_TABLES})
 
 
 class OpsError(RuntimeError):

@@ -39,12 +39,17 @@ _GOOD_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{8,64}")
 _SECRETS: list[tuple[re.Pattern[str], str]] = [
     # the personal calendar feed: the token is the whole of the password
     (re.compile(r"/calendar/[^\s\"'<>?#/\\]+"), "/calendar/[token].ics"),
+    # an invitation's reply link (panel.meetings.replies): the token answers for one attendee
+    (re.compile(r"/meetings/reply/[^\s\"'<>?#/\\]+"), "/meetings/reply/[token]"),
     # referral API tokens, wherever they appear, and any bearer credential
     (re.compile(r"\bpnl_[A-Za-z0-9_-]+"), "pnl_[token]"),
     (re.compile(r"(?i)\b(bearer)\s+[^\s\"',;]+"), r"\1 [token]"),
     (re.compile(r"(?i)\b(authorization[\"']?\s*[:=]\s*[\"']?)[^\n\"',;]+"), r"\1[redacted]"),
     # credentials in a URL (postgresql://user:password@host)
     (re.compile(r"(://[^/\s:@]*):[^@\s/]+@"), r"\1:[redacted]@"),
+    # any query string after a path (a search's words, a filter's name or date of birth): the path
+    # stays, the query goes (werkzeug's access line "GET /search?q=... HTTP/1.1")
+    (re.compile(r"(/[^\s?#\"'<>]*)\?[^\s#\"'<>]+"), r"\1?[query]"),
     # name=value pairs that name a secret, in a query string, a form body or a message
     (re.compile(r"(?i)\b([a-z_]*(?:password|passwd|token|secret|api_key|apikey|totp|code))=[^&\s\"']+"),
      r"\1=[redacted]"),

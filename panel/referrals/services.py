@@ -16,10 +16,12 @@ from panel.forms.errors import ServiceError
 from panel.models import (
     OPEN_CASE_STATUSES,
     OPEN_REFERRAL_STATUSES,
+    AgeBand,
     Agency,
     AuditAction,
     Case,
     CaseStatus,
+    DeclineReason,
     Involvement,
     Person,
     Referral,
@@ -64,7 +66,7 @@ def _decide(referral: Referral, outcome: str, to_status: ReferralStatus, *, by: 
             reason: str = "", signposting: str = "") -> ReferralDecision:
     decision = ReferralDecision(referral=referral, outcome=outcome, from_status=str(referral.status),
                                 to_status=str(to_status), by=by, at=utcnow(), reason=reason,
-                                signposting=signposting)
+                                signposting=signposting, signposted=bool((signposting or "").strip()))
     referral.status = to_status
     db.session.add(decision)
     return decision
@@ -196,6 +198,7 @@ def submit(referral: Referral, *, by: User | None, today: date | None = None) ->
     problems = submission_problems(referral, today)
     if problems:
         raise SubmissionProblems(problems)
+    referral.age_band = AgeBand.on(referral.as_referred.date_of_birth, today)  # for the Board's equality figures
     if referral.status == ReferralStatus.INFO_REQUESTED:
         _decide(referral, "resubmitted", ReferralStatus.SUBMITTED, by=by)
         referral.updated_at = utcnow()
@@ -261,13 +264,16 @@ def _slot_freed(by: User) -> None:
                            _link("referrals.list_waiting"))
 
 
-def decline(referral: Referral, *, by: User, rationale: str, signposting: str = "", at_panel: bool = False) -> None:
-    """Decline at triage or at panel, with a rationale and signposting. Frees the place it held."""
+def decline(referral: Referral, *, by: User, rationale: str, signposting: str = "", at_panel: bool = False,
+            reason_kind: DeclineReason | None = None) -> None:
+    """Decline at triage or at panel, with a rationale, signposting and (for the Board's reports)
+    the kind of reason. Frees the place it held."""
     _require(referral, ReferralStatus.SUBMITTED, ReferralStatus.INFO_REQUESTED, ReferralStatus.AWAITING_PANEL,
              ReferralStatus.WAITING)
     held = referral.status in OPEN_REFERRAL_STATUSES
-    _decide(referral, "declined_at_panel" if at_panel else "declined", ReferralStatus.DECLINED, by=by,
-            reason=rationale, signposting=signposting)
+    decision = _decide(referral, "declined_at_panel" if at_panel else "declined", ReferralStatus.DECLINED, by=by,
+                       reason=rationale, signposting=signposting)
+    decision.reason_kind = reason_kind
     referral.decided_at = utcnow()
     audit.record(AuditAction.UPDATE, "referral", referral.id, summary={"status": "declined", "at_panel": at_panel}, user=by)
     _tell_referrer(referral, "Referral declined", "Your referral has been declined. Sign in to read why and where to go instead.")

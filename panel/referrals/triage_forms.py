@@ -8,13 +8,13 @@ from typing import Any
 from flask_wtf import FlaskForm
 from govuk_frontend_wtf.wtforms_widgets import GovRadioInput, GovSelect, GovSubmitInput, GovTextArea
 from wtforms import HiddenField, RadioField, SelectChoice, SelectField, SubmitField, TextAreaField
-from wtforms.validators import DataRequired, InputRequired, Length
+from wtforms.validators import DataRequired, InputRequired, Length, ValidationError
 
-from panel.forms.fields import optional_int
+from panel.forms.fields import GovukDateField, optional_int
 from panel.forms.filters import FilterForm
 from panel.dates import govuk_date
 from panel.forms.text import clean_text
-from panel.models import Agency, ReferralStatus
+from panel.models import Agency, Meeting, ReferralStatus
 from panel.referrals import rules
 from panel.referrals.linking import Difference
 
@@ -58,36 +58,60 @@ def _require(field, message: str) -> None:
 
 
 class ReferralFilterForm(FilterForm):
-    """Filters for the referral list, read from the query string. Bad values are ignored."""
+    """Filters for the referral list, read from the query string: status, referring agency
+    (coordinators and chairs), the dates submitted between, and the panel whose agenda it is on.
+    Bad choices are ignored; a date that is not a real one is shown as an error."""
 
     status = SelectField("Status", widget=GovSelect())
     agency = SelectField("Referring agency", widget=GovSelect(), coerce=optional_int)
+    panel = SelectField("Panel", widget=GovSelect(), coerce=optional_int)
+    date_from = GovukDateField("Submitted from", name="from", query=True)
+    date_to = GovukDateField("Submitted to", name="to", query=True)
 
-    def __init__(self, *args, agencies: list[Agency] | None, **kwargs):
+    def __init__(self, *args, agencies: list[Agency] | None, panels: list[Meeting], **kwargs):
         super().__init__(*args, **kwargs)
         self.status.choices = [SelectChoice("", "All statuses")] + [
             SelectChoice(s.value, s.label) for s in ReferralStatus if s != ReferralStatus.DRAFT]
         self.agency.choices = [SelectChoice("", "All agencies")] + [
             SelectChoice(str(a.id), a.name) for a in agencies or []]
+        self.panel.choices = [SelectChoice("", "Any panel")] + [
+            SelectChoice(str(m.id), f"Panel on {govuk_date(m.starts_at)}") for m in panels]
         if agencies is None:
             del self.agency
 
-    def chosen(self) -> tuple[ReferralStatus | None, int | None]:
-        """The status and agency id to filter by, leaving out any that did not validate."""
+    def validate_date_to(self, field: GovukDateField) -> None:
+        if field.data and self.date_from.data and field.data < self.date_from.data:
+            raise ValidationError("Submitted to must be the same as or after submitted from")
+
+    def valid_fields(self) -> set[str]:
+        """As FilterForm's, but a date typed wrongly keeps its message: the user should know."""
+        self.validate()
+        good = {name for name, field in self._fields.items() if not field.errors}
+        for field in self:
+            if field.name not in ("from", "to"):
+                field.errors = []
+        self.form_errors = []
+        return good
+
+    def chosen(self) -> dict[str, Any]:
+        """What to filter by ("status", "agency", "panel", "from", "to"), leaving out what did not validate."""
         good = self.valid_fields()
-        status = ReferralStatus(self.status.data) if self.status.data and "status" in good else None
-        agency = getattr(self, "agency", None)
-        agency_id = agency.data if agency is not None and "agency" in good else None
-        return status, agency_id
+        out: dict[str, Any] = {}
+        if self.status.data and "status" in good:
+            out["status"] = ReferralStatus(self.status.data)
+        for name in ("agency", "panel"):
+            field = getattr(self, name, None)
+            if field is not None and name in good and field.data is not None:
+                out[name] = field.data
+        for name, field in (("from", self.date_from), ("to", self.date_to)):
+            if field.data is not None and f"date_{name}" in good:
+                out[name] = field.data
+        return out
 
     def filters(self) -> dict[str, str]:
-        status, agency_id = self.chosen()
-        out = {}
-        if status is not None:
-            out["status"] = status.value
-        if agency_id is not None:
-            out["agency"] = str(agency_id)
-        return out
+        """The filters in use as plain strings, for links (pagination, "Clear filters")."""
+        return {name: (value.isoformat() if isinstance(value, date) else str(value))
+                for name, value in self.chosen().items()}
 
 
 class TriageForm(FlaskForm):

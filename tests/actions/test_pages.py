@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from datetime import timedelta
 
 import pytest
@@ -25,6 +26,7 @@ from panel.models import (
     DigestItem,
     Escalation,
     LadderStep,
+    OutboxMessage,
     User,
 )
 from tests.actions import pages_world
@@ -364,7 +366,7 @@ def test_no_action_is_added_to_a_closed_case(client, login_as, db, world):
     url = f"/cases/{world.case.reference}/actions/new"
     response = client.get(url)
     assert "This case is closed, so no actions can be added." in _text(response)
-    assert page(response).find("form", attrs={"method": "post"}) is None
+    assert page(response).find("main").find("form", attrs={"method": "post"}) is None
     assert page(client.get(f"/cases/{world.case.reference}/actions")).find(
         "a", string=lambda s: s and "Add an action" in s) is None
 
@@ -434,7 +436,7 @@ def test_the_acting_spoc_marks_an_action_done_with_a_note(client, login_as, db, 
     assert "Update this action" not in _text(response)
     closed = client.get(url)
     assert "This action is done, so it can no longer be changed." in _text(closed)
-    assert page(closed).find("form", attrs={"method": "post"}) is None
+    assert page(closed).find("main").find("form", attrs={"method": "post"}) is None
 
 
 def test_the_same_update_sent_twice_is_saved_once(client, login_as, db, world):
@@ -516,22 +518,41 @@ def test_updating_writes_the_audit_trail_and_the_chronology(client, login_as, db
 # ---- escalating by hand -----------------------------------------------------------------------------
 
 
-def test_the_coordinator_escalates_to_the_chair_and_the_chair_is_told_in_the_digest(client, login_as, db, world):
+def test_the_coordinator_escalates_to_the_chair_and_the_chair_is_emailed_at_once(client, login_as, db, world):
     login_as(world.user("coordinator"))
     url = f"/actions/{world.action.id}/escalate"
     form = _text(client.get(url))
     assert "Esme Escalation" in form and "Charlie Chair" in form  # who would be told, either way
     response = post_form(client, url, {"to": "chair", "reason": "Six weeks without progress"}, follow_redirects=True)
-    assert "has been escalated. Told in their next daily digest email: Charlie Chair <chair@test.invalid>" in _text(
-        response)
+    assert "has been escalated. Emailed a link now: Charlie Chair <chair@test.invalid>" in _text(response)
     again = post_form(client, url, {"to": "chair", "reason": "Six weeks without progress"}, follow_redirects=True)
     assert "That escalation had already been recorded." in _text(again)
     db.session.rollback()
     (escalation,) = db.session.scalars(sa.select(Escalation)).all()
     assert (escalation.step, escalation.reason, escalation.by_id) == (
         LadderStep.MANUAL_CHAIR, "Six weeks without progress", world.user("coordinator").id)
-    items = db.session.scalars(sa.select(DigestItem.user_id)).all()
-    assert items == [world.user("chair").id]
+    # told now, once (the double submission sent nothing more), and not again in tomorrow's digest
+    assert db.session.scalars(sa.select(DigestItem.user_id)).all() == []
+    (email,) = db.session.scalars(sa.select(OutboxMessage)).all()
+    assert email.to_addr == "chair@test.invalid"
+    assert re.findall(r"https?://\S+", email.body_text) == [
+        f"{client.application.config['PUBLIC_URL']}/actions/escalations/{escalation.id}/acknowledge"]
+    case = world.action.case
+    for secret in (case.reference, case.person.given_name, case.person.family_name, world.action.description,
+                   world.action.agency.name, "Six weeks without progress"):
+        assert secret not in email.body_text and secret not in email.subject, secret
+
+
+def test_an_escalation_to_an_agency_emails_its_contact_the_acknowledgement_link(client, login_as, db, world):
+    login_as(world.user("coordinator"))
+
+    post_form(client, f"/actions/{world.action.id}/escalate", {"to": "agency", "reason": "Stuck"})
+
+    db.session.rollback()
+    (escalation,) = db.session.scalars(sa.select(Escalation)).all()
+    emails = db.session.scalars(sa.select(OutboxMessage)).all()
+    assert [e.to_addr for e in emails] == [escalation.contact.email]
+    assert f"/actions/escalations/{escalation.id}/acknowledge" in emails[0].body_text
 
 
 def test_escalating_to_an_agency_without_a_contact_tells_the_coordinators(client, login_as, db, world):
@@ -594,7 +615,7 @@ def test_the_escalation_contact_acknowledges_with_a_comment_once(client, login_a
     assert again.status_code == 200
     assert page(again).h1.get_text(strip=True) == "This escalation has been acknowledged"
     assert "Manager will chase <b>today</b>" in _text(again)
-    assert page(again).find("form", attrs={"method": "post"}) is None
+    assert page(again).find("main").find("form", attrs={"method": "post"}) is None
     db.session.rollback()
     stored = db.session.get(Escalation, escalation_id)
     assert (stored.acknowledged_by_id, stored.acknowledgement) == (world.user("contact").id,

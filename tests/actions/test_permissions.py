@@ -16,6 +16,7 @@ import sqlalchemy as sa
 
 from panel.actions import services
 from panel.models import ActionUpdate, AuditAction, AuditEvent, Escalation
+from tests import factories
 from tests.actions import pages_world
 from tests.conftest import page
 
@@ -80,7 +81,7 @@ def test_only_the_coordinator_the_acting_spoc_and_the_assignee_update(app, db, w
 
 @pytest.mark.parametrize("who", EVERYONE)
 def test_the_deputy_updates_while_the_spoc_is_absent(app, db, world, who):
-    world.agencies["a"].spoc_absent = True
+    factories.mark_spoc_absent(world.agencies["a"])
     db.session.commit()
     _, response = _get(app, world.user(who), f"/actions/{world.action.id}/update")
     assert response.status_code == (200 if who in UPDATE_WHILE_SPOC_ABSENT else 404)
@@ -199,7 +200,7 @@ def test_the_deputy_sees_an_inset_while_the_spoc_is_present_and_the_list_while_a
     assert "Sam Spoc is Agency A’s SPoC and updates its actions" in inset
     assert f"Action {action_id}" not in _listed(present)
 
-    world.agencies["a"].spoc_absent = True
+    factories.mark_spoc_absent(world.agencies["a"])
     db.session.commit()
     _, absent = _get(app, world.user("deputy"), "/actions/ours")
     assert page(absent).select_one(".govuk-inset-text") is None

@@ -42,7 +42,7 @@ from panel.dates import LONDON, london_today
 from panel.forms.errors import ServiceError
 from tests.cases.helpers import create_case
 from tests.conftest import PG_URL
-from tests.factories import create_agency, create_user
+from tests.factories import create_agency, create_user, mark_spoc_absent
 
 pytestmark = pytest.mark.real_commits  # threads, a second connection and subprocesses read what is committed
 
@@ -361,7 +361,7 @@ def test_an_action_done_before_its_reminder_never_sends_anything(world, db):
 
 
 def test_each_person_gets_one_digest_a_day_listing_all_their_items(world, db):
-    world.housing.spoc_absent = True  # the deputy acts for the SPoC
+    mark_spoc_absent(world.housing)  # the deputy acts for the SPoC
     db.session.commit()
     assigned = new_action(world, due=d(3, 30), on=d(3, 15), assignee=world.worker)
     unassigned = new_action(world, due=d(3, 30), on=d(3, 15), description="Second action text")
@@ -395,11 +395,18 @@ def test_items_after_a_persons_digest_has_gone_wait_for_tomorrows(world, db):
         sweep_at(seven_am(day))
     assert mail_by_day()[d(4, 6)] == [world.contact.email]
     with time_machine.travel(datetime(2027, 4, 6, 10, 0, tzinfo=LONDON), tick=False):
-        services.escalate_by_hand(second, to_chair=False, reason="No contact with the agency for a month",
-                                  by=world.coordinators[0])
+        escalation = services.escalate_by_hand(second, to_chair=False, reason="No contact with the agency for a month",
+                                               by=world.coordinators[0])
         db.session.commit()
+    # an escalation by hand is emailed at once (issue 17), not kept for the digest ...
+    assert mail_by_day()[d(4, 6)] == [world.contact.email] * 2
+    assert "/acknowledge" in outbox()[-1].body_text
+    # ... while an item waiting after the person's digest has gone (as the sweep adds them) waits
+    db.session.add(DigestItem(user_id=world.contact.id, escalation_id=escalation.id,
+                              created_at=datetime(2027, 4, 6, 10, 0, tzinfo=LONDON)))
+    db.session.commit()
     assert sweep_at(seven_am(d(4, 6)) + timedelta(hours=5)) == {"steps": 0, "digests": 0}
-    assert mail_by_day()[d(4, 6)] == [world.contact.email]
+    assert mail_by_day()[d(4, 6)] == [world.contact.email] * 2
     assert sweep_at(seven_am(d(4, 7))) == {"steps": 0, "digests": 1}
     message = outbox()[-1]
     assert message.to_addr == world.contact.email and london_today(message.created_at) == d(4, 7)
@@ -434,11 +441,16 @@ def test_an_inactive_assignee_is_passed_over_and_a_user_deactivated_before_the_d
     sweep_at(seven_am(d(3, 23)))
     assert escalations(action)[0].told == told(world.spoc)
     with time_machine.travel(datetime(2027, 3, 24, 10, 0, tzinfo=LONDON), tick=False):
-        services.escalate_by_hand(action, to_chair=False, reason="Urgent", by=world.coordinators[0])
-        world.contact.active = False
+        world.contact.active = False  # deactivated before the escalation by hand: no email now
+        escalation = services.escalate_by_hand(action, to_chair=False, reason="Urgent", by=world.coordinators[0])
+        # and a waiting digest line for someone deactivated before the digest goes
+        db.session.add(DigestItem(user_id=world.contact.id, escalation_id=escalation.id))
         db.session.commit()
     assert sweep_at(seven_am(d(3, 25))) == {"steps": 0, "digests": 0}
-    assert [m.to_addr for m in outbox()] == [world.spoc.email]
+    # the inactive contact gets nothing; the coordinators, told in their place, were emailed at once
+    sent = [m.to_addr for m in outbox()]
+    assert sent[0] == world.spoc.email and sorted(sent[1:]) == sorted(c.email for c in world.coordinators)
+    assert world.contact.email not in sent
     assert db.session.scalar(sa.select(sa.func.count()).select_from(DigestItem).where(
         DigestItem.digest_id.is_(None))) == 0  # consumed, not left to pile up
 
@@ -538,12 +550,15 @@ def test_the_coordinator_escalates_by_hand_once_per_press_with_a_reason(world, d
     assert (first.step, first.round, first.due_for, first.at, first.by_id, first.reason) == (
         S.MANUAL_AGENCY, 1, d(4, 6), now, coordinator.id, "No reply to three emails")
     assert (first.told, first.contact_id) == (told(world.contact), world.contact.id)
-    assert db.session.scalars(sa.select(DigestItem.user_id).where(DigestItem.escalation_id == first.id)).all() == [
-        world.contact.id]
-    # the same form sent twice: one row
+    # the contact is emailed the acknowledgement link at once, not in tomorrow's digest
+    assert db.session.scalars(sa.select(DigestItem.user_id).where(DigestItem.escalation_id == first.id)).all() == []
+    assert [(m.to_addr, m.body_text.count(f"/actions/escalations/{first.id}/acknowledge")) for m in outbox()] == [
+        (world.contact.email, 1)]
+    # the same form sent twice: one row, and no second email
     again = services.escalate_by_hand(action, to_chair=False, reason="No reply to three emails", by=coordinator,
                                       now=now + timedelta(minutes=2))
     assert again.id == first.id
+    assert len(outbox()) == 1
     # a new press later, or with another reason, is a new escalation
     later = services.escalate_by_hand(action, to_chair=False, reason="No reply to three emails", by=coordinator,
                                       now=now + timedelta(minutes=11))
@@ -568,12 +583,13 @@ def test_escalating_by_hand_to_the_chair_puts_the_action_on_the_agenda(world, db
     assert (escalation.step, escalation.told, escalation.contact_id) == (S.MANUAL_CHAIR, told(world.chair), None)
     assert action.escalated_to_chair_at == now
     assert services.escalation_levels([action.id]) == {action.id: S.MANUAL_CHAIR}
-    assert sweep_at(seven_am(d(4, 7))) == {"steps": 0, "digests": 1}
-    body = outbox()[0].body_text
-    assert outbox()[0].to_addr == world.chair.email
-    assert f"The coordinator has escalated action {action.id} on case {world.case.reference} (Test Police) " \
-           "to the panel chair." in body
-    assert f"Acknowledge: http://localhost/actions/escalations/{escalation.id}/acknowledge" in body
+    # the chair is emailed now (a link only), and not again in the next morning's digest
+    (email,) = outbox()
+    assert email.to_addr == world.chair.email
+    assert "escalated an action on the action log to the panel chair" in email.body_text
+    assert f"Acknowledge it: http://localhost/actions/escalations/{escalation.id}/acknowledge" in email.body_text
+    assert world.case.reference not in email.body_text and "Test Police" not in email.body_text
+    assert sweep_at(seven_am(d(4, 7))) == {"steps": 0, "digests": 0}
     assert_no_personal_data()
 
 

@@ -112,3 +112,45 @@ def test_dashboard_query_count_does_not_grow_with_locked_users(client, login_as,
     with count_queries() as many:
         client.get("/admin/")
     assert many.count == few.count
+
+
+def _trail(soup) -> dict[str, str]:
+    rows = soup.select("#trail-status .govuk-summary-list__row")
+    return {r.select_one("dt").get_text(strip=True): r.select_one("dd").get_text(" ", strip=True) for r in rows}
+
+
+def test_the_audit_trail_section_counts_entries_seals_and_the_last_anchor(app, client, login_as, tmp_path):
+    from panel.admin.jobs import write_anchor
+    from panel.models import AuditEvent
+
+    app.config["AUDIT_ANCHOR_PATH"] = str(tmp_path / "anchors.jsonl")
+    login_as("admin")
+    soup = page(client.get("/admin/"))
+    shown = _trail(soup)
+    assert shown["Last anchored"] == "Never"
+    assert "has not been anchored for two days" in soup.get_text(" ")
+
+    write_anchor()
+    soup = page(client.get("/admin/"))
+    entries = db.session.query(AuditEvent).count()
+    shown = _trail(soup)
+    assert shown["Entries"] == f"{entries:,}"
+    assert shown["Sealed with the audit key"] == "Every entry"
+    assert shown["Last anchored"].endswith("entries") and "Never" not in shown["Last anchored"]
+    assert "has not been anchored for two days" not in soup.get_text(" ")
+
+    app.config["AUDIT_KEY"] = ""
+    assert _trail(page(client.get("/admin/")))["Sealed with the audit key"].startswith("No: AUDIT_KEY is not set")
+
+
+def test_the_dashboard_runs_a_fixed_number_of_queries(app, client, login_as, count_queries):
+    login_as("admin")
+    client.get("/admin/")
+    with count_queries() as few:
+        client.get("/admin/")
+    for _ in range(30):
+        factories.create_user(role="practitioner")
+    db.session.commit()
+    with count_queries() as many:
+        client.get("/admin/")
+    assert few.count == many.count > 0

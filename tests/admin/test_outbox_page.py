@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 from panel.extensions import db
 from panel.models import AuditAction, AuditEvent, OutboxMessage, OutboxStatus, utcnow
-from panel.notify import queue_email
+from panel.notify import deliver_due, queue_email
 from tests.conftest import page, post_form
 from tests.notify.smtp_server import free_port
 
@@ -96,7 +96,7 @@ def test_the_page_runs_the_same_number_of_queries_for_2_or_20_emails(client, log
     assert many.count == few.count, many.statements
 
 
-def test_retry_puts_a_failed_email_back_and_sends_it_after_the_request(app, client, login_as, tmp_path):
+def test_retry_puts_a_failed_email_back_and_the_outbox_job_sends_it(app, client, login_as, tmp_path):
     message = _message(OutboxStatus.FAILED)
     admin = login_as("admin")  # commits the message too
 
@@ -104,7 +104,10 @@ def test_retry_puts_a_failed_email_back_and_sends_it_after_the_request(app, clie
 
     assert response.status_code == 302 and response.headers["Location"].endswith(URL)
     db.session.rollback()
-    sent = db.session.get(OutboxMessage, message.id)
+    assert db.session.get(OutboxMessage, message.id).status == OutboxStatus.PENDING  # the request sends nothing
+    assert deliver_due()["sent"] == 1  # the scheduler's outbox job, woken by the commit
+    db.session.rollback()
+    sent = db.session.get(OutboxMessage, message.id, populate_existing=True)
     assert sent.status == OutboxStatus.SENT  # no MAIL_SERVER in tests: written as an .eml file
     assert len(list((tmp_path / "outbox").glob("*.eml"))) == 1
     event = db.session.scalars(sa.select(AuditEvent).where(AuditEvent.object_type == "outbox_message")).one()
@@ -120,9 +123,11 @@ def test_a_retry_that_fails_again_lists_the_email_as_failed_again(app, client, l
     login_as("admin")
 
     post_form(client, f"{URL}/{message.id}/retry", {}, token_from=URL)
+    db.session.rollback()
+    deliver_due()
 
     db.session.rollback()
-    again = db.session.get(OutboxMessage, message.id)
+    again = db.session.get(OutboxMessage, message.id, populate_existing=True)
     assert (again.status, again.attempts) == (OutboxStatus.FAILED, 29)
     assert _cells(client.get(URL), "outbox-failed")[0][3] == "29"
 

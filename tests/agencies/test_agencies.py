@@ -8,6 +8,7 @@ from datetime import date, timedelta
 import pytest
 import sqlalchemy as sa
 
+from panel.dates import govuk_date
 from panel.extensions import db
 from panel.models import Agency, AgencyKind, AuditAction, AuditEvent, Role
 from tests import factories
@@ -96,7 +97,8 @@ def test_agency_list_shows_spoc_absence_and_isa_status(client, login_as):
     police = factories.create_agency(name="Alpha Police", code="alpha-police", kind=AgencyKind.POLICE)
     spoc = factories.create_user(name="Sam Spoc", role=Role.SPOC, agency=police)
     deputy = factories.create_user(name="Dee Deputy", role=Role.SPOC, agency=police)
-    police.spoc, police.deputy_spoc, police.spoc_absent = spoc, deputy, True
+    police.spoc, police.deputy_spoc = spoc, deputy
+    factories.mark_spoc_absent(police, ends_on=date.today() + timedelta(days=9))
     factories.create_agency(name="Beta Housing", kind=AgencyKind.HOUSING, isa="due_soon")
     factories.create_agency(name="Gamma Fire", kind=AgencyKind.FIRE, isa="lapsed")
     factories.create_agency(name="Delta Charity", kind=AgencyKind.VOLUNTARY_SECTOR, isa="unsigned")
@@ -104,7 +106,8 @@ def test_agency_list_shows_spoc_absence_and_isa_status(client, login_as):
     rows = {r.select("td")[0].get_text(strip=True): [td.get_text(" ", strip=True) for td in r.select("td")]
             for r in page(client.get("/admin/agencies")).select("#agencies tbody tr")}
     assert rows["Alpha Police"] == ["Alpha Police", "alpha-police", "Police",
-                                    "Sam Spoc Absent – deputy acting Deputy: Dee Deputy", "None", "Current"]
+                                    "Sam Spoc Absent – deputy acting Acting now: Dee Deputy (deputy, until "
+                                    f"{govuk_date(date.today() + timedelta(days=9))})", "None", "Current"]
     assert rows["Beta Housing"][2] == "Housing" and rows["Beta Housing"][5] == "Due soon"
     assert rows["Gamma Fire"][5] == "Past review"
     assert rows["Delta Charity"][2:] == ["Voluntary sector", "None", "None", "Not signed"]
@@ -119,7 +122,7 @@ def test_agency_list_runs_the_same_number_of_queries_for_3_or_30_agencies(client
             spoc = factories.create_user(role=Role.SPOC, agency=agency)
             deputy = factories.create_user(role=Role.SPOC, agency=agency)
             agency.spoc, agency.deputy_spoc, agency.escalation_contact = spoc, deputy, spoc
-            agency.spoc_absent = True
+            factories.mark_spoc_absent(agency)
         db.session.commit()
 
     add_agencies(2)

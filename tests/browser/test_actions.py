@@ -88,11 +88,11 @@ def test_the_coordinator_filters_the_log_and_escalates_and_the_chair_acknowledge
     page.keyboard.type("Agency B has not started this in three weeks.")
     _submit(page)
     expect(page.locator(".govuk-notification-banner")).to_contain_text(
-        "Told in their next daily digest email: Charlie Chair <chair@test.invalid>")
+        "Emailed a link now: Charlie Chair <chair@test.invalid>")
     expect(page.locator(".panel-action-escalations")).to_contain_text("Escalated by the coordinator to the panel chair")
     assert_accessible(page)
 
-    # The chair follows the digest's link to the action and acknowledges.
+    # The chair follows the email's link to the action and acknowledges.
     page.context.clear_cookies()
     sign_in(page, "chair@test.invalid")
     page.goto(f"/actions/{overdue_id}")

@@ -27,7 +27,7 @@ def test_an_admin_adds_a_user_by_keyboard(page, app):
     # Submit empty first: the error summary takes focus and nothing is lost afterwards.
     tab_until(page, "el => el.name === 'name'")
     page.keyboard.type("Robin <b>Keyboard</b>")
-    tab_until(page, "el => el.type === 'submit'")
+    tab_until(page, "el => el.type === 'submit' && el.closest('main')")
     _press_and_wait(page, "Enter")
     expect(page.locator(".govuk-error-summary")).to_be_focused()
     expect(page.get_by_label("Full name")).to_have_value("Robin <b>Keyboard</b>")
@@ -43,7 +43,7 @@ def test_an_admin_adds_a_user_by_keyboard(page, app):
     page.keyboard.press("ArrowDown")  # ... then the next one: coordinator
     tab_until(page, "el => el.tagName === 'SELECT'")
     page.keyboard.type("Keyboard Housing")
-    tab_until(page, "el => el.type === 'submit'")
+    tab_until(page, "el => el.type === 'submit' && el.closest('main')")
     _press_and_wait(page, "Enter")
 
     expect(page.locator(".govuk-panel")).to_contain_text("User added")
@@ -78,7 +78,7 @@ def test_an_admin_edits_an_agency_by_keyboard(page, app):
     page.keyboard.type("Dee Deputy")
     tab_until(page, "el => el.type === 'checkbox'")
     page.keyboard.press("Space")
-    tab_until(page, "el => el.type === 'submit'")
+    tab_until(page, "el => el.type === 'submit' && el.closest('main')")
     _press_and_wait(page, "Enter")
 
     expect(page.get_by_text("Keyboard Police has been saved.")).to_be_visible()

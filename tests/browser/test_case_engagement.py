@@ -66,7 +66,7 @@ def test_an_involved_spoc_records_an_attempt_and_reads_the_patterns(page, app):
     _sign_in(page, "spoc@test.invalid")
     page.goto(f"/cases/{ref}")
     _follow(page, "Engagement")
-    expect(page.get_by_role("heading", level=2)).to_contain_text("Engagement log")
+    expect(page.locator("main").get_by_role("heading", level=2)).to_contain_text("Engagement log")
     _follow(page, "Record an attempt")
 
     expect(page.get_by_label("Keyboard Housing")).to_be_checked()  # the SPoC's own agency, involved

@@ -128,7 +128,7 @@ def test_a_coordinator_works_through_the_case_sections_by_keyboard(page, app):
     assert_accessible(page)
     tab_until(page, "el => el.tagName === 'A' && el.textContent.trim().startsWith('Review')")
     _press_and_wait(page, "Enter")
-    expect(page.get_by_role("heading", level=2)).to_have_text("Review a desired outcome")
+    expect(page.locator("main").get_by_role("heading", level=2)).to_have_text("Review a desired outcome")
     assert_accessible(page)
     tab_until(page, "el => el.type === 'radio' && el.name === 'review'")
     page.keyboard.press("Space")  # achieved

@@ -41,21 +41,28 @@ def test_a_coordinator_minutes_a_panel_and_the_chair_finalises_it_by_keyboard(pa
     page.goto(f"/meetings/{meeting_id}")
     assert_accessible(page)
 
-    # Attendance: Police attended, acknowledging the confidentiality statement.
+    # Attendance, every agency on one page: Police attended, acknowledging the confidentiality
+    # statement; first sent without who attended (an error on Police's row), then corrected.
     _follow(page, "Attendance")
-    _follow(page, "Record attendance for Police")
-    tab_until(page, "el => el.type === 'radio' && el.name === 'status'")
+    tab_until(page, f"el => el.type === 'radio' && el.name === 'status-{police_id}'", limit=200)
     page.keyboard.press("Space")  # the first: present
-    expect(page.get_by_label("Present")).to_be_checked()
-    tab_until(page, "el => el.name === 'attendee_name'")
-    page.keyboard.type("Pat Police, detective sergeant")
-    tab_until(page, "el => el.name === 'confidentiality_acknowledged'")
+    expect(page.locator(f"#status-{police_id}")).to_be_checked()
+    tab_until(page, f"el => el.name === 'confidentiality_acknowledged-{police_id}'")
     page.keyboard.press("Space")
-    _submit(page)
-    expect(page.locator(".govuk-notification-banner")).to_contain_text("Attendance recorded for Police.")
-    police_row = page.locator("tbody tr", has=page.locator("th", has_text="Police"))
-    expect(police_row).to_contain_text("Present")
-    expect(police_row).to_contain_text("Acknowledged")
+    _submit(page, "save_attendance")
+    expect(page.locator(".govuk-error-summary")).to_be_focused()
+    expect(page.locator(".govuk-error-summary")).to_contain_text("Enter who attended, or who deputised for the SPoC")
+    expect(page.locator(f"#status-{police_id}")).to_be_checked()  # kept
+    expect(page.locator(f"#confidentiality_acknowledged-{police_id}")).to_be_checked()
+    assert_accessible(page)
+    page.locator(".govuk-error-summary a").first.focus()
+    page.keyboard.press("Enter")  # to the field with the error
+    expect(page.locator(f"#attendee_name-{police_id}")).to_be_focused()
+    page.keyboard.type("Pat Police, detective sergeant")
+    _submit(page, "save_attendance")
+    expect(page.locator(".govuk-notification-banner")).to_contain_text("Attendance saved.")
+    expect(page.locator(f"#attendee_name-{police_id}")).to_have_value("Pat Police, detective sergeant")
+    expect(page.locator(f"#confidentiality_acknowledged-{police_id}")).to_be_checked()
     assert_accessible(page)
 
     # The minutes, and the case's item: notes first.

@@ -340,33 +340,28 @@ def test_a_coordinator_prepares_runs_and_minutes_a_panel_and_the_chair_prints_it
     # ---- 2. the panel -------------------------------------------------------------------------
     clock(w["starts"] + timedelta(seconds=1))
 
-    # Attendance: the police came and acknowledged the confidentiality statement.
+    # Attendance, every agency on one page and one post: the police came and acknowledged the
+    # confidentiality statement; housing sent apologies with a written update.
     _follow(page, "Attendance")
     expect(page.get_by_role("heading", level=1)).to_have_text("Attendance")
-    _follow(page, "Record attendance for Police Service")
-    _focus(page, "el => el.type === 'radio' && el.name === 'status'")
-    page.keyboard.press("Space")  # the first: present
-    expect(page.get_by_label("Present")).to_be_checked()
-    _type_into(page, "attendee_name", "Pat Police, detective sergeant")
-    _focus(page, "el => el.name === 'confidentiality_acknowledged'")
-    page.keyboard.press("Space")
-    expect(page.get_by_label("The attendee acknowledged the confidentiality statement")).to_be_checked()
-    _press_button(page, "Save attendance")
-    expect(_banner(page)).to_contain_text("Attendance recorded for Police Service.")
-    police_row = page.locator("tbody tr", has=page.locator("th", has_text="Police Service"))
-    expect(police_row).to_contain_text("Present")
-    expect(police_row).to_contain_text("Acknowledged")
-
-    # Housing sent apologies with a written update.
-    _follow(page, "Record attendance for Housing Trust")
-    _focus(page, "el => el.type === 'radio' && el.name === 'status'")
+    police, housing = w["police"], w["housing"]
+    _focus(page, f"el => el.type === 'radio' && el.name === 'status-{housing}'")
     page.keyboard.press("ArrowDown")  # present -> apologies with a written update
-    expect(page.get_by_label("Apologies, written update sent")).to_be_checked()
-    _type_into(page, "written_update", "The tenancy is secure; no arrears this month.")
+    expect(page.locator(f"#status-{housing}-2")).to_be_checked()
+    _type_into(page, f"written_update-{housing}", "The tenancy is secure; no arrears this month.")
+    _focus(page, f"el => el.type === 'radio' && el.name === 'status-{police}'")
+    page.keyboard.press("Space")  # the first: present
+    expect(page.locator(f"#status-{police}")).to_be_checked()
+    _type_into(page, f"attendee_name-{police}", "Pat Police, detective sergeant")
+    _focus(page, f"el => el.name === 'confidentiality_acknowledged-{police}'")
+    page.keyboard.press("Space")
+    expect(page.locator(f"#confidentiality_acknowledged-{police}")).to_be_checked()
     _press_button(page, "Save attendance")
-    expect(_banner(page)).to_contain_text("Attendance recorded for Housing Trust.")
-    housing_row = page.locator("tbody tr", has=page.locator("th", has_text="Housing Trust"))
-    expect(housing_row).to_contain_text("Apologies, written update sent")
+    expect(_banner(page)).to_contain_text("Attendance saved.")
+    expect(page.locator(f"#status-{police}")).to_be_checked()
+    expect(page.locator(f"#attendee_name-{police}")).to_have_value("Pat Police, detective sergeant")
+    expect(page.locator(f"#confidentiality_acknowledged-{police}")).to_be_checked()
+    expect(page.locator(f"#status-{housing}-2")).to_be_checked()
     expect(main).to_contain_text("The tenancy is secure; no arrears this month.")
 
     # The critical case's minutes: notes, then the risk decision.
@@ -461,7 +456,7 @@ def test_a_coordinator_prepares_runs_and_minutes_a_panel_and_the_chair_prints_it
     expect(main).to_contain_text("Scheduled; minutes final")
     _follow(page, "Print the agenda and case pack")
     expect(page.get_by_role("heading", level=1)).to_have_text("Monthly panel: agenda and case pack")
-    contents = page.locator("ol.contents").inner_text()
+    contents = page.locator(".contents").inner_text()  # the pack's contents list
     assert [contents.index(w[k]) for k in ("critical", "low", "high")] == sorted(
         contents.index(w[k]) for k in ("critical", "low", "high")), "the pack's cases are not in the agenda's order"
     _focus(page, f"el => el.tagName === 'A' && {_text_is('Download this pack as a PDF')}")
@@ -517,4 +512,5 @@ def test_a_coordinator_prepares_runs_and_minutes_a_panel_and_the_chair_prints_it
     assert panel.agenda_published_at is not None and panel.agenda_published_at < panel.starts_at
     finalised = db.session.scalars(sa.select(OutboxMessage.to_addr).where(
         OutboxMessage.subject.startswith("Panel minutes finalised"))).all()
-    assert sorted(finalised) == sorted([*w["spocs"], "coordinator@test.invalid"])
+    # every attendee with an account is told (issue 17): the SPoCs, the coordinator and the invited chair
+    assert sorted(finalised) == sorted([*w["spocs"], "chair@test.invalid", "coordinator@test.invalid"])

@@ -21,7 +21,7 @@ def _tab_to(page, name: str) -> None:
 
 
 def _save_and_continue(page) -> None:
-    tab_until(page, "el => el.type === 'submit'", limit=80)
+    tab_until(page, "el => el.type === 'submit' && el.closest('main')", limit=80)
     _press_and_wait(page)
 
 
@@ -177,7 +177,7 @@ def test_a_practitioner_refers_an_adult_by_keyboard_alone(page, app):
     # 16. Your details are filled in already; Shift+Tab back from the button to name the manager.
     _on_page(page, "Your details")
     expect(page.get_by_label("Your email address")).to_have_value("pat@police.test")
-    tab_until(page, "el => el.type === 'submit'")
+    tab_until(page, "el => el.type === 'submit' && el.closest('main')")
     page.keyboard.press("Shift+Tab")
     page.keyboard.type("Morgan Manager")
     _press_and_wait(page)  # Enter in a text input sends the form

@@ -65,14 +65,14 @@ def test_a_coordinator_triages_declines_and_promotes_by_keyboard(page, app):
     # Triage it: first with nothing chosen, then onto the next panel's agenda.
     _follow(page, "Triage this referral")
     assert_accessible(page)
-    tab_until(page, "el => el.type === 'submit'")
+    tab_until(page, "el => el.type === 'submit' && el.closest('main')")
     _press_and_wait(page, "Enter")
     expect(page.locator(".govuk-error-summary")).to_be_focused()
     expect(page.locator(".govuk-error-summary")).to_contain_text("Select what you want to do with this referral")
     assert_accessible(page)  # the triage form with errors
     tab_until(page, "el => el.type === 'radio'")
     page.keyboard.press("Space")  # the first: put it on the next panel's agenda
-    tab_until(page, "el => el.type === 'submit'")
+    tab_until(page, "el => el.type === 'submit' && el.closest('main')")
     _press_and_wait(page, "Enter")
     expect(page.locator(".govuk-notification-banner")).to_contain_text("is on the next panel’s agenda")
     assert_accessible(page)
@@ -91,7 +91,7 @@ def test_a_coordinator_triages_declines_and_promotes_by_keyboard(page, app):
     page.keyboard.press("Tab")
     page.keyboard.type("Housing options team")
     assert_accessible(page)
-    tab_until(page, "el => el.type === 'submit'")
+    tab_until(page, "el => el.type === 'submit' && el.closest('main')")
     _press_and_wait(page, "Enter")
     expect(page.locator(".govuk-notification-banner")).to_contain_text("has been declined")
     expect(page.locator("table[aria-labelledby=decisions]")).to_contain_text(

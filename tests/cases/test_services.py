@@ -64,7 +64,8 @@ def test_adding_an_agency_tells_its_acting_spoc_without_personal_data(db, coordi
     housing = factories.create_agency(code="housing-x")
     spoc = factories.create_user(role=Role.SPOC, agency=housing, email="spoc@test.invalid")
     deputy = factories.create_user(role=Role.SPOC, agency=housing, email="deputy@test.invalid")
-    housing.spoc, housing.deputy_spoc, housing.spoc_absent = spoc, deputy, True
+    housing.spoc, housing.deputy_spoc = spoc, deputy
+    factories.mark_spoc_absent(housing)
     services.add_agency(case, agency=housing, named_worker="Jo Worker", has_rapport=True, by=coordinator)
     [email] = _emails(db)
     assert email.to_addr == "deputy@test.invalid"  # the deputy acts while the SPoC is absent

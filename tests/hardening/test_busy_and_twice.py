@@ -6,12 +6,14 @@ saying why; and a lost race answered like a repeat, never the error page."""
 from __future__ import annotations
 
 import sqlite3
+from contextlib import contextmanager
 
 import pytest
 import sqlalchemy as sa
 
 from panel.actions import services as action_services
 from panel.main import health
+from panel.models import Escalation
 from tests.actions import pages_world
 from tests.conftest import csrf_token, page, post_form
 
@@ -86,3 +88,57 @@ def test_a_lost_race_to_a_unique_row_answers_like_a_repeat(client, login_as, db,
     response = client.post(url, data={"to": "chair", "reason": "x", "csrf_token": token}, follow_redirects=True)
     assert response.status_code == 200
     assert "That had already been saved" in page(response).get_text(" ")
+
+
+@contextmanager
+def _writer_holding_the_lock(app):
+    """Another writer, on its own connection, holding what the escalation needs and not letting go:
+    SQLite's single write lock, or on PostgreSQL the escalations table."""
+    uri = app.config["SQLALCHEMY_DATABASE_URI"]
+    if uri.startswith("sqlite"):
+        other = sqlite3.connect(uri.removeprefix("sqlite:///"), isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        finally:
+            other.rollback()
+            other.close()
+        return
+    engine = sa.create_engine(uri)
+    try:
+        with engine.connect() as other:
+            other.execute(sa.text("LOCK TABLE escalations IN EXCLUSIVE MODE"))
+            yield
+            other.rollback()
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.own_app
+@pytest.mark.real_commits
+@pytest.mark.parametrize("app_config", [{"DATABASE_BUSY_TIMEOUT": 1}])
+def test_a_database_really_held_by_another_writer_answers_the_busy_page_and_keeps_the_text(client, login_as, db,
+                                                                                           app, app_config):
+    world = pages_world.build()
+    db.session.commit()
+    login_as(world.user("coordinator"))
+    url = f"/actions/{world.action.id}/escalate"
+    token = csrf_token(client, url)
+    db.session.remove()  # this test's own connection holds nothing
+
+    with _writer_holding_the_lock(app):
+        response = client.post(url, data={"to": "chair", "reason": REASON, "csrf_token": token})
+
+        assert response.status_code == 503
+        soup = page(response)
+        assert soup.h1.get_text(strip=True) == "The service is busy"
+        form = soup.find("form")
+        hidden = {i["name"]: i["value"] for i in form.find_all("input", attrs={"type": "hidden"})}
+        assert hidden["reason"].replace("\r\n", "\n") == REASON and hidden["to"] == "chair"
+        monitor = app.test_client()  # a monitoring probe, signed in as nobody
+        report = monitor.get("/healthz")
+        assert report.status_code == 503 and report.get_json()["database"] == "busy"
+
+    again = client.post(url, data=hidden)  # the other writer has gone: the same form saves
+    assert again.status_code == 302
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Escalation)) == 1

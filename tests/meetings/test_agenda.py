@@ -342,9 +342,9 @@ def _outbox(db) -> list[OutboxMessage]:
 
 
 def test_publishing_emails_each_spoc_a_link_once(app, db, world):
-    world.police.spoc_absent = True
     deputy = factories.create_user(role="spoc", agency=world.police, email="deputy.police@test.invalid")
     world.police.deputy_spoc = deputy
+    factories.mark_spoc_absent(world.police)
     agenda.sync_agenda(world.meeting)
     db.session.commit()
 

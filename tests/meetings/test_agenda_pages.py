@@ -136,8 +136,12 @@ def test_the_coordinator_sees_the_agenda_built_and_the_controls(client, db, logi
     assert soup.h1.get_text(strip=True).startswith("Panel on ")
     assert "10am to 12:30pm (UK time)" in text
     headings = [h.get_text(strip=True) for h in soup.select("h3.govuk-heading-m")]
+    # every section keeps its number, an empty one says so (the numbers never skip: issue 15)
     assert headings == ["1. Welcome and confidentiality", "2. The last panel", "3. New referrals for decision",
-                        "4. Updates on open cases", "6. Escalations and long-running cases", "7. Any other business"]
+                        "4. Updates on open cases", "5. Cases proposed for closure",
+                        "6. Escalations and long-running cases", "7. Any other business"]
+    closures = soup.find("h3", string="5. Cases proposed for closure")
+    assert closures.find_next_sibling().get_text(strip=True) == "None this month."
     cases = [li for li in soup.select("li.panel-agenda__item") if li.h4.get_text(strip=True).startswith("Case ")]
     risks = [li.select_one(".govuk-tag").get_text(strip=True) for li in cases]
     assert risks == ["Critical", "High", "Medium", "Low"]

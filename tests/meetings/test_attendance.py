@@ -144,7 +144,7 @@ def test_the_deputy_sends_apologies_while_the_spoc_is_absent(upcoming):
     with pytest.raises(ServiceError):
         services.record_attendance(row, status=AttendanceStatus.APOLOGIES, by=deputy)  # the SPoC is not absent
 
-    w.police.spoc_absent = True
+    factories.mark_spoc_absent(w.police)
     services.record_attendance(row, status=AttendanceStatus.APOLOGIES, by=deputy)
 
     assert row.status == AttendanceStatus.APOLOGIES
@@ -217,10 +217,11 @@ def test_the_coordinator_sees_every_expected_agency(client, login_as, world):
 
     assert response.status_code == 200
     soup = page(response)
-    assert [th.get_text(strip=True) for th in soup.select("tbody th")] == ["Host Council", "Housing", "Police"]
+    assert [legend.get_text(strip=True) for legend in soup.select("form legend")] == ["Host Council", "Housing", "Police"]
     assert "acknowledge this statement" in soup.get_text()
-    links = [a["href"] for a in soup.select("tbody a")]
-    assert f"/meetings/{world.meeting.id}/attendance/{world.police.id}" in links
+    assert [i["value"] for i in soup.select(f"input[name=status-{world.police.id}]")] == [
+        "present", "apologies_with_update", "apologies", "absent"]
+    assert soup.select_one("form:has(legend)")["action"].endswith(f"/meetings/{world.meeting.id}/attendance")
     db.session.rollback()
     assert db.session.scalar(sa.select(sa.func.count()).select_from(AuditEvent).where(
         AuditEvent.action == AuditAction.VIEW, AuditEvent.object_type == "meeting",
@@ -239,9 +240,11 @@ def test_the_coordinator_records_attendance_on_a_page(client, login_as, world):
     db.session.rollback()
     row = _row(world.meeting, world.police)
     assert (row.status, row.attendee_name, row.confidentiality_acknowledged) == (AttendanceStatus.PRESENT, "Pat Police", True)
-    listing = page(client.get(f"/meetings/{world.meeting.id}/attendance")).get_text(" ", strip=True)
-    assert "Attendance recorded for Police." in listing
-    assert "Present" in listing and "Acknowledged" in listing
+    listing = page(client.get(f"/meetings/{world.meeting.id}/attendance"))
+    assert "Attendance recorded for Police." in listing.get_text(" ", strip=True)
+    assert listing.select_one(f"#status-{world.police.id}").has_attr("checked")  # present
+    assert listing.select_one(f"#attendee_name-{world.police.id}")["value"] == "Pat Police"
+    assert listing.select_one(f"#confidentiality_acknowledged-{world.police.id}").has_attr("checked")
 
 
 def test_an_agency_without_a_spoc_that_came_can_be_recorded(client, login_as, world):
@@ -391,3 +394,182 @@ def test_a_spoc_cannot_see_the_history(client, login_as, world):
     login_as(world.police_spoc)
 
     assert client.get("/meetings/attendance-history").status_code == 404
+
+
+# ---- every agency on one page, one post ----------------------------------------------------
+
+
+def _sheet(world, **rows) -> dict[str, str]:
+    """The attendance form's fields: rows by agency attribute name, each a dict of field -> value."""
+    data: dict[str, str] = {"save_attendance": "y"}
+    for agency_name, fields in rows.items():
+        agency_id = getattr(world, agency_name).id
+        data.update({f"{name}-{agency_id}": value for name, value in fields.items()})
+    return data
+
+
+def test_the_sheet_records_every_agency_with_one_service_call(world):
+    entries = {
+        world.police.id: services.AttendanceEntry("present", "Pat Police", "", "", True),
+        world.housing.id: services.AttendanceEntry("apologies_with_update", "", "", "Tenancy secure."),
+        world.host.id: services.AttendanceEntry("absent"),
+    }
+
+    changed, problems = services.record_attendance_sheet(world.meeting, entries, by=world.coordinator)
+
+    assert (changed, problems) == (3, {})
+    police, housing, host = (_row(world.meeting, a) for a in (world.police, world.housing, world.host))
+    assert (police.status, police.attendee_name, police.confidentiality_acknowledged) == (
+        AttendanceStatus.PRESENT, "Pat Police", True)
+    assert (housing.status, housing.written_update) == (AttendanceStatus.APOLOGIES_WITH_UPDATE, "Tenancy secure.")
+    assert host.status == AttendanceStatus.ABSENT
+    # sent again unchanged (a double submission): nothing is written again
+    assert services.record_attendance_sheet(world.meeting, entries, by=world.coordinator) == (0, {})
+
+
+def test_the_sheet_reports_each_rows_problem_against_its_own_field(world):
+    entries = {
+        world.police.id: services.AttendanceEntry("present"),
+        world.housing.id: services.AttendanceEntry("apologies_with_update"),
+        world.host.id: services.AttendanceEntry("bogus", attendee_name="Kept"),
+    }
+
+    changed, problems = services.record_attendance_sheet(world.meeting, entries, by=world.coordinator)
+
+    assert problems == {
+        f"attendee_name-{world.police.id}": "Enter who attended, or who deputised for the SPoC",
+        f"written_update-{world.housing.id}": "Enter the written update",
+        f"status-{world.host.id}": "Select whether the agency attended",
+    }
+
+
+def test_the_sheet_leaves_an_unanswered_agency_and_keeps_the_spocs_apologies(upcoming):
+    w = upcoming
+    services.record_attendance(services.attendance_row(w.meeting, w.housing), by=w.housing_spoc,
+                               status=AttendanceStatus.APOLOGIES_WITH_UPDATE, written_update="Sent by housing.")
+    housing = _row(w.meeting, w.housing)
+    sent = services.sheet_entry(housing)  # the form pre-filled from the apologies
+
+    changed, problems = services.record_attendance_sheet(
+        w.meeting, {w.housing.id: sent, w.police.id: services.AttendanceEntry()}, by=w.coordinator)
+
+    assert (changed, problems) == (0, {})
+    assert housing.recorded_by_id == w.housing_spoc.id  # not rewritten as the coordinator's
+    assert _row(w.meeting, w.police) is None  # no answer: nothing made
+
+
+def test_only_the_coordinator_records_the_sheet_and_not_once_finalised(world):
+    with pytest.raises(ServiceError):
+        services.record_attendance_sheet(world.meeting, {}, by=world.chair)
+    world.meeting.minutes_finalised_at = utcnow()
+    with pytest.raises(ServiceError):
+        services.record_attendance_sheet(world.meeting, {}, by=world.coordinator)
+
+
+def test_the_coordinator_saves_every_agency_with_one_post(client, login_as, world):
+    login_as(world.coordinator)
+    url = f"/meetings/{world.meeting.id}/attendance"
+
+    response = post_form(client, url, _sheet(
+        world, police={"status": "present", "attendee_name": "Pat Police", "deputised_by": "Dee Deputy",
+                       "confidentiality_acknowledged": "y"},
+        housing={"status": "apologies_with_update", "written_update": "Tenancy secure."},
+        host={"status": "absent"}))
+
+    assert response.status_code == 302 and response.headers["Location"].endswith(url)
+    db.session.rollback()
+    police, housing, host = (_row(world.meeting, a) for a in (world.police, world.housing, world.host))
+    assert (police.status, police.attendee_name, police.deputised_by, police.confidentiality_acknowledged) == (
+        AttendanceStatus.PRESENT, "Pat Police", "Dee Deputy", True)
+    assert (housing.status, housing.written_update) == (AttendanceStatus.APOLOGIES_WITH_UPDATE, "Tenancy secure.")
+    assert host.status == AttendanceStatus.ABSENT
+    shown = page(client.get(url))
+    assert "Attendance saved." in shown.get_text(" ", strip=True)
+    assert shown.select_one(f"#written_update-{world.housing.id}").get_text() == "Tenancy secure."
+
+
+def test_a_double_submitted_sheet_records_once(client, login_as, world):
+    login_as(world.coordinator)
+    url = f"/meetings/{world.meeting.id}/attendance"
+    data = _sheet(world, police={"status": "absent"})
+
+    post_form(client, url, data)
+    second = post_form(client, url, data, follow_redirects=True)
+
+    assert "nothing had changed" in page(second).get_text(" ", strip=True)
+    db.session.rollback()
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(AuditEvent).where(
+        AuditEvent.object_type == "attendance", AuditEvent.action == AuditAction.UPDATE)) == 1
+
+
+def test_a_bad_sheet_shows_each_rows_error_keeps_everything_typed_and_saves_nothing(client, login_as, world):
+    login_as(world.coordinator)
+    hostile = "<script>alert(1)</script>'; DROP TABLE attendance;--"
+
+    response = post_form(client, f"/meetings/{world.meeting.id}/attendance", _sheet(
+        world, police={"status": "present", "attendee_name": "A" * 121, "deputised_by": hostile},
+        housing={"status": "apologies_with_update"},
+        host={"status": "absent"}))
+
+    assert response.status_code == 200
+    # in the page's order (agencies by name): Housing, then Police
+    assert error_summary(response) == ["Enter the written update", "Who attended must be 120 characters or fewer"]
+    soup = page(response)
+    assert [a["href"] for a in soup.select(".govuk-error-summary a")] == [
+        f"#written_update-{world.housing.id}", f"#attendee_name-{world.police.id}"]
+    assert soup.select_one(f"#attendee_name-{world.police.id}")["value"] == "A" * 121
+    assert soup.select_one(f"#deputised_by-{world.police.id}")["value"] == hostile
+    assert soup.select_one(f"#status-{world.host.id}-4").has_attr("checked")  # absent, kept
+    assert soup.select_one(f"#attendee_name-{world.police.id}-error")
+    assert "<script>alert(1)" not in response.get_data(as_text=True)
+    db.session.rollback()
+    assert all(_row(world.meeting, a) is None for a in (world.police, world.housing, world.host))
+
+
+@pytest.mark.parametrize("who", ["chair", "spoc"])
+def test_only_the_coordinator_posts_the_sheet(client, login_as, world, who):
+    login_as(world.chair if who == "chair" else world.police_spoc)
+
+    response = post_form(client, f"/meetings/{world.meeting.id}/attendance", _sheet(world, police={"status": "absent"}),
+                         token_from="/account/password")
+
+    assert response.status_code == 404
+    db.session.rollback()
+    assert _row(world.meeting, world.police) is None
+
+
+def test_the_sheet_of_a_finalised_panel_is_refused(client, login_as, world):
+    login_as(world.coordinator)
+    url = f"/meetings/{world.meeting.id}/attendance"
+    token_page = page(client.get(url))
+    assert token_page.select_one("form:has(legend)")
+    world.meeting.minutes_finalised_at = utcnow()
+    db.session.commit()
+
+    shown = page(client.get(url))
+    response = post_form(client, url, _sheet(world, police={"status": "absent"}), token_from="/account/password")
+
+    assert not shown.select_one("form:has(legend)")
+    assert response.status_code == 302
+    db.session.rollback()
+    assert _row(world.meeting, world.police) is None
+
+
+def test_the_sheet_takes_the_same_queries_whatever_the_number_of_agencies(client, login_as, world, count_queries):
+    login_as(world.coordinator)
+    url = f"/meetings/{world.meeting.id}/attendance"
+
+    def measure() -> int:
+        client.get(url)
+        with count_queries() as counter:
+            assert client.get(url).status_code == 200
+        return counter.count
+
+    small = measure()
+    for _ in range(4):
+        agency = factories.create_agency()
+        agency.spoc = factories.create_user(role=Role.SPOC, agency=agency)
+        db.session.add(Attendance(meeting_id=world.meeting.id, agency_id=agency.id, status=AttendanceStatus.ABSENT))
+    db.session.commit()
+
+    assert measure() == small

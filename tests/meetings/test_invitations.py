@@ -287,7 +287,8 @@ def panel_people(app):
     spoc_a = factories.create_user(role=Role.SPOC, agency=a, email="spoc.a@alpha.test")
     spoc_b = factories.create_user(role=Role.SPOC, agency=b, email="spoc.b@beta.test")
     deputy_b = factories.create_user(role=Role.SPOC, agency=b, email="deputy.b@beta.test")
-    a.spoc, b.spoc, b.deputy_spoc, b.spoc_absent = spoc_a, spoc_b, deputy_b, True
+    a.spoc, b.spoc, b.deputy_spoc = spoc_a, spoc_b, deputy_b
+    factories.mark_spoc_absent(b)
     factories.create_user(role=Role.CHAIR, email="chair@council.test")
     factories.create_user(role=Role.COORDINATOR, email="coord@council.test")
     factories.create_user(role=Role.COORDINATOR, email="gone@council.test", active=False)

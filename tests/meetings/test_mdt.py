@@ -499,7 +499,8 @@ def test_the_people_to_invite_are_the_acting_spocs_and_named_workers(world):
     assert labels == ["Hana Housing, SPoC, Housing", "Pat Police, SPoC, Police", "Wyn Worker, named worker, Police"]
 
     deputy = factories.create_user(role=Role.SPOC, agency=world["housing"], name="Dee Deputy")
-    world["housing"].deputy_spoc, world["housing"].spoc_absent = deputy, True
+    world["housing"].deputy_spoc = deputy
+    factories.mark_spoc_absent(world["housing"])
     world["worker"].active = False
     db.session.flush()
     labels = [i.label for i in mdt.invitable_users(world["case"])]

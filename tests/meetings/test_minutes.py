@@ -27,6 +27,7 @@ from panel.models import (
     Case,
     CaseEvent,
     CaseStatus,
+    MeetingAttendee,
     MinutesAmendment,
     OutboxMessage,
     OutcomeReview,
@@ -332,9 +333,32 @@ def test_finalising_emails_a_link_and_the_date_only(world):
             assert secret not in text, secret
 
 
+def test_finalising_tells_every_attendee_with_an_account_but_not_externals(world):
+    worker = factories.create_user(role=Role.PRACTITIONER, agency=world.housing, email="named.worker@test.invalid")
+    left = factories.create_user(role=Role.PRACTITIONER, agency=world.police, email="left.worker@test.invalid")
+    left.active = False
+    db.session.add_all([
+        MeetingAttendee(meeting_id=world.meeting.id, user_id=worker.id, name=worker.name, email=worker.email),
+        MeetingAttendee(meeting_id=world.meeting.id, user_id=left.id, name=left.name, email=left.email),
+        MeetingAttendee(meeting_id=world.meeting.id, name="Dr Ash Example", email="gp@surgery.invalid"),
+        MeetingAttendee(meeting_id=world.meeting.id, user_id=world.chair.id, name="Chair", email=world.chair.email,
+                        removed_at=utcnow()),
+    ])
+    db.session.query(OutboxMessage).delete()
+
+    services.finalise(world.meeting, by=world.chair)
+
+    messages = db.session.scalars(sa.select(OutboxMessage).order_by(OutboxMessage.to_addr)).all()
+    assert [m.to_addr for m in messages] == ["coordinator@test.invalid", "housing.spoc@test.invalid",
+                                            "named.worker@test.invalid", "police.spoc@test.invalid"]
+    for message in messages:  # a link, nothing else
+        assert re.findall(r"https?://\S+", message.body_text) == [f"http://localhost/meetings/{world.meeting.id}/minutes"]
+
+
 def test_the_deputy_gets_the_email_while_the_spoc_is_absent(world):
     deputy = factories.create_user(role=Role.SPOC, agency=world.police, email="police.deputy@test.invalid")
-    world.police.deputy_spoc, world.police.spoc_absent = deputy, True
+    world.police.deputy_spoc = deputy
+    factories.mark_spoc_absent(world.police)
 
     services.finalise(world.meeting, by=world.chair)
 

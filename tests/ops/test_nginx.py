@@ -77,6 +77,7 @@ class Stack:
         self.env = {k: v for k, v in os.environ.items() if not k.startswith(("PANEL_", "GUNICORN", "DATABASE"))}
         self.env.update({  # the keys of deploy/panel.env.example
             "PANEL_ENV": "production", "SECRET_KEY": "k" * 20 + os.urandom(16).hex(),
+            "AUDIT_KEY": "a" * 20 + os.urandom(16).hex(),
             "DATABASE_URL": database_url, "PUBLIC_URL": self.base, "LOG_FORMAT": "json",
             "MAIL_SERVER": "", "MAIL_FROM": "Panel <panel@council.gov.uk>",
             "PANEL_INSTANCE_PATH": str(tmp / "instance"), "PATH": f"{BIN}:{os.environ.get('PATH', '')}",

@@ -689,7 +689,7 @@ def test_an_agency_without_a_current_isa_cannot_start_a_referral(client, login_a
 
     text = page(response).get_text(" ", strip=True)
     assert "past its review date" in text
-    assert page(response).select_one("form button") is None
+    assert page(response).select_one("main form button") is None  # the header's search box aside
     token = csrf_token(client, "/account/password")
     response = client.post("/referrals/new", data={"csrf_token": token})
     assert response.status_code == 200
@@ -716,7 +716,7 @@ def test_info_requested_referral_is_edited_and_resubmitted(client, practitioner,
     assert check.status_code == 200
     banner = page(check).select_one(".govuk-notification-banner").get_text(" ", strip=True)
     assert "Please add the <b>GP</b> risk assessment." in banner
-    assert page(check).select_one("form button").get_text(strip=True) == "Resubmit referral"
+    assert page(check).select_one("main form button").get_text(strip=True) == "Resubmit referral"
 
     response = answer(client, referral_id, "risk", {"risk_level": "high", "risk_summary": "Risks",
                                                     "risk_assessment": "GP assessment: high"}, returning=True)

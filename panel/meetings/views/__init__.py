@@ -8,3 +8,4 @@ bp = Blueprint("meetings", "panel.meetings", url_prefix="/meetings")
 from panel.meetings.views import agenda_views, minutes_views  # noqa: E402,F401
 from panel.meetings.views import invite_views  # noqa: E402,F401
 from panel.meetings.views import mdt_views  # noqa: E402,F401
+from panel.meetings.views import reply_views  # noqa: E402,F401

@@ -33,8 +33,9 @@ from panel.auth.policy import (
 )
 from panel.extensions import db
 from panel.forms.errors import ServiceError, show_service_error
+from panel.forms.text import one_line
 from panel.dates import LONDON, govuk_date, govuk_datetime, london_today
-from panel.meetings import agenda, panels, schedule
+from panel.meetings import agenda, pack, panels, schedule
 from panel.meetings.agenda_forms import (
     AddItemForm,
     ButtonForm,
@@ -43,6 +44,7 @@ from panel.meetings.agenda_forms import (
     PanelPlaceForm,
     TimeBoxForm,
 )
+from panel.meetings.minutes_forms import SheetErrors
 from panel.meetings.pdf import pdf_response
 from panel.meetings.views import bp
 from panel.models import (
@@ -166,9 +168,9 @@ def create_panels():
 # ---- the meeting page -----------------------------------------------------------------------
 
 
-def _agenda_context(meeting: Meeting, user: User) -> dict[str, Any]:
+def _agenda_context(meeting: Meeting, user: User, view: agenda.AgendaView | None = None) -> dict[str, Any]:
     today = london_today()
-    view = agenda.agenda_view(meeting, today)
+    view = view or agenda.agenda_view(meeting, today)
     access = _access(user)
     return {
         "meeting": meeting, "view": view, "today": today, "access": access,
@@ -297,6 +299,35 @@ def time_box(meeting_id: int, item_id: int):
     return render_template("meetings/time_box.html", meeting=meeting, item=item, label=_item_label(item), form=form)
 
 
+@bp.route("/<int:meeting_id>/time-boxes", methods=["GET", "POST"])
+def time_boxes(meeting_id: int):
+    """Every item's time box on one form, saved by one post."""
+    meeting = _meeting(meeting_id)
+    _back_if_not_preparable(meeting)
+    form = ButtonForm()
+    sent: dict[int, str] = {}
+    problems: dict[int, str] = {}
+    if request.method == "POST":
+        view = agenda.time_box_view(meeting)
+        sent = {item.id: one_line(request.form.get(f"minutes-{item.id}")) for item in view.items
+                if f"minutes-{item.id}" in request.form}
+        if form.validate_on_submit():
+            changed, problems = agenda.set_time_boxes(meeting, sent, by=_me())
+            if not problems:
+                db.session.commit()
+                flash(f"{changed} time box{'es' if changed != 1 else ''} changed." if changed
+                      else "The time boxes were already as sent.", "success" if changed else "info")
+                return redirect(url_for("meetings.view_meeting", meeting_id=meeting.id, _anchor="agenda"))
+            db.session.rollback()
+        else:
+            flash("The form had expired, so nothing was saved. Check the time boxes and save them again.", "info")
+    view = agenda.time_box_view(meeting)
+    errors = SheetErrors({f"minutes-{item_id}": message for item_id, message in problems.items()})
+    return render_template("meetings/time_boxes.html", meeting=meeting, view=view, sheet=form,
+                           sent=sent, problems=problems, labels={i.id: _item_label(i) for i in view.items},
+                           numbers=view.item_numbers(), form=errors if problems else None)
+
+
 @bp.route("/<int:meeting_id>/publish", methods=["POST"])
 def publish_agenda(meeting_id: int):
     meeting = _meeting(meeting_id)
@@ -310,6 +341,11 @@ def publish_agenda(meeting_id: int):
         return back
     again = request.form.get("again") == "yes"
     agenda.sync_agenda(meeting, by=_me())
+    over = agenda.over_time_unseen(meeting, request.form.get("over_time_seen", ""))
+    if over:
+        db.session.commit()  # the sync, if anything changed
+        flash(over, "info")
+        return back
     told = panels.publish_agenda(meeting, by=_me(), again=again)
     if told is None:
         db.session.commit()  # the sync, if anything changed
@@ -395,10 +431,15 @@ def cancel_panel(meeting_id: int):
 
 
 def _pack_html(meeting: Meeting, *, for_pdf: bool) -> str:
-    context = _agenda_context(meeting, _me())
+    """The chair's pack (panel.meetings.pack) as HTML: the print view, and the PDF's source."""
+    user = _me()
+    chairs = pack.chairs_pack(meeting, user, today=london_today())
+    context = _agenda_context(meeting, user, view=chairs.view)
     access = context["access"]
-    pack = [section for section in context["view"].case_sections() if access(section.case.id) == "full"]
-    return render_template("meetings/print_agenda.html", **context, pack=pack, for_pdf=for_pdf)
+    cases = [section for section in chairs.view.case_sections() if access(section.case.id) == "full"]
+    escalations = [e for e in chairs.escalations if access(e.action.case_id) == "full"]
+    return render_template("meetings/print_agenda.html", **context, chairs=chairs, pack=cases,
+                           escalations=escalations, for_pdf=for_pdf)
 
 
 @bp.route("/<int:meeting_id>/agenda")
@@ -406,6 +447,20 @@ def print_agenda(meeting_id: int):
     meeting = _meeting(meeting_id)
     audit.record(AuditAction.VIEW, "meeting", meeting.id, summary={"page": "print"})
     html = _pack_html(meeting, for_pdf=False)
+    db.session.commit()
+    return html
+
+
+@bp.route("/<int:meeting_id>/agenda/agency")
+def agency_agenda(meeting_id: int):
+    """A SPoC's agenda to print: every item with its timings, cases their agency is in with
+    their open actions, the others in the restricted form (as on the meeting page), and no
+    referral's details but their own agency's initials. The chair's pack is not theirs."""
+    user = _me()
+    meeting = _meeting(meeting_id)
+    audit.record(AuditAction.VIEW, "meeting", meeting.id, summary={"page": "agency_agenda"})
+    html = render_template("meetings/agency_agenda.html", **_agenda_context(meeting, user), editable=False,
+                           operations=False, can_move=None, agency=user.agency)
     db.session.commit()
     return html
 

@@ -1,5 +1,6 @@
 """A meeting's calendar invitation: the download, sending a panel's invitations, and recording
-attendees' replies (the app does not read the organiser's mailbox, so replies are recorded here).
+attendees' replies by hand (replies also come by themselves: the links in the invitation email,
+panel.meetings.views.reply_views, and calendars' REPLYs read from the mailbox, panel.meetings.mailbox).
 
 Who may download /meetings/<id>/invite.ics: coordinators and chairs; anyone on the meeting's
 list; for a case MDT, whoever sees the full case record. Anyone else gets 404. Every download

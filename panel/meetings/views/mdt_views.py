@@ -214,6 +214,8 @@ def _save_replies(meeting: Meeting, current: list[MeetingAttendee], replies: Any
         with db.session.begin_nested():
             for attendee in current:
                 response = AttendeeResponse(getattr(replies, f"reply_{attendee.id}").data)
+                if request.form.get(f"shown_{attendee.id}") == response.value:
+                    continue  # left as the page showed it: a reply that came in since is kept
                 changed += mdt.record_response(meeting, attendee, response, by=user, now=now)
     except ServiceError as problem:
         db.session.commit()  # the audited view

@@ -28,15 +28,17 @@ from panel.cases.services import closure_check
 from panel.dates import london_today
 from panel.extensions import db
 from panel.forms.errors import ServiceError, show_service_error
+from panel.forms.text import multiline, one_line
 from panel.meetings import minutes as services
-from panel.meetings.agenda import sync_agenda
 from panel.meetings.minutes_forms import (
     APPROVE,
     AmendForm,
     AttendanceForm,
+    AttendanceSheetForm,
     ClosureDecisionForm,
     FinaliseForm,
     NotesForm,
+    SheetErrors,
     last_actions_form,
 )
 from panel.meetings.pdf import pdf_response
@@ -123,18 +125,65 @@ def _refused_change(meeting: Meeting, endpoint: str, **values: Any):
 
 @bp.route("/<int:meeting_id>/attendance")
 def attendance(meeting_id: int):
-    user = _me()
     meeting = _panel(meeting_id)
-    services.ensure_attendance_rows(meeting, by=user)
-    rows = services.attendance_rows(meeting)
+    return _attendance_page(meeting, _me())
+
+
+def _attendance_page(meeting: Meeting, user: User, sent: dict[int, services.AttendanceEntry] | None = None,
+                     problems: dict[str, str] | None = None):
+    """The attendance of every expected agency: for the coordinator of an open panel, one form
+    (pre-filled from what is recorded, or from what was sent when it had problems)."""
+    rows = services.attendance_rows(meeting)  # "Not recorded" for an expected agency without a row
     spoc = user.role == Role.SPOC
     if spoc:  # their own agency's row only
         rows = [row for row in rows if row.agency_id == user.agency_id]
-    return _render("meetings/attendance.html", meeting, "attendance", rows=rows, spoc=spoc,
-                   can_record=user.role == Role.COORDINATOR and not _closed_message(meeting),
+    can_record = user.role == Role.COORDINATOR and not _closed_message(meeting)
+    entries = {row.agency_id: (sent or {}).get(row.agency_id) or services.sheet_entry(row) for row in rows}
+    return _render("meetings/attendance.html", meeting, "attendance", SheetErrors(problems or {}),
+                   rows=rows, spoc=spoc, can_record=can_record, entries=entries, problems=problems or {},
+                   sheet=AttendanceSheetForm(formdata=None) if can_record else None,
+                   statuses=list(AttendanceStatus),
                    spoc_may_send=spoc and services.can_send_apologies(user, user.agency_id, meeting),
                    acting_spoc=spoc and acts_as_spoc(user), closed_message=_closed_message(meeting),
                    statement=current_app.config["PANEL_CONFIDENTIALITY_STATEMENT"])
+
+
+def _sheet_entries(agency_ids: list[int]) -> dict[int, services.AttendanceEntry]:
+    """The attendance sheet's rows as sent, cleaned of control characters (the service checks them)."""
+    form = request.form
+    return {agency_id: services.AttendanceEntry(
+        status=one_line(form.get(f"status-{agency_id}")),
+        attendee_name=one_line(form.get(f"attendee_name-{agency_id}")),
+        deputised_by=one_line(form.get(f"deputised_by-{agency_id}")),
+        written_update=multiline(form.get(f"written_update-{agency_id}")),
+        confidentiality_acknowledged=form.get(f"confidentiality_acknowledged-{agency_id}") == "y",
+    ) for agency_id in agency_ids}
+
+
+@bp.route("/<int:meeting_id>/attendance", methods=["POST"])
+def save_attendance(meeting_id: int):
+    """The coordinator records every expected agency's attendance with one post."""
+    user = _me()
+    meeting = _panel(meeting_id)
+    if _closed_message(meeting):
+        return _refused_change(meeting, "meetings.attendance")
+    agency_ids = [row.agency_id for row in services.attendance_rows(meeting)]
+    sent = _sheet_entries(agency_ids)
+    if not AttendanceSheetForm().validate_on_submit():  # the CSRF token only
+        flash("The form had expired, so nothing was saved. Check the attendance and save it again.", "info")
+        return _attendance_page(meeting, user, sent)
+    try:
+        changed, problems = services.record_attendance_sheet(meeting, sent, by=user)
+    except ServiceError as problem:
+        db.session.rollback()
+        flash(problem.message, "info")
+        return redirect(url_for("meetings.attendance", meeting_id=meeting.id))
+    if problems:
+        db.session.rollback()
+        return _attendance_page(meeting, user, sent, problems)
+    db.session.commit()
+    flash("Attendance saved." if changed else "Attendance saved: nothing had changed.", "success")
+    return redirect(url_for("meetings.attendance", meeting_id=meeting.id))
 
 
 def _attendance_form_data(row: Attendance | None, statuses) -> dict[str, Any]:
@@ -248,12 +297,12 @@ def minutes(meeting_id: int):
                            isa_message=isa_block_reason(user.agency, london_today()))
         if not meeting.finalised:
             return _render("meetings/minutes.html", meeting, "minutes", view=None, not_yet=True)
-    elif user.role == Role.COORDINATOR and not meeting.finalised and not meeting.cancelled and not meeting.items:
-        sync_agenda(meeting, by=user)  # minutes opened before the agenda was
-    if user.role in OPERATIONS:
-        services.ensure_attendance_rows(meeting, by=user)  # every expected agency, "Not recorded" until it is
     view = services.minutes_view(meeting, user)
+    # Minutes opened before the agenda was built: a GET builds nothing, the page offers the button.
+    agenda_missing = (user.role == Role.COORDINATOR and not meeting.finalised and not meeting.cancelled
+                      and not meeting.items)
     return _render("meetings/minutes.html", meeting, "minutes", view=view, not_yet=False,
+                   agenda_missing=agenda_missing,
                    operations=user.role in OPERATIONS, coordinator=user.role == Role.COORDINATOR,
                    chair=user.role == Role.CHAIR, closed_message=_closed_message(meeting),
                    statement=current_app.config["PANEL_CONFIDENTIALITY_STATEMENT"])

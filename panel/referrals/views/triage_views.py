@@ -3,6 +3,7 @@ withdrawal, linking to an earlier person, and the waiting list with promotion.""
 
 from __future__ import annotations
 
+from datetime import date, time, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -17,15 +18,20 @@ from panel.forms.errors import ServiceError, show_service_error
 from panel.models import (
     NEED_LABELS,
     OPEN_REFERRAL_STATUSES,
+    AgendaItem,
     Agency,
     AuditAction,
     Case,
     Involvement,
+    Meeting,
+    MeetingKind,
+    MeetingStatus,
     Referral,
     ReferralDecision,
     ReferralStatus,
     Role,
     User,
+    utcnow,
 )
 from panel.referrals import linking, matching, services
 from panel.referrals.panel_for import panel_for, panel_words, triage_hint
@@ -47,9 +53,10 @@ from panel.referrals.triage_forms import (
     link_person_form,
     shown,
 )
-from panel.dates import london_today
+from panel.dates import london_to_utc, london_today
 
 PAGE_SIZE = 50
+PANEL_CHOICES = 40  # the panels offered in the list's filter, newest first
 # A referral can be linked to an earlier person until the panel has decided it.
 LINKABLE = (*OPEN_REFERRAL_STATUSES, ReferralStatus.WAITING)
 ALREADY = {
@@ -105,23 +112,46 @@ def _scope(user: User) -> list[sa.ColumnElement[bool]]:
     return where
 
 
+def _filter_panels() -> list[Meeting]:
+    """The panels a referral list can be filtered by: held, and the next few (one query)."""
+    return list(db.session.scalars(
+        sa.select(Meeting).where(Meeting.kind == MeetingKind.PANEL, Meeting.status != MeetingStatus.CANCELLED,
+                                 Meeting.starts_at < utcnow() + timedelta(days=100))
+        .order_by(Meeting.starts_at.desc()).limit(PANEL_CHOICES)))
+
+
+def _filtered(chosen: dict[str, Any]) -> list[sa.ColumnElement[bool]]:
+    """Conditions for the filters chosen: a panel means on its agenda (kept in step with the data
+    by the agenda-sync job until the panel is held, then as it was); dates are London days."""
+    where: list[sa.ColumnElement[bool]] = []
+    if "status" in chosen:
+        where.append(Referral.status == chosen["status"])
+    if "agency" in chosen:
+        where.append(Referral.referring_agency_id == chosen["agency"])
+    if "panel" in chosen:
+        where.append(Referral.id.in_(sa.select(AgendaItem.referral_id).where(
+            AgendaItem.meeting_id == chosen["panel"], AgendaItem.referral_id.is_not(None))))
+    if "from" in chosen:
+        where.append(Referral.submitted_at >= london_to_utc(chosen["from"], time(0)))
+    if "to" in chosen and chosen["to"] < date.max:
+        where.append(Referral.submitted_at < london_to_utc(chosen["to"] + timedelta(days=1), time(0)))
+    return where
+
+
 @bp.route("")
 def list_referrals():
     user = _user()
     isa_message = _isa_message(user)
     operations = user.role in policy.OPERATIONS
     agencies = list(db.session.execute(sa.select(Agency).order_by(Agency.name)).scalars()) if operations else None
-    form = ReferralFilterForm(formdata=request.args, agencies=agencies)
+    form = ReferralFilterForm(formdata=request.args, agencies=agencies, panels=_filter_panels())
+    chosen = form.chosen()
     filters = form.filters()
     referrals: list[Referral] = []
     total = page = 0
     pages = 1
     if isa_message is None:
-        where = _scope(user)
-        if "status" in filters:
-            where.append(Referral.status == ReferralStatus(filters["status"]))
-        if "agency" in filters:
-            where.append(Referral.referring_agency_id == int(filters["agency"]))
+        where = _scope(user) + _filtered(chosen)
         total = db.session.execute(sa.select(sa.func.count(Referral.id)).where(*where)).scalar_one()
         pages = max(1, -(-total // PAGE_SIZE))
         page = paging.page_number(pages)
@@ -132,7 +162,7 @@ def list_referrals():
             .limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)
         ).scalars())
     return render_template(
-        "referrals/list_referrals.html", form=None, filters=form, referrals=referrals, total=total,
+        "referrals/list_referrals.html", form=form if form.errors else None, filters=form, referrals=referrals, total=total,
         first=(page - 1) * PAGE_SIZE + 1, pages=pages, pagination=paging.pagination("referrals.list_referrals", page, pages, label="Referral list pages", **filters),
         filtered=bool(filters), isa_message=isa_message, operations=operations)
 

@@ -1,7 +1,93 @@
-"""Pages: board (under /reports)."""
+"""Pages: the Board's reports (under /reports): the page for a period, every table as a CSV
+file, and the report pack as an A4 PDF for the Board's papers. Board members, chairs and
+coordinators (policy.ACCESS); every view and export is audited (panel.reports.pack.open_report).
+
+The period comes from the stable address, /reports?from=YYYY-MM-DD&to=YYYY-MM-DD (the form's
+day, month and year boxes are sent on to that address); with neither, the last complete quarter.
+"""
 
 from __future__ import annotations
 
-from flask import Blueprint
+import io
+
+from flask import Blueprint, Response, redirect, render_template, request, url_for
+from werkzeug.datastructures import MultiDict
+
+from panel import csvsafe
+from panel.dates import london_today
+from panel.extensions import db
+from panel.meetings.pdf import pdf_response
+from panel.models import utcnow
+from panel.reports import charts, pack, periods
+from panel.reports.board_forms import PeriodForm
+from panel.reports.periods import Period
 
 bp = Blueprint("reports", "panel.reports", url_prefix="/reports")
+
+
+def _period(endpoint: str) -> tuple[PeriodForm, Period | None, Response | None]:
+    """The form, and the period asked for (or the default); a redirect to the stable address
+    when the dates came as boxes; no period when they are wrong (the form says why)."""
+    today = london_today()
+    args = request.args
+    if "from" not in args and "to" not in args:
+        period = periods.default(today)
+        return PeriodForm(MultiDict(period.query()), today=today), period, None
+    form = PeriodForm(args, today=today)
+    if not form.validate():
+        return form, None, None
+    period = form.period()
+    if args.getlist("from") != [period.start.isoformat()] or args.getlist("to") != [period.end.isoformat()] \
+            or len(args) != 2:
+        return form, period, redirect(url_for(endpoint, **period.query()))
+    return form, period, None
+
+
+@bp.route("")
+def board_reports():
+    form, period, moved = _period("reports.board_reports")
+    if moved is not None:
+        return moved
+    today = london_today()
+    report = pack.open_report(period, output="page") if period is not None else None
+    html = render_template("reports/board.html", form=form, report=report, period=period,
+                           presets=periods.presets(today),
+                           charts=charts.for_report(report) if report is not None else {})
+    db.session.commit()
+    return html
+
+
+@bp.route("/export.csv")
+def export_csv():
+    """Every table of the period, as protected on the page, with the marking on the first line."""
+    form, period, moved = _period("reports.export_csv")
+    if moved is not None:
+        return moved
+    if period is None:  # the page says what is wrong with the dates
+        return redirect(f"{url_for('reports.board_reports')}?{request.query_string.decode('ascii', 'replace')}")
+    report = pack.open_report(period, output="csv")
+    buffer = io.StringIO()
+    buffer.write(csvsafe.BOM)
+    writer = csvsafe.writer(buffer)
+    for row in pack.csv_rows(report):
+        writer.writerow([csvsafe.formula_safe(cell) for cell in row])
+    db.session.commit()
+    return Response(buffer.getvalue(), mimetype="text/csv",
+                    headers={"Content-Disposition": csvsafe.disposition(f"board-reports-{period.slug()}",
+                                                                        london_today())})
+
+
+@bp.route("/pack.pdf")
+def report_pack():
+    """The report pack for the Board's papers: A4, OFFICIAL-SENSITIVE on every page, tagged."""
+    form, period, moved = _period("reports.report_pack")
+    if moved is not None:
+        return moved
+    if period is None:  # the page says what is wrong with the dates
+        return redirect(f"{url_for('reports.board_reports')}?{request.query_string.decode('ascii', 'replace')}")
+    report = pack.open_report(period, output="pdf")
+    html = render_template("reports/board_pack.html", report=report, period=period, charts=charts.for_report(report),
+                           printed_at=utcnow())
+    response = pdf_response(html, f"board-reports-{period.slug()}.pdf")
+    db.session.commit()
+    return response

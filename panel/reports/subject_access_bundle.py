@@ -1,0 +1,565 @@
+"""Everything the service holds about one person, gathered for a subject-access request.
+
+`gather(person_id, now=...)` reads the database and writes nothing. It returns the bundle as
+plain, JSON-ready data (the release's PDF and JSON file are both drawn from it, so they hold the
+same content): sections with plain-English headings, each a list of entries, each a list of
+fields. A field the coordinator must review for third-party information (free text) carries a
+`key`, "<kind>:<id>:<field>" (ids and field names only), by which it is withheld.
+
+What it holds: the person record; every referral (with the details as the referrer gave them,
+the agencies named, and every decision on it); every case (its record, agencies, risk history,
+staff-safety warnings, engagement log, insight versions, outcomes, chronology); every action on
+their cases with its updates and escalations; the meetings where they were an agenda item, with
+THEIR item's minutes only (from the finalised record where there is one), never another
+person's; and the audit trail's entries about their person record, referrals, cases, actions
+and subject-access requests (who looked at or changed them, and when).
+
+A fixed number of queries whatever the amount of data (lists are read with subqueries on the
+person, never one query per row).
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import joinedload, selectinload
+
+from panel.cases.services import INSIGHT_QUESTIONS
+from panel.dates import govuk_date, govuk_datetime
+from panel.extensions import db
+from panel.meetings.record import item_title
+from panel.models import (
+    Action,
+    ActionUpdate,
+    Agency,
+    AgendaItem,
+    AuditAction,
+    AuditEvent,
+    Case,
+    CaseEvent,
+    EngagementAttempt,
+    Escalation,
+    InsightVersion,
+    Involvement,
+    Meeting,
+    MeetingKind,
+    MeetingStatus,
+    MinutesAmendment,
+    MinutesSnapshot,
+    Need,
+    Person,
+    PersonalOutcome,
+    Referral,
+    ReferralDecision,
+    ReferralStatus,
+    RiskChange,
+    StaffSafetyFlag,
+    SubjectAccessRequest,
+    User,
+)
+from panel.referrals.linking import PERSON_LABELS
+
+VERSION = 1
+TITLE = "Information we hold about you"
+
+AUDIT_WORDS = {
+    AuditAction.VIEW: "Looked at it",
+    AuditAction.CREATE: "Created it",
+    AuditAction.UPDATE: "Changed it",
+    AuditAction.DELETE: "Deleted it",
+    AuditAction.EXPORT: "Printed or downloaded it",
+    AuditAction.DENIED: "Asked to see it and was refused",
+}
+
+
+# ---- building blocks ------------------------------------------------------------------------
+
+
+def _field(name: str, label: str, value: Any, key: str = "") -> dict[str, str] | None:
+    """One labelled value as text; None when there is nothing to show."""
+    if value is None or value == "" or value == []:
+        return None
+    if isinstance(value, bool):
+        text = "Yes" if value else "No"
+    elif isinstance(value, datetime):
+        text = govuk_datetime(value)
+    elif isinstance(value, date):
+        text = govuk_date(value)
+    elif isinstance(value, (list, tuple)):
+        text = "\n".join(str(v) for v in value if v)
+    else:
+        text = str(value)
+    out = {"name": name, "label": label, "value": text}
+    if key:
+        out["key"] = key
+    return out
+
+
+def _text(kind: str, row_id: int, name: str, label: str, value: Any) -> dict[str, str] | None:
+    """Free text written by staff or others: listed for the coordinator to review."""
+    return _field(name, label, value, key=f"{kind}:{row_id}:{name}")
+
+
+def _entry(heading: str, when: date | datetime | None, *fields: dict | None) -> dict[str, Any]:
+    return {"heading": heading, "date": when.isoformat() if when is not None else None,
+            "fields": [f for f in fields if f is not None]}
+
+
+def _section(key: str, heading: str, intro: str, empty: str, entries: list[dict], *,
+             layout: str = "entries") -> dict[str, Any]:
+    """A section; a "table" one also names its columns (every field any entry has, in order)."""
+    section = {"key": key, "heading": heading, "intro": intro, "empty": empty, "layout": layout, "entries": entries}
+    if layout == "table":
+        columns: dict[str, str] = {}
+        for entry in entries:
+            for item in entry["fields"]:
+                columns.setdefault(item["name"], item["label"])
+        section["columns"] = [{"name": name, "label": label} for name, label in columns.items()]
+    return section
+
+
+def _name(user: User | None) -> str:
+    return user.name if user is not None else ""
+
+
+def _nhs(number: str) -> str:
+    return f"{number[:3]} {number[3:6]} {number[6:]}" if len(number) == 10 else number
+
+
+def _need(value: str) -> str:
+    try:
+        return Need(value).label
+    except ValueError:
+        return value
+
+
+def _agencies(involvements: list[Involvement]) -> list[str]:
+    out = []
+    for inv in involvements:
+        extra = [f"named worker: {inv.named_worker}" if inv.named_worker else "",
+                 "has a good relationship with you" if inv.has_rapport else ""]
+        extra = [e for e in extra if e]
+        out.append(inv.agency.name + (f" ({'; '.join(extra)})" if extra else ""))
+    return out
+
+
+def _person_fields(person: Person) -> list[dict | None]:
+    values = {name: getattr(person, name) for name in PERSON_LABELS}
+    values["nhs_number"] = _nhs(person.nhs_number or "")
+    return [_field(name, label, values[name]) for name, label in PERSON_LABELS.items()]
+
+
+# ---- reading ------------------------------------------------------------------------------------
+
+
+def _read(person_id: int) -> dict[str, Any]:
+    """Every row the bundle needs: one query per kind of record."""
+    s = db.session
+    case_ids = sa.select(Case.id).where(Case.person_id == person_id).scalar_subquery()
+    referral_ids = sa.select(Referral.id).where(Referral.person_id == person_id,
+                                                Referral.status != ReferralStatus.DRAFT).scalar_subquery()
+    action_ids = sa.select(Action.id).where(Action.case_id.in_(case_ids)).scalar_subquery()
+    rows: dict[str, Any] = {}
+    rows["referrals"] = list(s.scalars(
+        sa.select(Referral).where(Referral.id.in_(referral_ids))
+        .options(joinedload(Referral.referring_agency), joinedload(Referral.referred_person),
+                 selectinload(Referral.involvements).joinedload(Involvement.agency))
+        .order_by(Referral.submitted_at, Referral.id)))
+    rows["decisions"] = list(s.scalars(
+        sa.select(ReferralDecision).where(ReferralDecision.referral_id.in_(referral_ids))
+        .options(joinedload(ReferralDecision.by)).order_by(ReferralDecision.at, ReferralDecision.id)))
+    rows["cases"] = list(s.scalars(
+        sa.select(Case).where(Case.person_id == person_id)
+        .options(joinedload(Case.lead_agency), joinedload(Case.step_down_agency),
+                 selectinload(Case.involvements).joinedload(Involvement.agency))
+        .order_by(Case.accepted_on, Case.id)))
+    by_case = _by_case_queries(case_ids)
+    rows.update({name: list(s.scalars(query)) for name, query in by_case.items()})
+    rows["updates"] = list(s.scalars(
+        sa.select(ActionUpdate).where(ActionUpdate.action_id.in_(action_ids))
+        .options(joinedload(ActionUpdate.by)).order_by(ActionUpdate.at, ActionUpdate.id)))
+    rows["escalations"] = list(s.scalars(
+        sa.select(Escalation).where(Escalation.action_id.in_(action_ids))
+        .options(joinedload(Escalation.by), joinedload(Escalation.acknowledged_by))
+        .order_by(Escalation.at, Escalation.id)))
+    rows["items"] = list(s.execute(
+        sa.select(AgendaItem, Meeting).join(Meeting, Meeting.id == AgendaItem.meeting_id)
+        .where(sa.or_(AgendaItem.case_id.in_(case_ids), AgendaItem.referral_id.in_(referral_ids)),
+               Meeting.status != MeetingStatus.CANCELLED)
+        .order_by(Meeting.starts_at, AgendaItem.position, AgendaItem.id)))
+    meeting_ids = sa.select(AgendaItem.meeting_id).where(
+        sa.or_(AgendaItem.case_id.in_(case_ids), AgendaItem.referral_id.in_(referral_ids))).scalar_subquery()
+    item_ids = sa.select(AgendaItem.id).where(
+        sa.or_(AgendaItem.case_id.in_(case_ids), AgendaItem.referral_id.in_(referral_ids))).scalar_subquery()
+    rows["snapshots"] = {meeting_id: document for meeting_id, document in s.execute(
+        sa.select(MinutesSnapshot.meeting_id, MinutesSnapshot.document).where(MinutesSnapshot.meeting_id.in_(meeting_ids)))}
+    rows["amendments"] = list(s.scalars(
+        sa.select(MinutesAmendment).where(MinutesAmendment.agenda_item_id.in_(item_ids))
+        .options(joinedload(MinutesAmendment.by)).order_by(MinutesAmendment.at, MinutesAmendment.id)))
+    rows["audit"] = _read_audit(person_id, case_ids, referral_ids, action_ids)
+    return rows
+
+
+def _by_case_queries(case_ids) -> dict[str, sa.Select]:
+    return {
+        "risks": sa.select(RiskChange).where(RiskChange.case_id.in_(case_ids))
+        .options(joinedload(RiskChange.by)).order_by(RiskChange.at, RiskChange.id),
+        "flags": sa.select(StaffSafetyFlag).where(StaffSafetyFlag.case_id.in_(case_ids))
+        .options(joinedload(StaffSafetyFlag.set_by)).order_by(StaffSafetyFlag.set_at, StaffSafetyFlag.id),
+        "engagement": sa.select(EngagementAttempt).where(EngagementAttempt.case_id.in_(case_ids))
+        .options(joinedload(EngagementAttempt.agency)).order_by(EngagementAttempt.occurred_at, EngagementAttempt.id),
+        "insight": sa.select(InsightVersion).where(InsightVersion.case_id.in_(case_ids))
+        .options(joinedload(InsightVersion.written_by)).order_by(InsightVersion.written_at, InsightVersion.id),
+        "outcomes": sa.select(PersonalOutcome).where(PersonalOutcome.case_id.in_(case_ids))
+        .order_by(PersonalOutcome.id),
+        "events": sa.select(CaseEvent).where(CaseEvent.case_id.in_(case_ids)).order_by(CaseEvent.at, CaseEvent.id),
+        "actions": sa.select(Action).where(Action.case_id.in_(case_ids))
+        .options(joinedload(Action.agency), joinedload(Action.assignee)).order_by(Action.created_at, Action.id),
+    }
+
+
+def _read_audit(person_id: int, case_ids, referral_ids, action_ids) -> list[Any]:
+    """The audit trail's entries about the person's records, with who (name and agency)."""
+    text = sa.String(64)
+    request_ids = sa.select(sa.cast(SubjectAccessRequest.id, text)).where(SubjectAccessRequest.person_id == person_id)
+    return list(db.session.execute(
+        sa.select(AuditEvent.occurred_at, AuditEvent.action, AuditEvent.object_type, AuditEvent.object_id,
+                  User.name.label("user_name"), Agency.name.label("agency"))
+        .outerjoin(User, User.id == AuditEvent.user_id).outerjoin(Agency, Agency.id == User.agency_id)
+        .where(sa.or_(
+            sa.and_(AuditEvent.object_type == "person", AuditEvent.object_id == str(person_id)),
+            sa.and_(AuditEvent.object_type == "case", AuditEvent.object_id.in_(
+                sa.select(Case.reference).where(Case.id.in_(case_ids)))),
+            sa.and_(AuditEvent.object_type == "referral", AuditEvent.object_id.in_(
+                sa.select(sa.cast(Referral.id, text)).where(Referral.id.in_(referral_ids)))),
+            sa.and_(AuditEvent.object_type == "action", AuditEvent.object_id.in_(
+                sa.select(sa.cast(Action.id, text)).where(Action.id.in_(action_ids)))),
+            sa.and_(AuditEvent.object_type == "subject_access_request", AuditEvent.object_id.in_(request_ids)),
+        ), AuditEvent.action.in_(list(AUDIT_WORDS)))
+        .order_by(AuditEvent.occurred_at, AuditEvent.id)))
+
+
+# ---- the sections -------------------------------------------------------------------------------
+
+
+def gather(person_id: int, *, now: datetime) -> dict[str, Any]:
+    """The bundle for one person (see the module's notes). Reads only; a fixed number of queries."""
+    person = db.session.get(Person, person_id)
+    if person is None:
+        raise LookupError(f"no person {person_id}")
+    rows = _read(person_id)
+    references = {r.id: r.reference or f"number {r.id}" for r in rows["referrals"]}
+    cases = {c.id: c.reference for c in rows["cases"]}
+    sections = [
+        _section("about_you", "About you", "The details we hold about you on your person record.",
+                 "We hold no details about you.", [_entry("Your details", None, *_person_fields(person))]),
+        _section("referrals", "Referrals made about you",
+                 "Each time an agency asked the panel to help you, with your details as they gave them.",
+                 "No referrals have been made about you.", [_referral(r) for r in rows["referrals"]]),
+        _section("decisions", "What was decided about each referral",
+                 "Each step in a referral’s progress: who decided, when and why.",
+                 "No decisions have been recorded.", [_decision(d, references) for d in rows["decisions"]]),
+        _section("cases", "Your case record", "Your case with the panel: the plan, who is involved and its closure.",
+                 "You have not had a case with the panel.", [_case(c) for c in rows["cases"]]),
+        _section("risk", "Changes to the risk level", "How the panel has judged the risk to you over time, and why.",
+                 "No changes to the risk level have been recorded.", [_risk(r, cases) for r in rows["risks"]]),
+        _section("staff_safety", "Warnings for staff safety",
+                 "Warnings staff are shown before they contact you.",
+                 "There are no staff-safety warnings.", [_flag(f, cases) for f in rows["flags"]]),
+        _section("engagement", "Contact with you", "Each time a worker tried to contact you, and what happened.",
+                 "No contact has been recorded.", [_attempt(a, cases) for a in rows["engagement"]]),
+        _section("insight", "What helps you",
+                 "What workers have written about what settles you and who you get on with, version by version.",
+                 "Nothing has been written.", [_insight(v, cases) for v in rows["insight"]]),
+        _section("outcomes", "What you want to achieve", "The outcomes you told us you want, and how they went.",
+                 "No outcomes have been recorded.", [_outcome(o, cases) for o in rows["outcomes"]]),
+        _section("actions", "Actions agreed to help you", "What agencies agreed to do, and what happened.",
+                 "No actions have been agreed.", _actions(rows, cases)),
+        _section("escalations", "Actions that were escalated",
+                 "When an agency was late with an action and it was raised with a more senior person.",
+                 "No actions were escalated.", [_escalation(e) for e in rows["escalations"]]),
+        _section("meetings", "Meetings where you were discussed",
+                 "The part of each meeting’s notes about you. Other people discussed at the same meeting are left out.",
+                 "You have not been discussed at a meeting.", _meetings(rows, cases, references, now)),
+        _section("timeline", "Timeline of your case", "Everything that happened on your case, in date order.",
+                 "Nothing has happened on a case yet.", [_event(e, cases) for e in rows["events"]], layout="table"),
+        _section("audit", "Who has looked at or changed your records",
+                 "Each time someone opened, changed, printed or downloaded one of your records.",
+                 "Nobody has looked at your records.", [_audit(a, cases, references) for a in rows["audit"]],
+                 layout="table"),
+    ]
+    return {"version": VERSION, "title": TITLE, "made_at": now.isoformat(), "sections": sections}
+
+
+def _referral(r: Referral) -> dict[str, Any]:
+    k = "referral"
+    as_referred = r.as_referred
+    return _entry(
+        f"Referral {r.reference or r.id}", r.submitted_at,
+        _field("submitted_at", "Received", r.submitted_at),
+        _field("referring_agency", "Referred by", r.referring_agency.name),
+        _field("referrer_name", "Worker who referred you", r.referrer_name),
+        _field("manager_name", "Their manager", r.manager_name),
+        _field("status", "Where it is now", r.status.label),
+        *[_field(f"as_referred.{name}", f"{label} (as the referrer gave it)",
+                 _nhs(getattr(as_referred, name)) if name == "nhs_number" else getattr(as_referred, name))
+          for name, label in PERSON_LABELS.items()],
+        _field("needs", "Needs", [_need(n) for n in r.needs or []]),
+        _field("risk_level", "Risk level given", r.risk_level.label if r.risk_level else ""),
+        _text(k, r.id, "risk_summary", "The risks", r.risk_summary),
+        _text(k, r.id, "risk_assessment", "The agency’s risk assessment", r.risk_assessment),
+        _text(k, r.id, "tried_already", "What had been tried already", r.tried_already),
+        _text(k, r.id, "rapport", "Who you get on with", r.rapport),
+        _text(k, r.id, "persons_views", "Your views", r.persons_views),
+        _text(k, r.id, "desired_outcomes", "What you want to happen", r.desired_outcomes or []),
+        _text(k, r.id, "capacity", "Mental capacity", r.capacity),
+        _field("consent_given", "You agreed to your information being shared", r.consent_given),
+        _field("consent_lawful_basis", "Why it was shared without your agreement",
+               r.consent_lawful_basis.label if r.consent_lawful_basis else ""),
+        _text(k, r.id, "consent_reason", "More about why it was shared", r.consent_reason),
+        _field("staff_hostility", "Concern about hostility towards staff", r.staff_hostility or None),
+        _field("staff_lone_working_restricted", "Staff should not visit alone", r.staff_lone_working_restricted or None),
+        _text(k, r.id, "staff_safety_details", "About staff safety", r.staff_safety_details),
+        _text(k, r.id, "info_requested", "More information asked for", r.info_requested),
+        _field("agencies", "Agencies involved", _agencies(r.involvements)),
+    )
+
+
+def _decision(d: ReferralDecision, references: dict[int, str]) -> dict[str, Any]:
+    k = "referral_decision"
+    return _entry(
+        f"Referral {references.get(d.referral_id, d.referral_id)}: {d.outcome.replace('_', ' ')}", d.at,
+        _field("at", "When", d.at),
+        _field("by", "Who", _name(d.by)),
+        _field("to_status", "Its status became", _status(d.to_status)),
+        _text(k, d.id, "reason", "Why", d.reason),
+        _text(k, d.id, "signposting", "Other services suggested", d.signposting),
+    )
+
+
+def _status(value: str) -> str:
+    try:
+        return ReferralStatus(value).label
+    except ValueError:
+        return value
+
+
+def _case(c: Case) -> dict[str, Any]:
+    k = "case"
+    return _entry(
+        f"Case {c.reference}", c.accepted_on,
+        _field("accepted_on", "Accepted by the panel", c.accepted_on),
+        _field("status", "Where it is now", c.status.label),
+        _field("lead_agency", "Lead agency", c.lead_agency.name),
+        _field("risk_level", "Risk level now", c.risk_level.label),
+        _text(k, c.id, "risk_summary", "The risks", c.risk_summary),
+        _text(k, c.id, "contingency_plan", "What to do if things get worse", c.contingency_plan),
+        _field("agencies", "Agencies involved", _agencies(c.involvements)),
+        _text(k, c.id, "closure_rationale", "Why the case is closing", c.closure_rationale),
+        _field("step_down_agency", "Agency carrying on the work", c.step_down_agency.name if c.step_down_agency else ""),
+        _field("closed_on", "Closed", c.closed_on),
+    )
+
+
+def _risk(r: RiskChange, cases: dict[int, str]) -> dict[str, Any]:
+    return _entry(
+        f"Case {cases[r.case_id]}: risk {r.to_level.label.lower()}", r.at,
+        _field("at", "When", r.at),
+        _field("from_level", "From", r.from_level.label if r.from_level else "Not set"),
+        _field("to_level", "To", r.to_level.label),
+        _text("risk_change", r.id, "reason", "Why", r.reason),
+        _field("by", "Who", _name(r.by)),
+    )
+
+
+def _flag(f: StaffSafetyFlag, cases: dict[int, str]) -> dict[str, Any]:
+    return _entry(
+        f"Case {cases[f.case_id]}: {f.kind.label}", f.set_at,
+        _field("set_at", "Set", f.set_at),
+        _field("set_by", "Set by", _name(f.set_by)),
+        _text("staff_safety_flag", f.id, "details", "Details", f.details),
+        _field("cleared_at", "Cleared", f.cleared_at),
+    )
+
+
+def _attempt(a: EngagementAttempt, cases: dict[int, str]) -> dict[str, Any]:
+    k = "engagement_attempt"
+    return _entry(
+        f"Case {cases[a.case_id]}: {a.method.label.lower()}, {govuk_date(a.occurred_at)}", a.occurred_at,
+        _field("occurred_at", "When", a.occurred_at),
+        _field("agency", "Agency", a.agency.name),
+        _field("method", "How", a.method.label),
+        _field("planned", "Planned", a.planned),
+        _field("out_of_hours", "Out of working hours", a.out_of_hours),
+        _field("outcome", "What happened", a.outcome.label),
+        _text(k, a.id, "persons_words", "What you said", a.persons_words),
+        _text(k, a.id, "worker_view", "What the worker thought", a.worker_view),
+        _field("non_engagement", "Kind of non-engagement seen", a.non_engagement.label if a.non_engagement else ""),
+        _field("small_step", "A small step forward", a.small_step or None),
+    )
+
+
+def _insight(v: InsightVersion, cases: dict[int, str]) -> dict[str, Any]:
+    return _entry(
+        f"Case {cases[v.case_id]}: version of {govuk_date(v.written_at)}", v.written_at,
+        _field("written_at", "Written", v.written_at),
+        _field("written_by", "By", _name(v.written_by)),
+        *[_text("insight_version", v.id, name, question, getattr(v, name)) for name, question in INSIGHT_QUESTIONS.items()],
+    )
+
+
+def _outcome(o: PersonalOutcome, cases: dict[int, str]) -> dict[str, Any]:
+    return _entry(
+        f"Case {cases[o.case_id]}: outcome {o.id}", o.created_at,
+        _text("personal_outcome", o.id, "words", "In your words", o.words),
+        _field("review", "How it went", o.review.label),
+        _field("reviewed_on", "Reviewed", o.reviewed_on),
+    )
+
+
+def _actions(rows: dict[str, Any], cases: dict[int, str]) -> list[dict[str, Any]]:
+    updates: dict[int, list[ActionUpdate]] = {}
+    for update in rows["updates"]:
+        updates.setdefault(update.action_id, []).append(update)
+    out = []
+    for a in rows["actions"]:
+        out.append(_entry(
+            f"Case {cases[a.case_id]}: action {a.id}", a.created_at,
+            _text("action", a.id, "description", "What was agreed", a.description),
+            _field("agency", "Agency", a.agency.name),
+            _field("assignee", "Worker", _name(a.assignee)),
+            _field("due_on", "Due", a.due_on),
+            _field("status", "Where it is now", a.status.label),
+        ))
+        for u in updates.get(a.id, []):
+            out.append(_entry(
+                f"Action {a.id}: update of {govuk_date(u.at)}", u.at,
+                _field("at", "When", u.at),
+                _field("by", "Who", _name(u.by)),
+                _text("action_update", u.id, "note", "Note", u.note),
+                _field("new_status", "Status became", u.new_status.label if u.new_status else ""),
+                _field("new_due_on", "New due date", u.new_due_on),
+                _text("action_update", u.id, "due_change_reason", "Why the due date moved", u.due_change_reason),
+            ))
+    return out
+
+
+def _escalation(e: Escalation) -> dict[str, Any]:
+    return _entry(
+        f"Action {e.action_id}: {e.step.label.lower()}", e.at,
+        _field("at", "When", e.at),
+        _field("by", "Escalated by", _name(e.by) or "Automatically, by the daily check"),
+        _text("escalation", e.id, "reason", "Why", e.reason),
+        _field("acknowledged_at", "Acknowledged", e.acknowledged_at),
+        _field("acknowledged_by", "Acknowledged by", _name(e.acknowledged_by)),
+        _text("escalation", e.id, "acknowledgement", "Their reply", e.acknowledgement),
+    )
+
+
+def _minuted(item: AgendaItem, meeting: Meeting, snapshots: dict[int, dict]) -> tuple[str, str, bool] | None:
+    """The item's notes and decisions: from the finalised record when there is one (None when
+    the item is not in it), else as recorded now."""
+    document = snapshots.get(meeting.id) if meeting.minutes_finalised_at is not None else None
+    if document is None:
+        return item.notes or "", item.decision or "", False
+    stored = next((i for i in document.get("agenda", []) if i.get("id") == item.id), None)
+    if stored is None:
+        return None
+    return stored.get("notes") or "", "\n".join(stored.get("decisions") or []), True
+
+
+def _meetings(rows: dict[str, Any], cases: dict[int, str], references: dict[int, str],
+              now: datetime) -> list[dict[str, Any]]:
+    amendments: dict[int, list[MinutesAmendment]] = {}
+    for amendment in rows["amendments"]:
+        amendments.setdefault(amendment.agenda_item_id, []).append(amendment)
+    out = []
+    for item, meeting in rows["items"]:
+        minuted = _minuted(item, meeting, rows["snapshots"])
+        if minuted is None:
+            continue
+        notes, decision, final = minuted
+        title = item_title(item.kind, item.title, cases.get(item.case_id), references.get(item.referral_id))
+        if meeting.kind == MeetingKind.PANEL:
+            state = "Finalised minutes" if final else ("Draft minutes" if meeting.starts_at <= now else "Not yet held")
+        else:
+            state = "Notes of the meeting" if meeting.starts_at <= now else "Not yet held"
+        out.append(_entry(
+            f"{meeting.kind.label}, {govuk_date(meeting.starts_at)}: {title}", meeting.starts_at,
+            _field("starts_at", "When", meeting.starts_at),
+            _field("kind", "Meeting", meeting.kind.label),
+            _field("state", "Record", state),
+            _text("meeting", meeting.id, "purpose", "Why the meeting was called",
+                  meeting.purpose if meeting.kind == MeetingKind.MDT else ""),
+            _text("agenda_item", item.id, "notes", "Notes about you", notes),
+            _text("agenda_item", item.id, "decision", "Decisions", decision),
+            *[f for a in amendments.get(item.id, []) for f in (
+                _text("minutes_amendment", a.id, "text", f"Correction of {govuk_date(a.at)}", a.text),
+                _text("minutes_amendment", a.id, "reason", "Why it was corrected", a.reason))],
+        ))
+    return out
+
+
+def _event(e: CaseEvent, cases: dict[int, str]) -> dict[str, Any]:
+    return _entry(
+        f"Case {cases[e.case_id]}, {govuk_datetime(e.at)}", e.at,
+        _field("at", "When", e.at),
+        _field("case", "Case", cases[e.case_id]),
+        _text("case_event", e.id, "summary", "What happened", e.summary),
+    )
+
+
+def _audit(row: Any, cases: dict[int, str], references: dict[int, str]) -> dict[str, Any]:
+    if row.object_type == "case":
+        record = f"Case {row.object_id}"
+    elif row.object_type == "referral":
+        number = int(row.object_id) if row.object_id.isdigit() else None
+        record = f"Referral {references.get(number, row.object_id)}"
+    elif row.object_type == "person":
+        record = "Your person record"
+    elif row.object_type == "action":
+        record = f"Action {row.object_id}"
+    else:
+        record = f"Your request for your information ({row.object_id})"
+    who = f"{row.user_name}, {row.agency}" if row.user_name else "The system"
+    return _entry(
+        f"{record}, {govuk_datetime(row.occurred_at)}", row.occurred_at,
+        _field("at", "When", row.occurred_at),
+        _field("who", "Who", who),
+        _field("what", "What they did", AUDIT_WORDS.get(row.action, str(row.action))),
+        _field("record", "Record", record),
+    )
+
+
+# ---- for the coordinator's review -------------------------------------------------------------
+
+
+def free_text(bundle: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every free-text field, in order, with where it is: {"section", "entry", "field"}."""
+    return [{"section": section["heading"], "entry": entry["heading"], "field": field}
+            for section in bundle["sections"] for entry in section["entries"] for field in entry["fields"]
+            if field.get("key")]
+
+
+def review_groups(bundle: dict[str, Any]) -> list[tuple[str, list[tuple[str, list[dict[str, str]]]]]]:
+    """The free text grouped for the review page: [(section, [(entry, [fields])])], skipping
+    sections and entries that have none."""
+    out = []
+    for section in bundle["sections"]:
+        entries = [(entry["heading"], [f for f in entry["fields"] if f.get("key")]) for entry in section["entries"]]
+        entries = [(heading, fields) for heading, fields in entries if fields]
+        if entries:
+            out.append((section["heading"], entries))
+    return out
+
+
+def find(bundle: dict[str, Any], key: str) -> dict[str, Any] | None:
+    """The free-text field with this key, with where it is, or None."""
+    return next((found for found in free_text(bundle) if found["field"]["key"] == key), None)
+
+
+def counts(bundle: dict[str, Any]) -> list[tuple[str, int]]:
+    """How many entries each section holds: [(heading, count)]."""
+    return [(section["heading"], len(section["entries"])) for section in bundle["sections"]]
