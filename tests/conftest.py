@@ -59,12 +59,14 @@ def pytest_collection_modifyitems(config, items):
         if "live_server" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.real_commits)
     if PG_URL:
-        # The PostgreSQL pass: browser tests and tests that never touch a database ran on SQLite.
+        # The PostgreSQL pass: browser tests, tests that never touch a database, and tests marked
+        # sqlite_pass (what they check does not depend on the database: rendered PDFs) ran on SQLite.
         kept, dropped = [], []
         for item in items:
             names = getattr(item, "fixturenames", ())
             touches = "app" in names or item.get_closest_marker("real_commits") or item.get_closest_marker("own_app")
-            (dropped if item.get_closest_marker("browser") or not touches else kept).append(item)
+            elsewhere = item.get_closest_marker("browser") or item.get_closest_marker("sqlite_pass")
+            (dropped if elsewhere or not touches else kept).append(item)
         if dropped:
             config.hook.pytest_deselected(items=dropped)
             items[:] = kept

@@ -1,4 +1,4 @@
-"""the chair's pack
+"""the chair's pack: no schema change (the pack reads what is there); kept so revisions run in order
 
 Revision ID: 0014
 Revises: 0013
@@ -17,7 +17,7 @@ depends_on = None
 
 
 def upgrade():
-    pass  # placeholder: no schema change yet
+    pass  # the chair's pack needed no schema change
 
 
 def downgrade():

@@ -15,6 +15,9 @@ from tests.meetings import minutes_world
 from tests.meetings.pdf_structure import MM, artifacts, lines, pages_text, tag_tree, words
 from tests.meetings.test_minutes_pdf import _many_items
 
+# The pages of a rendered PDF are the same whatever the database: checked in the SQLite pass.
+pytestmark = pytest.mark.sqlite_pass
+
 
 @pytest.fixture
 def world(db):

@@ -37,6 +37,9 @@ from tests.meetings.pdf_structure import (
     words,
 )
 
+# The pages of a rendered PDF are the same whatever the database: checked in the SQLite pass.
+pytestmark = pytest.mark.sqlite_pass
+
 NUMBERED = re.compile(r"^(\d+(?:\.\d+)?)\s+(?:\S+\s+)?(New referral R-TEST-\d+|Case CASPA-\d{4}-\d+)\b")
 
 
