@@ -14,7 +14,7 @@ from panel.forms.fields import GovukDateField, optional_int
 from panel.forms.filters import FilterForm
 from panel.dates import govuk_date
 from panel.forms.text import clean_text
-from panel.models import Agency, Meeting, ReferralStatus
+from panel.models import Agency, DeclineReason, Meeting, ReferralStatus
 from panel.referrals import rules
 from panel.referrals.linking import Difference
 
@@ -114,6 +114,19 @@ class ReferralFilterForm(FilterForm):
                 for name, value in self.chosen().items()}
 
 
+def _reason_kind() -> SelectField:
+    """The kind of reason a referral is declined, counted in the Board's reports (optional)."""
+    return SelectField(
+        "What kind of reason is it? (optional)", widget=GovSelect(),
+        description="Counted, without the reason itself, in the Safeguarding Adults Board’s reports.",
+        choices=[SelectChoice("", "Not chosen")] + [SelectChoice(k.value, k.label) for k in DeclineReason],
+        validate_choice=True, default="")
+
+
+def reason_kind_of(form) -> DeclineReason | None:
+    return DeclineReason(form.reason_kind.data) if form.reason_kind.data else None
+
+
 class TriageForm(FlaskForm):
     outcome = RadioField(
         "What do you want to do with this referral?",
@@ -129,6 +142,7 @@ class TriageForm(FlaskForm):
     )
     request = _text("What information do you need?", "The information you need")
     rationale = _text("Why is it declined?", "The reason")
+    reason_kind = _reason_kind()
     signposting = _text("Where could the referrer go instead? (optional)", "Signposting")
     submit = SubmitField("Save and tell the referrer", widget=GovSubmitInput())
 
@@ -142,7 +156,7 @@ class TriageForm(FlaskForm):
         if self.outcome.data == DECLINE:
             _require(self.rationale, "Enter why the referral is declined")
         else:
-            self.rationale.errors = self.signposting.errors = []
+            self.rationale.errors = self.signposting.errors = self.reason_kind.errors = []
         return not self.errors
 
 
@@ -166,6 +180,7 @@ class DecisionForm(FlaskForm):
         invalid_choice_message="Select the lead agency",
     )
     rationale = _text("Why did the panel decline it?", "The reason")
+    reason_kind = _reason_kind()
     signposting = _text("Where could the referrer go instead? (optional)", "Signposting")
     submit = SubmitField("Record the decision", widget=GovSubmitInput())
 
@@ -184,7 +199,7 @@ class DecisionForm(FlaskForm):
         if self.decision.data == DECLINE:
             _require(self.rationale, "Enter why the panel declined the referral")
         else:
-            self.rationale.errors = self.signposting.errors = []
+            self.rationale.errors = self.signposting.errors = self.reason_kind.errors = []
         return not self.errors
 
 

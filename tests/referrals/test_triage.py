@@ -10,6 +10,7 @@ import sqlalchemy as sa
 
 from panel.extensions import db
 from panel.models import (
+    DeclineReason,
     AgencyKind,
     AuditAction,
     AuditEvent,
@@ -322,6 +323,30 @@ def test_decline_with_a_rationale_and_signposting(client, login_as, world):
     decision = r.decisions[-1]
     assert (decision.outcome, decision.reason, decision.signposting) == ("declined", "Not critical risk",
                                                                          "ASC front door")
+    assert decision.reason_kind is None  # the kind is optional
+
+
+def test_the_kind_of_reason_is_kept_for_the_boards_reports_at_triage_and_at_panel(client, login_as, world):
+    login_as("coordinator")
+    at_triage, at_panel = make(world), make(world, "awaiting_panel")
+    db.session.commit()
+    triage(client, at_triage, {"outcome": "decline", "rationale": "One agency can hold it",
+                               "reason_kind": "single_agency"})
+    post_form(client, f"/referrals/{at_panel.id}/decision", {"decision": "decline", "rationale": "Below threshold",
+                                                             "reason_kind": "not_critical"})
+    assert fresh(at_triage.id).decisions[-1].reason_kind == DeclineReason.SINGLE_AGENCY
+    assert fresh(at_panel.id).decisions[-1].reason_kind == DeclineReason.NOT_CRITICAL
+
+
+def test_a_made_up_kind_of_reason_is_refused_and_what_was_typed_kept(client, login_as, world):
+    login_as("coordinator")
+    r = make(world)
+    db.session.commit()
+    response = post_form(client, f"/referrals/{r.id}/triage", {"outcome": "decline", "rationale": "Kept <b>words</b>",
+                                                                "reason_kind": "<script>x</script>"})
+    assert response.status_code == 200 and error_summary(response)
+    assert "Kept <b>words</b>" in page(response).find("textarea", attrs={"name": "rationale"}).get_text()
+    assert fresh(r.id).status != S.DECLINED
 
 
 @pytest.mark.parametrize("data, errors", [

@@ -50,6 +50,7 @@ from panel.referrals.triage_forms import (
     ReferralFilterForm,
     TriageForm,
     WithdrawForm,
+    reason_kind_of,
     link_person_form,
     shown,
 )
@@ -312,7 +313,7 @@ def triage_referral(referral_id: int):
                 message = f"The referrer has been asked for more information about referral {referral.reference}."
             else:
                 services.decline(referral, by=user, rationale=form.rationale.data,
-                                 signposting=form.signposting.data or "")
+                                 signposting=form.signposting.data or "", reason_kind=reason_kind_of(form))
                 message = f"Referral {referral.reference} has been declined. The referrer has been told."
         except ServiceError as problem:  # the referral moved on in another tab: say where it is now
             db.session.rollback()
@@ -350,7 +351,8 @@ def decide_referral(referral_id: int):
                            f"{lead.name} as lead agency. The case reference is {case.reference}.")
             else:
                 services.decline(referral, by=user, rationale=form.rationale.data,
-                                 signposting=form.signposting.data or "", at_panel=True)
+                                 signposting=form.signposting.data or "", at_panel=True,
+                                 reason_kind=reason_kind_of(form))
                 message = f"Referral {referral.reference} has been declined at panel. The referrer has been told."
         except ServiceError as problem:  # the referral moved on in another tab: say where it is now
             db.session.rollback()
