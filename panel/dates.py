@@ -115,16 +115,22 @@ def html_datetime(value: date | datetime | None) -> str:
     return value.isoformat()
 
 
+def govuk_time(value: datetime | None) -> str:
+    """2:05pm, 10am, midday or midnight, in Europe/London."""
+    if value is None:
+        return ""
+    local = value.astimezone(LONDON)
+    if local.hour == 12 and local.minute == 0:
+        return "midday"
+    if local.hour == 0 and local.minute == 0:
+        return "midnight"
+    hour = local.hour % 12 or 12
+    suffix = "am" if local.hour < 12 else "pm"
+    return f"{hour}{suffix}" if local.minute == 0 else f"{hour}:{local.minute:02d}{suffix}"
+
+
 def govuk_datetime(value: datetime | None) -> str:
     """14 January 2027 at 2:05pm, in Europe/London."""
     if value is None:
         return ""
-    local = value.astimezone(LONDON)
-    hour = local.hour % 12 or 12
-    suffix = "am" if local.hour < 12 else "pm"
-    time = f"{hour}{suffix}" if local.minute == 0 else f"{hour}:{local.minute:02d}{suffix}"
-    if local.hour == 12 and local.minute == 0:
-        time = "midday"
-    elif local.hour == 0 and local.minute == 0:
-        time = "midnight"
-    return f"{govuk_date(local)} at {time}"
+    return f"{govuk_date(value.astimezone(LONDON))} at {govuk_time(value)}"

@@ -108,6 +108,8 @@ ACCESS: dict[str, object] = {
     "meetings.attendance_history": OPERATIONS,
     "meetings.minutes": MEETINGS,
     "meetings.minutes_item": OPERATIONS,
+    "meetings.run_panel": OPERATIONS,  # run mode: one page per item, saved by one post
+    "meetings.run_item": OPERATIONS,
     "meetings.add_minutes_action": COORDINATOR,
     "meetings.last_actions": COORDINATOR,
     "meetings.finalise_minutes": frozenset({Role.CHAIR}),

@@ -392,14 +392,23 @@ class AgendaView:
         """Each item's number, the same on the agenda, in the pack's contents and on its
         sections: the section's number for a section's one standing item ("1", "2", "6"), else
         the section and the item's place in it ("3.1", "4.2", "7.1")."""
-        out: dict[int, str] = {}
-        for number, _, items in self.sections():
-            if len(items) == 1 and items[0].kind in STANDING:
-                out[items[0].id] = str(number)
-                continue
-            for place, item in enumerate(items, start=1):
-                out[item.id] = f"{number}.{place}"
-        return out
+        return number_items(self.items)
+
+
+def number_items(items: list[AgendaItem]) -> dict[int, str]:
+    """Each item's number (AgendaView.item_numbers) from the agenda's items in their order."""
+    grouped: dict[int, list[AgendaItem]] = {}
+    for item in items:
+        grouped.setdefault(item.kind.section, []).append(item)
+    out: dict[int, str] = {}
+    for number in sorted(grouped):
+        section = grouped[number]
+        if len(section) == 1 and section[0].kind in STANDING:
+            out[section[0].id] = str(number)
+            continue
+        for place, item in enumerate(section, start=1):
+            out[item.id] = f"{number}.{place}"
+    return out
 
 
 def agenda_view(meeting: Meeting, today: date) -> AgendaView:

@@ -59,6 +59,7 @@ from panel.models import (
     AttendanceStatus,
     AuditAction,
     Case,
+    DeclineReason,
     CaseStatus,
     Involvement,
     Meeting,
@@ -420,9 +421,10 @@ def _deciding(item: AgendaItem, kind: AgendaItemKind, by: User) -> None:
 
 
 def decide_referral(item: AgendaItem, *, accept: bool, by: User, lead_agency: Agency | None = None,
-                    rationale: str = "", signposting: str = "") -> Case | None:
-    """Accept (with a lead agency) or decline (with a rationale) the item's referral at panel,
-    through the referral services. Raises their ServiceError as it is."""
+                    rationale: str = "", signposting: str = "", reason_kind: DeclineReason | None = None) -> Case | None:
+    """Accept (with a lead agency) or decline (with a rationale and, for the Board's reports,
+    the kind of reason) the item's referral at panel, through the referral services. Raises
+    their ServiceError as it is."""
     _deciding(item, AgendaItemKind.REFERRAL, by)
     referral = item.referral
     if accept:
@@ -434,7 +436,8 @@ def decide_referral(item: AgendaItem, *, accept: bool, by: User, lead_agency: Ag
         rationale = _text(rationale, "The reason", LONG, field="rationale",
                           required="Enter why the panel declined the referral")
         signposting = _text(signposting, "Signposting", LONG, field="signposting")
-        referral_services.decline(referral, by=by, rationale=rationale, signposting=signposting, at_panel=True)
+        referral_services.decline(referral, by=by, rationale=rationale, signposting=signposting, at_panel=True,
+                                  reason_kind=reason_kind)
         case = None
         _append_decision(item, f"Declined: {rationale}")
     db.session.flush()

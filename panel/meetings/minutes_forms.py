@@ -134,7 +134,7 @@ class ClosureDecisionForm(FlaskForm):
 # ---- the last panel's actions ----------------------------------------------------------------
 
 
-def last_actions_form(actions: list[Action], formdata=None) -> FlaskForm:
+def last_actions_form(actions: list[Action], formdata=None, meta: dict | None = None) -> FlaskForm:
     """One optional radio group and note per action: outcome_<id>, note_<id>."""
     fields = {}
     choices = [SelectChoice("", "Still open")] + [SelectChoice(s.value, s.label) for s in LAST_ACTION_OUTCOMES]
@@ -146,7 +146,8 @@ def last_actions_form(actions: list[Action], formdata=None) -> FlaskForm:
         fields[f"note_{action.id}"] = _area(f"Note on action {action.id} (optional)", "The note", NOTE_MAX)
     fields["submit"] = SubmitField("Save outcomes", widget=GovSubmitInput())
     form_class = type("LastActionsForm", (FlaskForm,), fields)
-    return form_class(formdata=formdata) if formdata is not None else form_class()
+    extra = {"meta": meta} if meta else {}
+    return form_class(formdata=formdata, **extra) if formdata is not None else form_class(**extra)
 
 
 # ---- finalising and amendments --------------------------------------------------------------

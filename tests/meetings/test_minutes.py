@@ -786,12 +786,13 @@ def test_the_meeting_page_links_include_the_minutes_for_those_allowed(app, world
         return re.findall(r'href="([^"]+)"', html)
 
     mid = world.meeting.id
-    assert links(world.chair) == [f"/meetings/{mid}/attendance", f"/meetings/{mid}/minutes",
+    assert links(world.chair) == [f"/meetings/{mid}/run", f"/meetings/{mid}/attendance", f"/meetings/{mid}/minutes",
                                   f"/meetings/{mid}/minutes.pdf", f"/meetings/{mid}/minutes/finalise",
                                   "/meetings/attendance-history"]
     assert links(world.police_spoc) == [f"/meetings/{mid}/attendance"]
     world.meeting.minutes_finalised_at = utcnow()
     assert links(world.police_spoc) == [f"/meetings/{mid}/attendance", f"/meetings/{mid}/minutes"]
+    assert f"/meetings/{mid}/run" not in links(world.chair)  # run mode closes with the minutes
     assert links(world.practitioner) == []
 
 

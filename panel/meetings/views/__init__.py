@@ -9,3 +9,4 @@ from panel.meetings.views import agenda_views, minutes_views  # noqa: E402,F401
 from panel.meetings.views import invite_views  # noqa: E402,F401
 from panel.meetings.views import mdt_views  # noqa: E402,F401
 from panel.meetings.views import reply_views  # noqa: E402,F401
+from panel.meetings.views import run_views  # noqa: E402,F401

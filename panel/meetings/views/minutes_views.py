@@ -62,7 +62,7 @@ from panel.models import (
     User,
     utcnow,
 )
-from panel.referrals.triage_forms import ACCEPT, DecisionForm
+from panel.referrals.triage_forms import ACCEPT, DecisionForm, reason_kind_of
 
 
 def _me() -> User:
@@ -148,7 +148,7 @@ def _attendance_page(meeting: Meeting, user: User, sent: dict[int, services.Atte
                    statement=current_app.config["PANEL_CONFIDENTIALITY_STATEMENT"])
 
 
-def _sheet_entries(agency_ids: list[int]) -> dict[int, services.AttendanceEntry]:
+def sheet_entries_sent(agency_ids: list[int]) -> dict[int, services.AttendanceEntry]:
     """The attendance sheet's rows as sent, cleaned of control characters (the service checks them)."""
     form = request.form
     return {agency_id: services.AttendanceEntry(
@@ -168,7 +168,7 @@ def save_attendance(meeting_id: int):
     if _closed_message(meeting):
         return _refused_change(meeting, "meetings.attendance")
     agency_ids = [row.agency_id for row in services.attendance_rows(meeting)]
-    sent = _sheet_entries(agency_ids)
+    sent = sheet_entries_sent(agency_ids)
     if not AttendanceSheetForm().validate_on_submit():  # the CSRF token only
         flash("The form had expired, so nothing was saved. Check the attendance and save it again.", "info")
         return _attendance_page(meeting, user, sent)
@@ -436,7 +436,8 @@ def _decide_referral(item: AgendaItem, case: Case | None, user: User, forms: _It
     lead = next((a for a in forms.agencies if a.id == form.lead_agency_id.data), None)
     try:
         made = services.decide_referral(item, accept=form.decision.data == ACCEPT, by=user, lead_agency=lead,
-                                        rationale=form.rationale.data or "", signposting=form.signposting.data or "")
+                                        rationale=form.rationale.data or "", signposting=form.signposting.data or "",
+                                        reason_kind=reason_kind_of(form))
     except ServiceError as problem:
         db.session.rollback()
         show_service_error(form, problem, default="decision")
