@@ -135,6 +135,7 @@ def action_log():
                            **chosen)
     audit.record(AuditAction.VIEW, "action_log", summary={"filters": chosen, "page": context["page"]})
     return _done(render_template("actions/action_log.html", form=form, today=today, filtered=bool(chosen),
+                                 chosen_filters=chosen,
                                  export_url=url_for("actions.export_actions", **chosen), **context))
 
 
@@ -307,6 +308,23 @@ def chase_agency(agency_id: int):
     if not back.startswith("/actions/") or "//" in back or "\\" in back:
         back = url_for("actions.action_log")
     return _chase(services.overdue_actions_of(agency.id), back)
+
+
+CHASE_LIMIT = 500  # overdue actions chased by one press; more than this is a job for the ladder
+
+
+@bp.route("/actions/chase/overdue", methods=["POST"])
+def chase_overdue():
+    """The coordinator chases every overdue action the action log shows (its filters in the query
+    string) with one press: one email to each agency's SPoC, listing theirs by number."""
+    form = ActionFilterForm(request.args, agencies=_agencies())
+    if not form.check():
+        return redirect(url_for("actions.action_log"))
+    chosen = form.chosen()
+    chosen.overdue = True
+    query = services.action_query(chosen, london_today())
+    return _chase(list(db.session.scalars(query.limit(CHASE_LIMIT))),
+                  url_for("actions.action_log", **{**form.filters(), "overdue": "y"}))
 
 
 def _chase(actions: list[Action], back: str):

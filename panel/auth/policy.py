@@ -158,6 +158,7 @@ ACCESS: dict[str, object] = {
     "actions.escalate_action": COORDINATOR,
     "actions.chase_action": COORDINATOR,  # "chase now": one overdue action, or all of an agency's
     "actions.chase_agency": COORDINATOR,
+    "actions.chase_overdue": COORDINATOR,  # every overdue action the action log shows, one post
     "actions.acknowledge_escalation": REFERRERS,
     "actions.case_actions": REFERRERS,
     "actions.add_action": COORDINATOR,

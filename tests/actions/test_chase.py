@@ -103,6 +103,40 @@ def test_the_coordinator_chases_all_of_an_agencys_overdue_actions_in_one_post(cl
     assert sorted(re.findall(r"/actions/(\d+)", email.body_text)) == sorted(str(a.id) for a in late)
 
 
+def test_the_coordinator_chases_every_overdue_action_the_log_shows_in_one_post(client, login_as, world):
+    late_a = add_actions(world, 2, overdue=True)
+    late_b = add_actions(world, 1, overdue=True, agency=world.agencies["b"])
+    add_actions(world, 1)  # not due: not chased
+    _db.session.commit()
+    login_as(world.user("coordinator"))
+    log = "/actions?overdue=y"
+    button = page(client.get(log)).select_one("#chase-overdue")
+    assert button.get_text(strip=True) == "Chase these 3 overdue actions now"
+    assert page(client.get("/actions")).select_one("#chase-overdue") is None  # only with the overdue filter
+
+    response = post_form(client, "/actions/chase/overdue?overdue=y", {}, token_from=log, follow_redirects=True)
+
+    assert "3 overdue actions chased: 2 emails sent to the SPoCs." in _banner(response)
+    emails = {m.to_addr: m.body_text for m in _outbox()}
+    assert sorted(re.findall(r"/actions/(\d+)", emails["spoc.a@test.invalid"])) == sorted(str(a.id) for a in late_a)
+    assert re.findall(r"/actions/(\d+)", emails["spoc.b@test.invalid"]) == [str(late_b[0].id)]
+
+
+def test_chasing_the_log_keeps_its_agency_filter(client, login_as, world):
+    add_actions(world, 1, overdue=True)
+    (late_b,) = add_actions(world, 1, overdue=True, agency=world.agencies["b"])
+    _db.session.commit()
+    login_as(world.user("coordinator"))
+    agency = world.agencies["b"].id
+
+    response = post_form(client, f"/actions/chase/overdue?agency={agency}", {}, token_from="/account/password")
+
+    assert response.status_code == 302
+    assert f"agency={agency}" in response.headers["Location"] and "overdue=y" in response.headers["Location"]
+    (email,) = _outbox()
+    assert email.to_addr == "spoc.b@test.invalid" and f"/actions/{late_b.id}" in email.body_text
+
+
 def test_a_bad_back_address_is_not_followed(client, login_as, world):
     add_actions(world, 1, overdue=True)
     _db.session.commit()
@@ -130,6 +164,7 @@ def test_only_the_coordinator_chases(client, login_as, world, who):
     _db.session.commit()
     login_as(world.user(who))
 
-    for url in (f"/actions/{late.id}/chase", f"/actions/chase/agency/{world.agencies['a'].id}"):
+    for url in (f"/actions/{late.id}/chase", f"/actions/chase/agency/{world.agencies['a'].id}",
+                "/actions/chase/overdue?overdue=y"):
         assert post_form(client, url, {}, token_from="/account/password").status_code == 404, url
     assert _outbox() == []

@@ -446,6 +446,25 @@ def test_publishing_from_the_page_then_again_only_when_asked(client, db, login_a
     assert db.session.scalar(sa.select(sa.func.count()).select_from(OutboxMessage)) == 6
 
 
+def test_publishing_sends_the_calendar_invitations_too_when_ticked(client, db, login_as, world):
+    from panel.models import MeetingAttendee
+
+    login_as(world.coordinator)
+    shown = page(client.get(_url(world)))
+    assert shown.select_one("input[name=invite][value=yes]").has_attr("checked")
+
+    response = post_form(client, _url(world, "/publish"), {"invite": "yes"}, token_from=_url(world),
+                         follow_redirects=True)
+
+    invited = db.session.scalar(sa.select(sa.func.count()).select_from(MeetingAttendee)
+                                .where(MeetingAttendee.meeting_id == world.meeting.id))
+    assert invited > 0
+    assert f"Calendar invitations sent to {invited} people." in _banner(response)
+    again = post_form(client, _url(world, "/publish"), {"again": "yes", "invite": "yes"}, token_from=_url(world),
+                      follow_redirects=True)
+    assert "Calendar invitations" not in _banner(again)  # sending the agenda again invites nobody more
+
+
 # ---- moving and cancelling -------------------------------------------------------------------------
 
 

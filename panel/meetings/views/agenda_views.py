@@ -35,7 +35,7 @@ from panel.extensions import db
 from panel.forms.errors import ServiceError, show_service_error
 from panel.forms.text import one_line
 from panel.dates import LONDON, govuk_date, govuk_datetime, london_today
-from panel.meetings import agenda, pack, panels, schedule
+from panel.meetings import agenda, invitations, pack, panels, schedule
 from panel.meetings.agenda_forms import (
     AddItemForm,
     ButtonForm,
@@ -352,9 +352,12 @@ def publish_agenda(meeting_id: int):
         flash(f"The agenda was already published on {govuk_date(meeting.agenda_published_at)}. "
               "Use ‘Send the agenda again’ to email the SPoCs once more.", "info")
         return back
+    invited = invitations.invite_panel(meeting, by=_me()) if request.form.get("invite") == "yes" and not again else []
     db.session.commit()
     flash(f"The agenda has been {'sent again' if again else 'published'}: {told} SPoC"
-          f"{'s' if told != 1 else ''} emailed a link.", "success")
+          f"{'s' if told != 1 else ''} emailed a link."
+          + (f" Calendar invitations sent to {len(invited)} {'person' if len(invited) == 1 else 'people'}."
+             if invited else ""), "success")
     return back
 
 
