@@ -125,17 +125,19 @@ class CoordinatorHome:
     escalated_today: int
     panel: PanelPrep | None
     replies: list[ReplyWait]
+    overdue: int = 0
 
 
 def coordinator_home(today: date, now: datetime) -> CoordinatorHome:
-    """Referrals to triage (as the triage page's first list), actions escalated today (as the
-    action log filtered so), the next panel's preparation, and MDT replies outstanding (the
-    waiting list is the pathway's, counted by the page). Four queries."""
+    """Referrals to triage (as the triage page's first list), actions escalated today and
+    actions overdue (as the action log filtered so), the next panel's preparation, and MDT
+    replies outstanding (the waiting list is the pathway's, counted by the page). Four queries."""
     counts = _counts(
         to_triage=sa.select(Referral.id).where(Referral.status == ReferralStatus.SUBMITTED),
-        escalated_today=actions.action_query(ActionFilters(escalated_today=True), today))
+        escalated_today=actions.action_query(ActionFilters(escalated_today=True), today),
+        overdue=actions.action_query(ActionFilters(overdue=True), today))
     return CoordinatorHome(counts["to_triage"], counts["escalated_today"], panel_prep(next_panel(now)),
-                           mdt_replies_outstanding(now))
+                           mdt_replies_outstanding(now), counts["overdue"])
 
 
 # ---- the chair -------------------------------------------------------------------------------------

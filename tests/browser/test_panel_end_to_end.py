@@ -28,7 +28,6 @@ from datetime import datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
-import time_machine
 from playwright.sync_api import expect
 
 from panel import pathway
@@ -54,6 +53,16 @@ from panel.models import (
 from panel.dates import LONDON
 from tests import factories
 from tests.browser.conftest import assert_accessible, press_and_wait
+from tests.browser.keyboard import (
+    _banner,
+    _focus,
+    _follow,
+    _press_button,
+    _sign_in,
+    _text_is,
+    _type_into,
+    travelling,
+)
 from tests.cases.helpers import create_case
 from tests.meetings import agenda_world
 
@@ -151,60 +160,6 @@ def _read(statement):
         db.session.remove()
 
 
-# ---- keyboard helpers -------------------------------------------------------------------------
-
-
-def _sign_in(page, email: str) -> None:
-    """As conftest's sign_in (the one address typed), with axe-core on the sign-in page and the next."""
-    page.goto("/login")
-    assert_accessible(page)
-    _type_into(page, "email", email)
-    page.keyboard.press("Tab")
-    page.keyboard.type(factories.PASSWORD)
-    press_and_wait(page)
-    assert_accessible(page)
-
-
-def _focus(page, predicate_js: str, *, backwards: bool = False, limit: int = 250) -> None:
-    """Tab (or Shift+Tab) until the focused element matches the JS predicate (el) => bool."""
-    key = "Shift+Tab" if backwards else "Tab"
-    for _ in range(limit):
-        page.keyboard.press(key)
-        if page.evaluate(f"(() => {{ const el = document.activeElement; return ({predicate_js})(el); }})()"):
-            return
-    raise AssertionError(f"never reached an element matching {predicate_js} by {key}")
-
-
-def _text_is(text: str) -> str:
-    return f"el.textContent.replace(/\\s+/g, ' ').trim() === {text!r}"
-
-
-def _follow(page, text: str, *, backwards: bool = False) -> None:
-    """Tab to a link by its whole text (visually hidden words included), press Enter, check the page."""
-    _focus(page, f"el => el.tagName === 'A' && {_text_is(text)}", backwards=backwards)
-    press_and_wait(page)
-    assert_accessible(page)
-
-
-def _press_button(page, text: str, *, backwards: bool = False) -> None:
-    """Tab to a button (or submit input) by its text and press Enter."""
-    _focus(page, f"el => (el.tagName === 'BUTTON' || el.type === 'submit') && "
-                 f"(el.tagName === 'BUTTON' ? {_text_is(text)} : el.value === {text!r})", backwards=backwards)
-    press_and_wait(page)
-    assert_accessible(page)
-
-
-def _type_into(page, name: str, text: str, *, clear: bool = False) -> None:
-    _focus(page, f"el => el.name === {name!r}")
-    if clear:
-        page.keyboard.press("Control+A")
-    page.keyboard.type(text)
-
-
-def _banner(page):
-    return page.locator(".govuk-notification-banner")
-
-
 def _agenda_case_order(page) -> list[str]:
     """The case headings of the open cases' section, top to bottom, as shown."""
     return page.evaluate("""(() => {
@@ -223,21 +178,11 @@ def _time_total(page, total: int) -> None:
 
 @pytest.fixture
 def clock():
-    """clock(instant) moves the clock to instant and lets it tick from there. The live server runs in
-    this process, so its clock moves too (the browser keys nothing on the server's time). The test
-    starts on a fixed Wednesday morning, whatever the day it runs, and jumps to the panel's start
-    instead of waiting for it."""
-    travellers = []
-
-    def move_to(instant: datetime) -> None:
-        traveller = time_machine.travel(instant, tick=True)
-        traveller.start()
-        travellers.append(traveller)
-
-    move_to(PREPARING)
-    yield move_to
-    for traveller in reversed(travellers):
-        traveller.stop()
+    """clock(instant) moves the clock to instant and lets it tick from there (keyboard.travelling).
+    The test starts on a fixed Wednesday morning, whatever the day it runs, and jumps to the
+    panel's start instead of waiting for it."""
+    with travelling(PREPARING) as move_to:
+        yield move_to
 
 
 # ---- the journey ---------------------------------------------------------------------------------

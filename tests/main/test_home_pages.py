@@ -57,6 +57,9 @@ def test_the_coordinators_counts_are_those_of_the_pages_they_lead_to(client, log
 
     assert _count(home, "today-escalated") == 1
     assert _action_total(client, _href(home, "today-escalated")) == 1
+    overdue = _count(home, "today-overdue")
+    assert overdue >= 1 and _href(home, "today-overdue") == "/actions?overdue=y"
+    assert _action_total(client, _href(home, "today-overdue")) == overdue
 
     mdt = world.meetings["mdt"]
     assert _count(home, "today-replies") == 3
