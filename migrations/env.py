@@ -139,6 +139,11 @@ def run_migrations_online():
                     broken = connection.exec_driver_sql('PRAGMA foreign_key_check').fetchall()
                     if broken:
                         raise RuntimeError(f'the migration left rows pointing at missing rows: {broken[:10]}')
+            # The planner's statistics, so queries use the indexes an upgrade may have added.
+            from panel.ops import statistics
+            statistics.refresh(connection)
+            if connection.in_transaction():
+                connection.commit()
         finally:
             if sqlite:
                 raw.execute('PRAGMA foreign_keys=ON')

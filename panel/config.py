@@ -70,6 +70,8 @@ class Config:
     MAIL_PASSWORD = os.environ.get("MAIL_PASSWORD", "")
     MAIL_FROM = os.environ.get("MAIL_FROM", "panel@localhost")
     MAIL_TIMEOUT = _int("MAIL_TIMEOUT", 10)
+    # sent emails (the outbox's copy) are deleted this many days after sending; failed ones are kept
+    OUTBOX_KEEP_SENT_DAYS = _int("OUTBOX_KEEP_SENT_DAYS", 30)
     # the organiser mailbox (MAIL_FROM's) that invitation replies come to, read over IMAP by the
     # job "calendar-replies" (panel.meetings.mailbox); no IMAP_SERVER, no reading
     IMAP_SERVER = os.environ.get("IMAP_SERVER", "")

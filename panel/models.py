@@ -249,6 +249,7 @@ class AuditEvent(db.Model):
     """One entry in the append-only, hash-chained audit trail. Written only by panel.audit.record()."""
 
     __tablename__ = "audit_events"
+    __table_args__ = (sa.Index("ix_audit_events_object", "object_type", "object_id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     occurred_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)

@@ -73,6 +73,10 @@ JOBS: dict[str, Job] = {
     "kept-forms": Job("panel.auth.kept:delete_expired", {"trigger": "cron", "minute": 45}),
     # records past RETENTION_YEARS anonymised, unless under a legal hold (panel.reports.retention), daily
     "retention": Job("panel.reports.retention:run_retention", {"trigger": "cron", "hour": 2, "minute": 0}),
+    # the outbox's copy of emails sent more than OUTBOX_KEEP_SENT_DAYS ago deleted (panel.notify.delivery), daily
+    "outbox-purge": Job("panel.notify.delivery:purge_sent", {"trigger": "cron", "hour": 3, "minute": 30}),
+    # the query planner's statistics refreshed (panel.ops.statistics; also after every upgrade), daily
+    "planner-statistics": Job("panel.ops.statistics:refresh_job", {"trigger": "cron", "hour": 3, "minute": 15}),
 }
 
 

@@ -7,6 +7,7 @@ import pytest
 from panel.auth.policy import isa_block_reason
 from panel.models import Agency, AgencyKind, Role, User
 from tests.conftest import post_form
+from tests.shared_world import shared_world
 
 DEMO_PASSWORD = "demo-sign-in-2027"
 NAMED = {
@@ -20,12 +21,14 @@ NAMED = {
 }
 
 
-@pytest.fixture
-def demo(app, db):
+def _load(app):
     result = app.test_cli_runner().invoke(args=["panel", "demo-data", "--password", DEMO_PASSWORD])
     assert result.exit_code == 0, result.output
-    db.session.remove()
     return result
+
+
+# The demo is loaded once for the module; each test runs in a savepoint rolled back after it.
+_demo_world, demo, app = shared_world(_load, name="demo")
 
 
 def _recent():

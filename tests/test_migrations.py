@@ -71,6 +71,9 @@ def test_downgrade_to_base_and_upgrade_again_on_a_fresh_sqlite_file(tmp_path):
         try:
             upgrade()
             assert _differences(_db.engine) == []
+            with _db.engine.connect() as connection:  # the planner's statistics refreshed by the upgrade
+                assert connection.exec_driver_sql(
+                    "SELECT count(*) FROM sqlite_master WHERE name = 'sqlite_stat1'").scalar_one() == 1
 
             downgrade(revision="base")
             remaining = set(sa.inspect(_db.engine).get_table_names()) - {"alembic_version"}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import flash, redirect, render_template, url_for
+from flask import current_app, flash, redirect, render_template, url_for
 from flask_login import current_user
 
 from panel.admin import bp
@@ -22,6 +22,7 @@ def outbox():
         failed=[m for m in messages if m.status == OutboxStatus.FAILED],
         retrying=[m for m in messages if m.status == OutboxStatus.PENDING],
         shown=SHOWN,
+        keep_days=current_app.config["OUTBOX_KEEP_SENT_DAYS"],
     )
 
 

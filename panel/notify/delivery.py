@@ -393,6 +393,19 @@ def deliver_due(now: datetime | None = None, *, limit: int = BATCH_SIZE) -> dict
     return counts
 
 
+def purge_sent(now: datetime | None = None) -> dict[str, int]:
+    """The daily job `outbox-purge`: delete the outbox's copy of emails sent more than
+    OUTBOX_KEEP_SENT_DAYS ago (they hold addresses and reply links; the audit trail keeps what was
+    done). Pending, sending and failed emails are never deleted. Returns {"deleted": n}."""
+    now = now or utcnow()
+    cutoff = now - timedelta(days=current_app.config["OUTBOX_KEEP_SENT_DAYS"])
+    deleted = db.session.execute(
+        sa.delete(OutboxMessage).where(OutboxMessage.status == OutboxStatus.SENT, OutboxMessage.sent_at < cutoff)
+    ).rowcount
+    db.session.commit()
+    return {"deleted": deleted or 0}
+
+
 def retry(message: OutboxMessage, *, by: User) -> None:
     """An administrator puts a failed message back in the queue. Flushes; the caller commits.
 

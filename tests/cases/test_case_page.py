@@ -83,3 +83,26 @@ def test_the_case_list_shows_initials_and_marks_summary_only_cases(client, login
     login_as("spoc", agency=setting["other"])
     text = page(client.get("/cases")).get_text(" ")
     assert setting["ref"] in text and "(summary only)" in text and "Zebedee" not in text
+
+
+def test_the_case_page_reads_a_fixed_number_of_queries_whatever_its_flags(client, login_as, setting, db,
+                                                                            count_queries):
+    """Rendered before the audited view is committed, so nothing is loaded twice: more staff-safety
+    flags and involved agencies do not mean more queries."""
+    coordinator = login_as("coordinator")
+    url = f"/cases/{setting['ref']}"
+    client.get(url)
+
+    def measure() -> int:
+        db.session.commit()
+        with count_queries() as counter:
+            assert client.get(url).status_code == 200
+        return counter.count
+
+    few = measure()
+    case = setting["case"]
+    for n in range(6):
+        services.set_staff_safety_flag(case, kind=StaffSafetyKind.OTHER, details=f"Flag {n}", by=coordinator)
+    many = measure()
+
+    assert many == few

@@ -18,13 +18,13 @@ from panel.models import Case, Person, Referral, User
 from panel.reports import pack, periods
 from panel.reports.disclosure import Shown
 from tests.html.conftest import load_demo
+from tests.shared_world import shared_world
 from tests.html.crawl import crawl, sign_in
 from tests.reports.board_attack import determined_by_totals, possible_values
 
 
-@pytest.fixture
-def demo(app):
-    load_demo(app)
+# The demo is loaded once for the module; each test runs in a savepoint rolled back after it.
+_demo_world, demo, app = shared_world(load_demo, name="demo")
 
 
 def test_a_year_of_demo_history_gives_every_report_figures_some_suppressed(demo):

@@ -64,7 +64,8 @@ def view_case(reference: str):
     view = load_case(reference, section="summary")
     open_actions = open_action_count(view.case.id) if view.full else 0
     upcoming = next_meeting(view.case) if view.full else None
-    db.session.commit()
     in_pathway = (london_today() - view.case.accepted_on).days
-    return render_template("cases/view_case.html", view=view, case=view.case, in_pathway_days=in_pathway,
+    html = render_template("cases/view_case.html", view=view, case=view.case, in_pathway_days=in_pathway,
                            open_actions=open_actions, next_meeting=upcoming)
+    db.session.commit()  # the audited view; after rendering, so nothing loaded is read again
+    return html
