@@ -151,14 +151,28 @@ def unlock_user(*, user: User, by: User, now: datetime | None = None) -> bool:
     return True
 
 
-def list_users(*, agency_id: int | None = None, role: Role | None = None) -> list[User]:
-    """Users by name, with their agency loaded in the same query, optionally filtered."""
-    query = sa.select(User).options(joinedload(User.agency)).order_by(User.name, User.id)
+USERS_PAGE = 100  # users a page of the list shows
+
+
+def _user_filters(agency_id: int | None, role: Role | None) -> list[sa.ColumnElement[bool]]:
+    where = []
     if agency_id is not None:
-        query = query.where(User.agency_id == agency_id)
+        where.append(User.agency_id == agency_id)
     if role is not None:
-        query = query.where(User.role == role)
-    return list(db.session.execute(query).scalars())
+        where.append(User.role == role)
+    return where
+
+
+def count_users(*, agency_id: int | None = None, role: Role | None = None) -> int:
+    return db.session.execute(sa.select(sa.func.count(User.id)).where(*_user_filters(agency_id, role))).scalar_one()
+
+
+def list_users(*, agency_id: int | None = None, role: Role | None = None, page: int = 1) -> list[User]:
+    """One page (USERS_PAGE) of users by name, with their agency loaded in the same query,
+    optionally filtered."""
+    return list(db.session.execute(
+        sa.select(User).where(*_user_filters(agency_id, role)).options(joinedload(User.agency))
+        .order_by(User.name, User.id).limit(USERS_PAGE).offset((page - 1) * USERS_PAGE)).scalars())
 
 
 def all_agencies() -> list[Agency]:

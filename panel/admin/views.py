@@ -7,6 +7,7 @@ from flask import current_app, flash, redirect, render_template, request, url_fo
 from flask_login import current_user
 from sqlalchemy.exc import IntegrityError
 
+from panel import pagination as paging
 from panel.admin import bp, services
 from panel.admin.forms import ACTIVE, DEACTIVATED, ConfirmForm, UserAddForm, UserEditForm, UserFilterForm
 from panel.extensions import db
@@ -32,10 +33,17 @@ def dashboard():
 def list_users():
     filters = UserFilterForm(formdata=request.args, agencies=services.all_agencies())
     agency_id, role = filters.chosen()
-    users = services.list_users(agency_id=agency_id, role=role)
+    total = services.count_users(agency_id=agency_id, role=role)
+    pages = max(1, -(-total // services.USERS_PAGE))
+    page = paging.page_number(pages)
+    users = services.list_users(agency_id=agency_id, role=role, page=page)
     now = utcnow()
     rows = [(user, services.user_status(user, now)) for user in users]
-    return render_template("admin/list_users.html", filters=filters, rows=rows,
+    chosen = {"agency": agency_id, "role": role.value if role else None}
+    return render_template("admin/list_users.html", filters=filters, rows=rows, total=total,
+                           first=(page - 1) * services.USERS_PAGE + 1,
+                           pagination=paging.pagination("admin.list_users", page, pages, label="User list pages",
+                                                        **{k: v for k, v in chosen.items() if v is not None}),
                            filtered=agency_id is not None or role is not None)
 
 

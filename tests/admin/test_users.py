@@ -512,3 +512,27 @@ def test_unlock_without_a_csrf_token_is_refused(client, login_as):
     assert client.post(f"/admin/users/{target.id}/unlock").status_code == 400
     db.session.refresh(target)
     assert target.locked_until is not None
+
+
+def test_a_long_user_list_comes_a_hundred_a_page_with_the_filters_kept(client, login_as, count_queries):
+    """1,500 users are not one page: GOV.UK pagination, a hundred a page, the filters carried."""
+    from panel.admin.services import USERS_PAGE
+
+    admin = login_as("admin")
+    agency = factories.create_agency(code="big", name="Big Agency")
+    for n in range(USERS_PAGE + 20):
+        factories.create_user(role=Role.SPOC, agency=agency, name=f"Person {n:03d}")
+    db.session.commit()
+
+    first = page(client.get(f"/admin/users?agency={agency.id}&role=spoc"))
+    with count_queries() as counter:
+        second = page(client.get(f"/admin/users?agency={agency.id}&role=spoc&page=2"))
+
+    assert len(first.select("#users tbody tr")) == USERS_PAGE
+    assert len(second.select("#users tbody tr")) == 20
+    caption = second.select_one("#users caption").get_text(" ", strip=True)
+    assert caption == f"{USERS_PAGE + 20} users matching the filters ({USERS_PAGE + 1} to {USERS_PAGE + 20} shown)"
+    previous = second.select_one(".govuk-pagination__prev a")["href"]
+    assert f"agency={agency.id}" in previous and "role=spoc" in previous
+    assert admin.email not in second.select_one("#users").get_text()  # the admin is not one of the agency's SPoCs
+    assert counter.count < 20
