@@ -473,6 +473,8 @@ def agenda_pdf(meeting_id: int):
     meeting = _meeting(meeting_id)
     audit.record(AuditAction.VIEW, "meeting", meeting.id, summary={"page": "agenda.pdf"})
     html = _pack_html(meeting, for_pdf=True)
-    db.session.commit()
     day = meeting.starts_at.astimezone(LONDON).date()
+    # Committed before the PDF is drawn, and nothing read after: on SQLite a transaction holds
+    # the one write lock, which no one should wait on while WeasyPrint lays out pages.
+    db.session.commit()
     return pdf_response(html, f"panel-agenda-{day:%Y-%m-%d}.pdf")

@@ -316,10 +316,10 @@ def minutes_pdf(meeting_id: int):
     html = render_template("meetings/print_minutes.html", meeting=meeting, view=view,
                            panel_date=services.panel_day(meeting), printed_at=utcnow(),
                            statement=current_app.config["PANEL_CONFIDENTIALITY_STATEMENT"])
-    response = pdf_response(html, f"panel-minutes-{services.panel_day(meeting).isoformat()}.pdf")
+    filename = f"panel-minutes-{services.panel_day(meeting).isoformat()}.pdf"
     audit.record(AuditAction.VIEW, "meeting", meeting.id, summary={"page": "minutes.pdf"})
-    db.session.commit()
-    return response
+    db.session.commit()  # before the PDF is drawn: no transaction (SQLite's write lock) held meanwhile
+    return pdf_response(html, filename)
 
 
 def _item(meeting: Meeting, item_id: int) -> AgendaItem:

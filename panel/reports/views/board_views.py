@@ -88,6 +88,5 @@ def report_pack():
     report = pack.open_report(period, output="pdf")
     html = render_template("reports/board_pack.html", report=report, period=period, charts=charts.for_report(report),
                            printed_at=utcnow())
-    response = pdf_response(html, f"board-reports-{period.slug()}.pdf")
-    db.session.commit()
-    return response
+    db.session.commit()  # before the PDF is drawn: no transaction (SQLite's write lock) held meanwhile
+    return pdf_response(html, f"board-reports-{period.slug()}.pdf")

@@ -251,9 +251,9 @@ def release_pdf(person_id: int, request_id: int):
         return loaded
     sar, document = loaded
     html = render_template("reports/subject_access_release.html", release=document, sar=sar)
-    response = pdf_response(html, f"subject-access-{sar.id}.pdf")
-    db.session.commit()
-    return response
+    filename = f"subject-access-{sar.id}.pdf"
+    db.session.commit()  # before the PDF is drawn: no transaction (SQLite's write lock) held meanwhile
+    return pdf_response(html, filename)
 
 
 @bp.route(f"/<{ID}:person_id>/subject-access/<{ID}:request_id>/release.json")
