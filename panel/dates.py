@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 from functools import lru_cache
 from zoneinfo import ZoneInfo
@@ -134,3 +135,57 @@ def govuk_datetime(value: datetime | None) -> str:
     if value is None:
         return ""
     return f"{govuk_date(value.astimezone(LONDON))} at {govuk_time(value)}"
+
+
+# ---- the dates an export covers ------------------------------------------------------------
+
+
+def twelve_months_to(today: date) -> date:
+    """The first day of the 12 months that end today: the day after the same date a year ago
+    (1 March after 29 February)."""
+    return today.replace(year=today.year - 1, day=min(today.day, 28) if today.month == 2 else today.day) \
+        + timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class DateRange:
+    """The London dates an export covers, both inclusive; None is open (from the first entry, or
+    up to now). `default` marks the last 12 months, given when no dates were asked for."""
+
+    start: date | None
+    end: date | None
+    default: bool = False
+
+    @classmethod
+    def of(cls, start: date | None, end: date | None, *, everything: bool, today: date) -> DateRange:
+        """The dates asked for; with none, every date if `everything`, else the last 12 months."""
+        if start is None and end is None and not everything:
+            return cls(twelve_months_to(today), None, default=True)
+        return cls(start, end)
+
+    def utc_bounds(self) -> tuple[datetime | None, datetime | None]:
+        """London midnight at the start of `start` and at the end of `end` (exclusive), in UTC."""
+        last = None if self.end is None or self.end == date.max else self.end + timedelta(days=1)
+        return tuple(None if day is None else datetime.combine(day, time(0), tzinfo=LONDON).astimezone(timezone.utc)
+                     for day in (self.start, last))  # type: ignore[return-value]
+
+    def words(self) -> str:
+        """"in the last 12 months (since 8 December 2025)", "on any date", "from 1 January 2026 to ..."."""
+        if self.default:
+            return f"in the last 12 months (since {govuk_date(self.start)})"
+        if self.start and self.end:
+            if self.start == self.end:
+                return f"on {govuk_date(self.start)}"
+            return f"from {govuk_date(self.start)} to {govuk_date(self.end)}"
+        if self.start:
+            return f"on or after {govuk_date(self.start)}"
+        if self.end:
+            return f"on or before {govuk_date(self.end)}"
+        return "on any date"
+
+    def summary(self) -> str:
+        """For the export's audit entry: "last 12 months: 2025-12-08 to now", "all dates", ..."""
+        if self.start is None and self.end is None:
+            return "all dates"
+        dates = f"{self.start.isoformat() if self.start else 'the first'} to {self.end.isoformat() if self.end else 'now'}"
+        return f"last 12 months: {dates}" if self.default else dates

@@ -142,6 +142,7 @@ def _crawl(client, start: list[str], limit: int = 150) -> dict[str, list[str]]:
             queue.append(urlsplit(response.headers["Location"]).path)
             continue
         if response.mimetype != "text/html":
+            response.close()  # a streamed export: end its generator before the next request
             continue
         html = response.get_data(as_text=True)
         found[url] = _inline_problems(html)

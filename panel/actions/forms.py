@@ -24,7 +24,7 @@ from wtforms import BooleanField, RadioField, SelectChoice, SelectField, StringF
 from wtforms.validators import InputRequired, ValidationError
 
 from panel.actions.services import DESCRIPTION_MAX, NOT_DONE_REASON, NOTE_MAX, REASON_MAX, ActionFilters
-from panel.dates import govuk_date
+from panel.dates import DateRange, govuk_date
 from panel.forms.fields import GovukDateField, optional_int, text_area as _area
 from panel.forms.text import one_line
 from panel.forms.validators import PlainText, fail as _fail
@@ -36,12 +36,19 @@ REFERENCE_MAX = 20             # as panel.cases.access.load_case
 TO_AGENCY, TO_CHAIR = "agency", "chair"
 
 
+# ---- the dates an export covers ---------------------------------------------------------------
+
+
 # ---- the action log's filters (query string) -------------------------------------------------
 
 
 class ActionFilterForm(FlaskForm):
     """Filters for the action log and its CSV export. A choice that is not offered is ignored
-    (shown and applied as "All"); a case reference that cannot be one is a GOV.UK error."""
+    (shown and applied as "All"); a case reference that cannot be one is a GOV.UK error.
+
+    The dates are the export's only (the actions agreed from, to; by the date each was created):
+    none gives the last 12 months, or every date with ``all=y``. A date that is not a real one
+    is a GOV.UK error on the log, where the export sends it back."""
 
     class Meta:
         csrf = False
@@ -55,6 +62,9 @@ class ActionFilterForm(FlaskForm):
     escalated = BooleanField("Escalated", widget=GovCheckboxInput())
     escalated_today = BooleanField("Escalated today", widget=GovCheckboxInput())
     awaiting_chair = BooleanField("Awaiting the chair", widget=GovCheckboxInput())
+    date_from = GovukDateField("Agreed from", name="from", query=True)
+    date_to = GovukDateField("Agreed to", name="to", query=True)
+    all_dates = StringField("All dates", name="all")  # "y": every date, when none is given
 
     def __init__(self, *args, agencies: list[Agency], **kwargs):
         super().__init__(*args, **kwargs)
@@ -64,6 +74,10 @@ class ActionFilterForm(FlaskForm):
     def validate_case(self, field) -> None:
         if len(field.data or "") > REFERENCE_MAX:
             raise ValidationError(f"Case reference must be {REFERENCE_MAX} characters or fewer, like CASPA-2027-001")
+
+    def validate_date_to(self, field: GovukDateField) -> None:
+        if field.data and self.date_from.data and field.data < self.date_from.data:
+            raise ValidationError("Agreed to must be the same as or after agreed from")
 
     def check(self) -> bool:
         """Validate; drop bad choices. True when the filters can be applied."""
@@ -92,6 +106,22 @@ class ActionFilterForm(FlaskForm):
         for name in ("overdue", "due_this_week", "escalated", "escalated_today", "awaiting_chair"):
             if getattr(self, name).data:
                 chosen[name] = "y"
+        return chosen
+
+    def export_range(self, today: date) -> DateRange:
+        """The dates the export covers (valid form only)."""
+        return DateRange.of(self.date_from.data, self.date_to.data, everything=self.all_dates.data == "y",
+                            today=today)
+
+    def export_args(self) -> dict[str, str]:
+        """The filters and the export's dates as query-string values (for the export link)."""
+        chosen = self.filters()
+        if self.date_from.data:
+            chosen["from"] = self.date_from.data.isoformat()
+        if self.date_to.data:
+            chosen["to"] = self.date_to.data.isoformat()
+        if not (self.date_from.data or self.date_to.data) and self.all_dates.data == "y":
+            chosen["all"] = "y"
         return chosen
 
 

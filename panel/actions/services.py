@@ -466,11 +466,22 @@ def escalation_levels(action_ids: list[int]) -> dict[int, LadderStep]:
     return out
 
 
-def case_actions(case_id: int) -> list[Action]:
-    return list(db.session.scalars(
-        sa.select(Action).where(Action.case_id == case_id)
-        .options(sa.orm.joinedload(Action.agency), sa.orm.joinedload(Action.assignee))
-        .order_by(sa.case((Action.status == ActionStatus.OPEN, 0), else_=1), Action.due_on, Action.id)))
+def case_actions(case_id: int, *, limit: int | None = None, offset: int = 0) -> list[Action]:
+    """A case's actions, open first, soonest due first (a page of them with `limit`)."""
+    query = (sa.select(Action).where(Action.case_id == case_id)
+             .options(sa.orm.joinedload(Action.agency), sa.orm.joinedload(Action.assignee))
+             .order_by(sa.case((Action.status == ActionStatus.OPEN, 0), else_=1), Action.due_on, Action.id))
+    if limit is not None:
+        query = query.limit(limit).offset(offset)
+    return list(db.session.scalars(query))
+
+
+def case_action_counts(case_id: int) -> tuple[int, int]:
+    """How many actions the case has, and how many are open (one query)."""
+    total, open_ = db.session.execute(
+        sa.select(sa.func.count(Action.id), sa.func.count(Action.id).filter(Action.status == ActionStatus.OPEN))
+        .where(Action.case_id == case_id)).one()
+    return total, open_
 
 
 def load_action(action_id: int) -> Action | None:

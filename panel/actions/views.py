@@ -13,11 +13,12 @@ a fixed number of queries whatever the size of the log (eager loads, one escalat
 from __future__ import annotations
 
 import io
-from typing import Any
+from datetime import date
+from typing import Any, Iterator
 from urllib.parse import urlencode
 
 import sqlalchemy as sa
-from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, stream_with_context, url_for
 from flask_login import current_user
 
 from panel import audit, csvsafe, pagination as paging
@@ -33,6 +34,7 @@ from panel.actions.forms import (
     UpdateActionForm,
 )
 from panel.csvsafe import formula_safe
+from panel.dates import DateRange
 from panel.auth.policy import (
     acts_as_spoc,
     can_access_case_records,
@@ -46,6 +48,7 @@ from panel.forms.errors import ServiceError, show_service_error
 from panel.dates import govuk_date, london_today
 from panel.models import (
     Action,
+    ActionStatus,
     Agency,
     AuditAction,
     Case,
@@ -61,7 +64,7 @@ from panel.models import (
 bp = Blueprint("actions", "panel.actions")
 
 PAGE_SIZE = 50
-EXPORT_CHUNK = 1000
+EXPORT_BATCH = 1000  # actions per batch of the streamed export: one query for them, one for their escalations
 CSV_HEADER = ("Action", "Case reference", "Agency", "Assigned to", "Description", "Due date", "Status", "Overdue",
               "Highest escalation", "Agreed on", "Closed on")
 
@@ -136,37 +139,102 @@ def action_log():
     audit.record(AuditAction.VIEW, "action_log", summary={"filters": chosen, "page": context["page"]})
     return _done(render_template("actions/action_log.html", form=form, today=today, filtered=bool(chosen),
                                  chosen_filters=chosen,
-                                 export_url=url_for("actions.export_actions", **chosen), **context))
+                                 **context))
+
+
+# The export's columns, and the log's order (open first, then soonest due) as a key to resume from.
+_EXPORT_COLUMNS = (Action.id, Case.reference, Agency.name.label("agency"), User.name.label("assignee"),
+                   Action.description, Action.due_on, Action.status, Action.created_at, Action.closed_at)
+_OPEN_FIRST = sa.case((Action.status == ActionStatus.OPEN, 0), else_=1)
+_EXPORT_ORDER = (_OPEN_FIRST, Action.due_on, Action.id)
+
+
+def _export_ids(form: ActionFilterForm, dates: DateRange, today: date) -> sa.Select:
+    """The ids of the actions to export: the log's filters (as action_query, which may name the
+    case) and the dates agreed."""
+    where = services.action_query(form.chosen(), today).whereclause
+    query = sa.select(Action.id).join(Case, Case.id == Action.case_id)
+    if where is not None:
+        query = query.where(where)
+    start, end = dates.utc_bounds()
+    if start is not None:
+        query = query.where(Action.created_at >= start)
+    if end is not None:
+        query = query.where(Action.created_at < end)
+    return query
+
+
+def _export_batch(ids: sa.Select, after: tuple[int, date, int] | None) -> sa.Select:
+    """The next batch after the key `after` (None: the first), in the log's order: its actions
+    chosen from the actions table alone, then their case, agency and assignee joined in (one
+    statement; nothing loaded row by row, and the joins only for the batch's rows)."""
+    chosen = ids.order_by(*_EXPORT_ORDER).limit(EXPORT_BATCH)
+    if after is not None:
+        chosen = chosen.where(sa.tuple_(*_EXPORT_ORDER) > sa.tuple_(
+            sa.literal(after[0]), sa.literal(after[1], Action.due_on.type), sa.literal(after[2])))
+    return (sa.select(*_EXPORT_COLUMNS, _OPEN_FIRST.label("open_first")).select_from(Action)
+            .join(Case, Case.id == Action.case_id).join(Agency, Agency.id == Action.agency_id)
+            .outerjoin(User, User.id == Action.assignee_id)
+            .where(Action.id.in_(chosen)).order_by(*_EXPORT_ORDER))
+
+
+def _export_lines(ids: sa.Select, today: date) -> Iterator[str]:
+    """The CSV: a header, then the actions a batch at a time, each batch resuming after the
+    last action sent (a key in the log's order, not an offset), with the batch's escalations
+    in one query. Each batch ends its transaction before its rows go out: on SQLite every
+    transaction takes the write lock, which nothing waiting on the network may hold. (The
+    header goes with the first batch, which also ends what the request's last hooks began.)
+
+    The batches are separate reads, so an action that changes status or due date while the
+    file streams may be left out or sent twice; the audit entry counts the rows at the start."""
+    buffer = io.StringIO()
+    buffer.write(csvsafe.BOM)
+    writer = csvsafe.writer(buffer)
+
+    def take() -> str:
+        text = buffer.getvalue()
+        buffer.seek(0)
+        buffer.truncate()
+        return text
+
+    writer.writerow(CSV_HEADER)
+    after: tuple[int, date, int] | None = None
+    while True:
+        batch = db.session.execute(_export_batch(ids, after)).all()
+        levels = services.escalation_levels([row.id for row in batch])
+        db.session.rollback()
+        for row in batch:
+            level = levels.get(row.id)
+            writer.writerow([
+                row.id, formula_safe(row.reference), formula_safe(row.agency), formula_safe(row.assignee or ""),
+                formula_safe(row.description), row.due_on.isoformat(), row.status.label,
+                "Yes" if row.status == ActionStatus.OPEN and row.due_on < today else "No", level.label if level else "",
+                london_today(row.created_at).isoformat(), london_today(row.closed_at).isoformat() if row.closed_at else "",
+            ])
+        yield take()
+        if len(batch) < EXPORT_BATCH:
+            return
+        last = batch[-1]
+        after = (last.open_first, last.due_on, last.id)
 
 
 @bp.route("/actions/export.csv")
 def export_actions():
-    """The log as filtered, as a spreadsheet (CSV). Cells that a spreadsheet would read as a
-    formula are prefixed with an apostrophe. Audited as an export, with the filters and rows."""
+    """The log as filtered, as a spreadsheet (CSV), of the actions agreed in the dates asked for
+    (`from`, `to`), else in the last 12 months, or on any date with `all=y`. Cells that a
+    spreadsheet would read as a formula are prefixed with an apostrophe. Streamed in batches;
+    audited as an export, with the filters, the dates and the rows, before the first row goes."""
     today = london_today()
     form = ActionFilterForm(request.args, agencies=_agencies())
     if not form.check():
         query = urlencode(list(request.args.items(multi=True)))
         return redirect(url_for("actions.action_log") + (f"?{query}" if query else ""))
-    actions = list(db.session.scalars(services.action_query(form.chosen(), today)))
-    levels: dict[int, LadderStep] = {}
-    for start in range(0, len(actions), EXPORT_CHUNK):
-        levels.update(services.escalation_levels([a.id for a in actions[start:start + EXPORT_CHUNK]]))
-    buffer = io.StringIO()
-    buffer.write(csvsafe.BOM)
-    writer = csvsafe.writer(buffer)
-    writer.writerow(CSV_HEADER)
-    for a in actions:
-        level = levels.get(a.id)
-        writer.writerow([
-            a.id, formula_safe(a.case.reference), formula_safe(a.agency.name),
-            formula_safe(a.assignee.name if a.assignee else ""), formula_safe(a.description), a.due_on.isoformat(),
-            a.status.label, "Yes" if a.is_overdue(today) else "No", level.label if level else "",
-            london_today(a.created_at).isoformat(), london_today(a.closed_at).isoformat() if a.closed_at else "",
-        ])
-    audit.record(AuditAction.EXPORT, "actions", summary={"filters": form.filters(), "rows": len(actions)})
+    dates = form.export_range(today)
+    ids = _export_ids(form, dates, today)
+    audit.record(AuditAction.EXPORT, "actions",
+                 summary={"filters": form.filters(), "range": dates.summary(), "rows": _count(ids)})
     db.session.commit()
-    return Response(buffer.getvalue(), mimetype="text/csv",
+    return Response(stream_with_context(_export_lines(ids, today)), mimetype="text/csv",
                     headers={"Content-Disposition": csvsafe.disposition("actions", today)})
 
 
@@ -386,9 +454,15 @@ def acknowledge_escalation(escalation_id: int):
 def case_actions(reference: str):
     view = load_case(reference, need_full=True, section="actions")
     case, today = view.case, london_today()
-    actions = services.case_actions(case.id)
+    total, open_ = services.case_action_counts(case.id)
+    pages = max(1, -(-total // PAGE_SIZE))
+    page = paging.page_number(pages)
+    actions = services.case_actions(case.id, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
     return _done(render_template(
-        "actions/case_actions.html", view=view, case=case, actions=actions, today=today,
+        "actions/case_actions.html", view=view, case=case, actions=actions, today=today, total=total,
+        open_count=open_, first=(page - 1) * PAGE_SIZE + 1,
+        pagination=paging.pagination("actions.case_actions", page, pages, label="Action pages",
+                                     reference=case.reference),
         levels=services.escalation_levels([a.id for a in actions]),
         can_add=_me().role == Role.COORDINATOR and case.status != CaseStatus.CLOSED))
 

@@ -748,3 +748,24 @@ def test_the_action_pages_run_the_same_queries_with_many_updates_and_escalations
     many = counts(client)
     assert "Note 200-199" in _text(client.get(f"/actions/{world.action.id}"))
     assert many == few
+
+
+def test_a_long_case_shows_its_actions_fifty_a_page_in_fixed_queries(client, login_as, db, world, count_queries):
+    """A case of six hundred actions is not one page: fifty a page, counted in one query."""
+    login_as(world.user("coordinator"))
+    url = f"/cases/{world.case.reference}/actions"
+    add_actions(world, 3)
+    db.session.commit()
+    client.get(url)
+    with count_queries() as few:
+        client.get(url)
+    add_actions(world, 80)
+    db.session.commit()
+    with count_queries() as many:
+        first = page(client.get(url))
+    second = page(client.get(f"{url}?page=2"))
+
+    assert many.count == few.count, many.statements
+    assert len(first.select("table tbody tr")) == 50 and len(second.select("table tbody tr")) == 34
+    assert first.select_one("#action-count").get_text(" ", strip=True) == "84 actions, 84 open. Showing 1 to 50."
+    assert second.select_one(".govuk-pagination__prev a")["href"] == f"{url}?page=1"

@@ -5,14 +5,16 @@ from __future__ import annotations
 import csv
 import io
 import json
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import pytest
 import sqlalchemy as sa
 import time_machine
 
 from panel import audit
+from panel.dates import twelve_months_to
 from panel.admin import audit_views
+from panel.dates import london_today
 from panel.models import AuditAction, AuditEvent, Role
 
 from tests import factories
@@ -309,7 +311,9 @@ def test_export_is_audited_and_committed(client, admin, db):
     ).scalar_one()
     assert export.object_type == "audit_events"
     assert export.user_id == admin.id
-    assert json.loads(export.summary) == {"filters": {"object_type": "agency", "user": "admin"}, "rows": 4}
+    since = twelve_months_to(london_today()).isoformat()
+    assert json.loads(export.summary) == {"filters": {"object_type": "agency", "user": "admin"},
+                                          "range": f"last 12 months: {since} to now", "rows": 4}
     assert export.ip == "127.0.0.1"
     assert len(table) == 1 + 4
     # The export's own entry is not in the file it describes.
@@ -335,8 +339,8 @@ def test_each_export_batch_starts_where_the_last_ended(client, admin, db, monkey
     _add(30, user=admin)
     db.session.commit()
 
-    with count_queries() as counter:
-        response = client.get("/admin/audit.csv")
+    with count_queries() as counter:  # every date: the batches have no bound but the id
+        response = client.get("/admin/audit.csv?all=y")
         assert len(_csv(response)) > 30
     batches = [s for s in counter.statements if "audit_events.id <" in s and "LIMIT" in s.upper()]
 
@@ -370,3 +374,258 @@ def test_export_leaves_ordinary_values_alone(client, admin, db):
 
     assert row[4] == "42"
     assert row[5] == '{"a": "b"}'
+
+
+# ---- the export's dates: the last 12 months unless chosen, every date on request ----------------
+
+NOW = datetime(2027, 3, 4, 12, 0, tzinfo=timezone.utc)  # 12 months back: since 5 March 2026 (London)
+
+
+def _dated_trail(admin) -> dict[str, AuditEvent]:
+    """One entry at each moment, written then (the chain stays in order)."""
+    made = {}
+    for name, when in [("13 months ago", datetime(2026, 2, 4, 12, tzinfo=timezone.utc)),
+                       ("just before the window", datetime(2026, 3, 4, 23, 59, 59, tzinfo=timezone.utc)),
+                       ("first moment of the window", datetime(2026, 3, 5, 0, 0, tzinfo=timezone.utc)),
+                       ("30 June 23:30 London", datetime(2026, 6, 30, 22, 30, tzinfo=timezone.utc)),
+                       ("1 July 00:30 London", datetime(2026, 6, 30, 23, 30, tzinfo=timezone.utc)),
+                       ("today", NOW - timedelta(hours=1))]:
+        with time_machine.travel(when, tick=False):
+            made[name] = audit.record(AuditAction.UPDATE, "agency", name, user=admin)
+    return made
+
+
+def _exports(db) -> list[dict]:
+    db.session.rollback()
+    return [json.loads(e.summary) for e in db.session.scalars(sa.select(AuditEvent).where(
+        AuditEvent.action == AuditAction.EXPORT).order_by(AuditEvent.id))]
+
+
+@pytest.mark.parametrize("query, names, summary", [
+    ("", ["first moment of the window", "30 June 23:30 London", "1 July 00:30 London", "today"],
+     "last 12 months: 2026-03-05 to now"),
+    ("all=y", ["13 months ago", "just before the window", "first moment of the window", "30 June 23:30 London",
+               "1 July 00:30 London", "today"], "all dates"),
+    ("from=2026-07-01", ["1 July 00:30 London", "today"], "2026-07-01 to now"),
+    ("to=2026-06-30&all=y", ["13 months ago", "just before the window", "first moment of the window",
+                             "30 June 23:30 London"], "the first to 2026-06-30"),
+    ("from=2026-03-04&to=2026-03-04", ["just before the window"], "2026-03-04 to 2026-03-04"),
+    ("from=2027-03-05", [], "2027-03-05 to now"),
+])
+def test_export_takes_the_dates_with_the_last_12_months_by_default(client, login_as, db, query, names, summary):
+    admin = login_as("admin", email="admin.person@council.invalid")
+    _dated_trail(admin)
+    db.session.commit()
+    with time_machine.travel(NOW, tick=False):
+        login_as(admin)
+        table = _csv(client.get(f"/admin/audit.csv?object_type=agency&{query}"))
+
+    assert [row[4] for row in table[1:]] == list(reversed(names))  # newest first
+    (entry,) = _exports(db)
+    assert entry["range"] == summary and entry["rows"] == len(names)
+
+
+def _batch_reads(db, client, url: str, marker: str) -> tuple[list[list[str]], list[tuple[str, tuple]]]:
+    """The CSV, and the export's batch reads (their statement holds marker) with their parameters."""
+    seen: list[tuple[str, tuple]] = []
+
+    def _before(conn, cursor, statement, parameters, context, executemany):
+        if marker in statement and "LIMIT" in statement.upper():  # PostgreSQL's parameters are named
+            seen.append((statement, tuple(parameters.values() if isinstance(parameters, dict) else parameters)))
+
+    sa.event.listen(db.engine, "before_cursor_execute", _before)
+    try:
+        table = _csv(client.get(url))
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", _before)
+    return table, seen
+
+
+def _sqlite_plan(db, statement: str, parameters: tuple) -> str:
+    return " ".join(r[-1] for r in db.session.connection().exec_driver_sql("EXPLAIN QUERY PLAN " + statement,
+                                                                           parameters).all())
+
+
+def test_the_dates_with_other_filters_are_read_between_their_first_and_last_ids(client, login_as, db, monkeypatch):
+    """With a filter, its index gives the entries in id order: the first and last ids of the
+    dates bound every batch (one upper bound, as before), a range search on the key between them."""
+    monkeypatch.setattr(audit_views, "EXPORT_BATCH", 2)
+    admin = login_as("admin", email="admin.person@council.invalid")
+    made = _dated_trail(admin)
+    db.session.commit()
+    with time_machine.travel(NOW, tick=False):
+        login_as(admin)
+        table, seen = _batch_reads(db, client, "/admin/audit.csv?object_type=agency&from=2026-03-05&to=2026-06-30",
+                                   "audit_events.id <")
+
+    assert [row[4] for row in table[1:]] == ["30 June 23:30 London", "first moment of the window"]
+    first, last = made["first moment of the window"].id, made["30 June 23:30 London"].id
+    assert len(seen) == 2  # a full batch of both rows, then a read of the empty range below the first
+    for (statement, parameters), before in zip(seen, (last + 1, first), strict=True):
+        assert statement.count("audit_events.id <") == 1 and "audit_events.id >=" in statement
+        assert first in parameters and before in parameters
+    if db.engine.dialect.name == "sqlite":
+        plan = _sqlite_plan(db, *seen[0])
+        # the key's range between the dates' ends, within the filter's index, and no sort
+        assert "rowid>? AND rowid<?)" in plan and "TEMP B-TREE" not in plan, plan
+
+
+def test_the_dates_alone_are_read_down_the_index_on_the_time(client, login_as, db, monkeypatch):
+    """Only the dates' entries are read, however the ids run (here the newest entry was written
+    first, as when older history is loaded after the first entries): each batch continues down
+    the index on the time from the last (time, id) sent, in time order, newest first."""
+    monkeypatch.setattr(audit_views, "EXPORT_BATCH", 2)
+    admin = login_as("admin", email="admin.person@council.invalid")
+    with time_machine.travel(NOW - timedelta(minutes=30), tick=False):
+        audit.record(AuditAction.UPDATE, "agency", "written first, the newest", user=admin)
+    _dated_trail(admin)
+    db.session.commit()
+    with time_machine.travel(NOW, tick=False):
+        login_as(admin)
+        table, seen = _batch_reads(db, client, "/admin/audit.csv?from=2026-03-05",
+                                   "(audit_events.occurred_at, audit_events.id) <")
+
+    assert [row[4] for row in table[1:]] == ["written first, the newest", "today", "1 July 00:30 London",
+                                             "30 June 23:30 London", "first moment of the window"]
+    assert [row[0] for row in table[1:]] == sorted((row[0] for row in table[1:]), reverse=True)
+    assert len(seen) == 3  # 2 + 2 + 1
+    for statement, _ in seen:
+        assert "audit_events.id <" not in statement and statement.count("audit_events.occurred_at <=") == 1
+    (entry,) = _exports(db)
+    assert entry["rows"] == 5
+    if db.engine.dialect.name == "sqlite":
+        plan = _sqlite_plan(db, *seen[1])
+        assert "INDEX ix_audit_events_occurred_at (occurred_at>? AND occurred_at<?)" in plan, plan
+        assert "TEMP B-TREE" not in plan, plan
+
+
+def test_the_page_says_which_dates_the_export_has(client, login_as, db):
+    with time_machine.travel(NOW, tick=False):
+        admin = login_as("admin", email="admin.person@council.invalid")
+        _add(2, user=admin)
+        db.session.commit()
+        default = page(client.get("/admin/audit"))
+        filtered = page(client.get("/admin/audit?action=update"))
+        dated = page(client.get("/admin/audit?from=2027-01-01&to=2027-03-04"))
+        since = page(client.get("/admin/audit?from=2027-01-01"))
+
+    link, every = default.select_one("#export-link"), default.select_one("#export-all")
+    assert link.get_text(" ", strip=True) == "Download the entries of the last 12 months as a spreadsheet (CSV)"
+    assert link["href"] == "/admin/audit.csv"
+    assert every.get_text(strip=True) == "Download all dates" and every["href"] == "/admin/audit.csv?all=y"
+    assert filtered.select_one("#export-all")["href"] == "/admin/audit.csv?action=update&all=y"
+    link = dated.select_one("#export-link")
+    assert link.get_text(" ", strip=True) == ("Download these entries from 1 January 2027 to 4 March 2027 "
+                                              "as a spreadsheet (CSV)")
+    assert link["href"] == "/admin/audit.csv?from=2027-01-01&to=2027-03-04"
+    assert dated.select_one("#export-all") is None
+    assert since.select_one("#export-link").get_text(" ", strip=True) == (
+        "Download these entries on or after 1 January 2027 as a spreadsheet (CSV)")
+
+
+@pytest.mark.parametrize("query, message", [
+    ("from=2026-02-30", "Date from must be a real date"),
+    ("to=1&to=&to=2026", "Date to must include a month"),
+    ("from=2026-03-01&to=2026-02-01&all=y", "Date to must be the same as or after date from"),
+    ("from=<script>x</script>", "Date from must be a real date"),
+])
+def test_a_bad_date_on_the_export_is_a_message_on_the_page(client, admin, db, query, message):
+    export = client.get(f"/admin/audit.csv?{query}")
+
+    assert export.status_code == 302 and export.headers["Location"].startswith("/admin/audit?")
+    shown = client.get(export.headers["Location"])
+    assert shown.status_code == 200 and error_summary(shown) == [message]
+    assert "<script>x" not in shown.get_data(as_text=True)
+    assert _exports(db) == []
+
+
+@pytest.mark.parametrize("query", ["all=<b>&from=0001-01-01&to=9999-12-31", "to=9999-12-31", "from=9999-12-31",
+                                   "all=y&all=n", "all=%00"])
+def test_hostile_dates_never_break_the_export(client, admin, db, query):
+    _add(2, user=admin)
+    db.session.commit()
+
+    response = client.get(f"/admin/audit.csv?{query}")
+
+    assert response.status_code == 200
+    table = _csv(response)
+    (entry,) = _exports(db)
+    assert entry["rows"] == len(table) - 1
+
+
+@pytest.mark.real_commits
+def test_no_transaction_stays_open_while_the_export_goes_out(app, client, login_as, db, monkeypatch):
+    """On SQLite a transaction holds the database's write lock: from the first bytes on, and
+    between two batches, another writer must get in."""
+    uri = app.config["SQLALCHEMY_DATABASE_URI"]
+    if not uri.startswith("sqlite:///"):
+        pytest.skip("PostgreSQL has no database-wide write lock")
+    import sqlite3
+
+    monkeypatch.setattr(audit_views, "EXPORT_BATCH", 4)
+    admin = login_as("admin", email="admin.person@council.invalid")
+    _add(9, user=admin)
+    db.session.commit()
+    response = client.get("/admin/audit.csv?all=y")
+
+    outcomes = []
+    chunks = iter(response.response)
+    for _ in range(2):  # the header and the first batch, then the second batch
+        next(chunks)
+        other = sqlite3.connect(uri.removeprefix("sqlite:///"), timeout=0.2, isolation_level=None)
+        try:
+            other.execute("BEGIN IMMEDIATE")
+            other.execute("ROLLBACK")
+            outcomes.append("written")
+        except sqlite3.OperationalError as exc:
+            outcomes.append(str(exc))
+        finally:
+            other.close()
+    rest = list(chunks)
+    response.close()
+
+    assert outcomes == ["written"] * 2
+    assert len(rest) == 1  # the last 2 (with the admin's sign-in entries) of 10
+
+
+# ---- a trail of millions (issue 18) -------------------------------------------------------------
+
+
+def test_the_page_counts_no_further_than_the_cap(client, admin, db, monkeypatch):
+    monkeypatch.setattr(audit_views, "COUNT_CAP", 60)
+    _add(90, user=admin)
+    db.session.commit()
+
+    text = page(client.get("/admin/audit")).get_text(" ", strip=True)
+    last = page(client.get("/admin/audit?page=2")).get_text(" ", strip=True)
+
+    assert "Showing 1 to 50 of more than 60 entries." in text and "Use the filters to find older entries." in text
+    assert "Showing 51 to 60 of more than 60 entries." in last  # page 2 is the last one offered
+
+
+def test_a_few_entries_are_counted_exactly(client, admin, db):
+    _add(3, user=admin)
+    db.session.commit()
+
+    text = page(client.get("/admin/audit", query_string={"object_type": "user"})).get_text(" ", strip=True)
+
+    assert "3 entries matching the filters." in text
+
+
+def _plan(db, statement: sa.Select) -> str:
+    compiled = statement.compile(db.engine, compile_kwargs={"literal_binds": True})
+    return " ".join(row[-1] for row in db.session.connection().exec_driver_sql(f"EXPLAIN QUERY PLAN {compiled}"))
+
+
+def test_finding_by_object_and_by_user_use_indexes(admin, db):
+    """'Who viewed this case' reads the case's entries through (object_type, object_id); a search by
+    user finds the people first, then their entries through the user id: neither reads the trail."""
+    if db.engine.dialect.name != "sqlite":
+        pytest.skip("the plan is checked on SQLite; PostgreSQL has the same indexes")
+    form = audit_views.AuditFilterForm(data={"object_type": "case", "object_id": "CASPA-2027-001"})
+    by_object = sa.select(AuditEvent.id).where(*audit_views._conditions(form)).order_by(AuditEvent.id.desc())
+    form = audit_views.AuditFilterForm(data={"user": "bloggs"})
+    by_user = sa.select(AuditEvent.id).where(*audit_views._conditions(form)).order_by(AuditEvent.id.desc())
+
+    assert "ix_audit_events_object" in _plan(db, by_object)
+    assert "ix_audit_events_user_id" in _plan(db, by_user)
