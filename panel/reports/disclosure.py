@@ -186,29 +186,45 @@ def bounds(value: int, state: Shown) -> tuple[int, float]:
     return SMALLEST_SHOWN, float("inf")
 
 
+Arcs = dict[object, list[tuple[object, Position]]]
+
+
+def _moves(value: int, state: Shown, sign: int) -> tuple[bool, bool]:
+    """Whether the count could be one more, and one less, and stay within what a reader knows."""
+    low, high = bounds(value, state)
+    return low <= value + sign <= high, low <= value - sign <= high
+
+
+def _add(arcs: Arcs, shape: Shape, position: Position, up: bool, down: bool) -> None:
+    row, column = shape.nodes(position)
+    if up:
+        arcs[row].append((column, position))
+    if down:
+        arcs[column].append((row, position))
+
+
+def _graph(values: dict[Position, int], states: dict[Position, Shown], shape: Shape) -> tuple[dict, Arcs]:
+    """Each suppressed count's moves, and the arcs they make between rows and columns."""
+    moves: dict[Position, tuple[bool, bool]] = {}
+    arcs: Arcs = defaultdict(list)
+    for position, state in states.items():
+        moves[position] = _moves(values[position], state, shape.sign(position))
+        _add(arcs, shape, position, *moves[position])
+    return moves, arcs
+
+
+def _open(position: Position, moves: dict, arcs: Arcs, shape: Shape) -> bool:
+    """Whether this suppressed count could be worked out: no cycle through it lets it move."""
+    up, down = moves[position]
+    row, column = shape.nodes(position)
+    return not ((up and _reaches(arcs, column, row, position)) or (down and _reaches(arcs, row, column, position)))
+
+
 def exposed(values: dict[Position, int], states: dict[Position, Shown], shape: Shape,
             only: Iterable[Position] | None = None) -> list[Position]:
     """The suppressed positions whose value could be worked out (see the module's notes), in order."""
-    moves: dict[Position, tuple[bool, bool]] = {}
-    arcs: dict[object, list[tuple[object, Position]]] = defaultdict(list)
-    for position, state in states.items():
-        low, high = bounds(values[position], state)
-        value, sign = values[position], shape.sign(position)
-        up, down = low <= value + sign <= high, low <= value - sign <= high
-        moves[position] = (up, down)
-        row, column = shape.nodes(position)
-        if up:
-            arcs[row].append((column, position))
-        if down:
-            arcs[column].append((row, position))
-    out = []
-    for position in sorted(states if only is None else only):
-        up, down = moves[position]
-        row, column = shape.nodes(position)
-        safe = (up and _reaches(arcs, column, row, position)) or (down and _reaches(arcs, row, column, position))
-        if not safe:
-            out.append(position)
-    return out
+    moves, arcs = _graph(values, states, shape)
+    return [p for p in sorted(states if only is None else only) if _open(p, moves, arcs, shape)]
 
 
 def _reaches(arcs: dict[object, list[tuple[object, Position]]], start: object, goal: object, without: Position) -> bool:
@@ -241,20 +257,46 @@ def suppress(values: dict[Position, int], shape: Shape, forced: Iterable[Positio
     for position in forced:
         if position not in states and values[position] >= SMALLEST_SHOWN:
             states[position] = Shown.WITHHELD
+    safe: set[Position] = set()  # withholding more only adds arcs, so a count once safe stays safe
     while True:
-        open_ = exposed(values, states, shape)
-        if not open_:
+        moves, arcs = _graph(values, states, shape)
+        target = None
+        for position in sorted(states):
+            if position in safe:
+                continue
+            if _open(position, moves, arcs, shape):
+                target = position
+                break
+            safe.add(position)
+        if target is None:
             return states
-        target = open_[0]
         candidates = sorted((p for p, v in values.items() if p not in states and v >= SMALLEST_SHOWN),
                             key=lambda p: _cost(shape, values, p))
         if not candidates:
             return None
-        chosen = next((p for p in candidates
-                       if not exposed(values, {**states, p: Shown.WITHHELD}, shape, only=[target])), None)
+        chosen = next((p for p in candidates if _saves(values, shape, moves, arcs, p, target)), None)
         if chosen is None:  # no single count makes it safe: withhold one beside it and look again
             chosen = next((p for p in candidates if p[0] == target[0] or p[1] == target[1]), candidates[0])
         states[chosen] = Shown.WITHHELD
+
+
+def _saves(values: dict[Position, int], shape: Shape, moves: dict, arcs: Arcs, candidate: Position,
+           target: Position) -> bool:
+    """Whether withholding `candidate` as well stops `target` being worked out: the same answer
+    as exposed() with the candidate added, on the graph already built (its arcs are added, the
+    question asked, and the arcs taken away again)."""
+    up, down = _moves(values[candidate], Shown.WITHHELD, shape.sign(candidate))
+    row, column = shape.nodes(candidate)
+    moves[candidate] = (up, down)
+    _add(arcs, shape, candidate, up, down)
+    try:
+        return not _open(target, moves, arcs, shape)
+    finally:
+        del moves[candidate]
+        if down:
+            arcs[column].pop()
+        if up:
+            arcs[row].pop()
 
 
 def protect(values: Sequence[Sequence[int]], *, columns: int | None = None, row_totals: bool = True,
