@@ -33,6 +33,7 @@ from __future__ import annotations
 from collections import defaultdict, deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from enum import StrEnum
 
 SMALLEST_SHOWN = 5
@@ -274,10 +275,29 @@ def suppress(values: dict[Position, int], shape: Shape, forced: Iterable[Positio
                             key=lambda p: _cost(shape, values, p))
         if not candidates:
             return None
-        chosen = next((p for p in candidates if _saves(values, shape, moves, arcs, p, target)), None)
+        near = _connected(arcs, shape.nodes(target))
+        chosen = next((p for p in candidates if set(shape.nodes(p)) <= near
+                       and _saves(values, shape, moves, arcs, p, target)), None)
         if chosen is None:  # no single count makes it safe: withhold one beside it and look again
             chosen = next((p for p in candidates if p[0] == target[0] or p[1] == target[1]), candidates[0])
         states[chosen] = Shown.WITHHELD
+
+
+def _connected(arcs: Arcs, nodes: tuple[object, object]) -> set[object]:
+    """The rows and columns joined to these by arcs either way. A count can only close a way
+    round a target if both its row and its column are among them, so no other is tried."""
+    linked: dict[object, set[object]] = defaultdict(set)
+    for start, ends in arcs.items():
+        for end, _ in ends:
+            linked[start].add(end)
+            linked[end].add(start)
+    seen, queue = set(nodes), deque(nodes)
+    while queue:
+        for following in linked[queue.popleft()]:
+            if following not in seen:
+                seen.add(following)
+                queue.append(following)
+    return seen
 
 
 def _saves(values: dict[Position, int], shape: Shape, moves: dict, arcs: Arcs, candidate: Position,
@@ -299,6 +319,15 @@ def _saves(values: dict[Position, int], shape: Shape, moves: dict, arcs: Arcs, c
             arcs[row].pop()
 
 
+@lru_cache(maxsize=4096)
+def _suppressed(values: tuple[tuple[Position, int], ...], shape: Shape,
+                forced: tuple[Position, ...]) -> dict[Position, Shown] | None:
+    """suppress(), remembered: the same table gives the same answer, so the Board's reports for a
+    period already looked at (and its CSV and PDF) are not worked out again. Each worker keeps
+    the last 4,096 tables; the answer is copied, never shared."""
+    return suppress(dict(values), shape, forced)
+
+
 def protect(values: Sequence[Sequence[int]], *, columns: int | None = None, row_totals: bool = True,
             column_totals: bool = True, forced: Iterable[Position] = ()) -> Grid:
     """The table's counts, with its totals, as they may be published (see the module's notes).
@@ -308,7 +337,8 @@ def protect(values: Sequence[Sequence[int]], *, columns: int | None = None, row_
     columns = columns if columns is not None else (len(values[0]) if values else 0)
     shape = Shape(rows, columns, row_totals, column_totals)
     grid_values = with_totals(values, shape)
-    states = suppress(grid_values, shape, forced)
+    found = _suppressed(tuple(sorted(grid_values.items())), shape, tuple(sorted(forced)))
+    states = dict(found) if found is not None else None
     whole = states is None
     if whole:
         states = {p: Shown.WITHHELD for p in grid_values}

@@ -196,3 +196,17 @@ def test_the_quick_suppression_withholds_what_the_plain_rule_does():
         shape = d.Shape(rows, columns, rng.random() < 0.8, rng.random() < 0.8)
         values = d.with_totals(body, shape)
         assert d.suppress(values, shape) == _reference_suppress(values, shape), (body, shape)
+
+
+def test_a_table_worked_out_once_is_remembered_and_not_shared():
+    from panel.reports import disclosure as d
+
+    body = [[3, 9, 14], [6, 2, 11], [7, 8, 1]]
+    before = d._suppressed.cache_info().hits
+    first = d.protect(body)
+    first.counts.clear()  # what a caller does with its copy reaches no one else
+    second = d.protect(body)
+
+    assert d._suppressed.cache_info().hits == before + 1
+    assert second.suppressed() == d.Grid(second.shape, second.counts).suppressed()
+    assert second.suppressed() and len(second.counts) == 16
