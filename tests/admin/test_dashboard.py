@@ -154,3 +154,29 @@ def test_the_dashboard_runs_a_fixed_number_of_queries(app, client, login_as, cou
     with count_queries() as many:
         client.get("/admin/")
     assert few.count == many.count > 0
+
+
+def test_unsealed_entries_are_counted_from_their_own_index(app, db, tmp_path):
+    """A trail of millions sealed entries: the few without a seal are counted from the partial
+    index ix_audit_events_unsealed (migration 0020), not by reading the trail."""
+    import sqlalchemy as sa
+
+    from panel import audit
+    from panel.admin.services import trail_status
+    from panel.models import AuditAction, AuditEvent
+
+    audit.record(AuditAction.UPDATE, "user", 1, summary={"n": 1})
+    app.config["AUDIT_KEY"] = ""
+    audit.record(AuditAction.UPDATE, "user", 2, summary={"n": 2})
+    db.session.commit()
+
+    status = trail_status(key_set=False, anchor_path=str(tmp_path / "none.jsonl"))
+
+    assert status.entries == db.session.scalar(sa.select(sa.func.count(AuditEvent.id)))
+    assert status.unsealed == db.session.scalar(
+        sa.select(sa.func.count(AuditEvent.id)).where(AuditEvent.seal.is_(None))) >= 1
+    if db.engine.dialect.name == "sqlite":
+        statement = sa.select(sa.func.count(AuditEvent.id)).where(AuditEvent.seal.is_(None))
+        compiled = statement.compile(db.engine, compile_kwargs={"literal_binds": True})
+        plan = " ".join(r[-1] for r in db.session.connection().exec_driver_sql(f"EXPLAIN QUERY PLAN {compiled}"))
+        assert "ix_audit_events_unsealed" in plan, plan
