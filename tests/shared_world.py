@@ -20,11 +20,11 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-import sqlalchemy as sa
+import sqlalchemy as sa  # noqa: F401  (the connection's type below)
 from flask import Flask
 
 from panel.extensions import db as _db
-from tests.conftest import PG_URL
+from tests.conftest import _in_rolled_back_transaction
 
 
 def shared_world(build: Callable[[Flask], Any], *, name: str = "world"):
@@ -35,33 +35,18 @@ def shared_world(build: Callable[[Flask], Any], *, name: str = "world"):
     def world_fixture(_session_app, tmp_path_factory):
         application = _session_app
         with application.app_context():
-            engines = _db._app_engines[application]
-            engine = engines[None]
-            connection = engine.connect()
-            outer = connection.begin()
-            engines[None] = connection
-            factory = _db.session.session_factory
-            factory.kw["join_transaction_mode"] = "create_savepoint"
             saved = dict(application.config)
             application.config.update(OUTBOX_DIR=str(tmp_path_factory.mktemp("outbox")))
+            # conftest's own rolled-back transaction, held for the whole module: it binds the
+            # app to one connection (engines[None]) and puts the id sequences back on PostgreSQL
+            transaction = _in_rolled_back_transaction(application)
+            next(transaction)
             try:
-                if PG_URL:  # ids from 1, as in an empty database (sequences ignore rollbacks)
-                    names = _db.session.scalars(sa.text(
-                        "SELECT sequence_schema || '.' || sequence_name FROM information_schema.sequences"
-                        " WHERE sequence_schema = current_schema()")).all()
-                    if names:
-                        _db.session.execute(sa.text(
-                            "SELECT " + ", ".join(f"setval('{name}', 1, false)" for name in names)))
                 built = build(application)
                 _db.session.remove()
-                yield _Shared(application, connection, built)
+                yield _Shared(application, _db._app_engines[application][None], built)
             finally:
-                _db.session.remove()
-                del factory.kw["join_transaction_mode"]
-                engines[None] = engine
-                if outer.is_active:
-                    outer.rollback()
-                connection.close()
+                transaction.close()  # rolls the outer transaction back
                 application.config.clear()
                 application.config.update(saved)
 

@@ -25,6 +25,7 @@ from panel.extensions import db as _db
 from panel.models import Action, ActionStatus, AuditAction, AuditEvent, Escalation, LadderStep
 from tests.actions import pages_world
 from tests.actions.pages_world import add_actions, today
+from tests.sqlite_lock import writers_between_chunks
 from tests.conftest import error_summary, page
 
 NOW = datetime(2027, 3, 4, 12, 0, tzinfo=timezone.utc)  # 12 months back: since 5 March 2026 (London)
@@ -182,8 +183,6 @@ def test_no_transaction_stays_open_while_the_rows_go_out(app, db, monkeypatch):
     uri = app.config["SQLALCHEMY_DATABASE_URI"]
     if not uri.startswith("sqlite:///"):
         pytest.skip("PostgreSQL has no database-wide write lock")
-    import sqlite3
-
     from tests.actions.test_permissions import _get
 
     world = pages_world.build()
@@ -192,21 +191,7 @@ def test_no_transaction_stays_open_while_the_rows_go_out(app, db, monkeypatch):
     monkeypatch.setattr(views, "EXPORT_BATCH", 4)
     client, response = _get(app, world.user("coordinator"), "/actions/export.csv")
 
-    outcomes = []
-    chunks = iter(response.response)
-    for _ in range(2):  # the header and the first batch, then the second batch
-        next(chunks)
-        other = sqlite3.connect(uri.removeprefix("sqlite:///"), timeout=0.2, isolation_level=None)
-        try:
-            other.execute("BEGIN IMMEDIATE")
-            other.execute("ROLLBACK")
-            outcomes.append("written")
-        except sqlite3.OperationalError as exc:
-            outcomes.append(str(exc))
-        finally:
-            other.close()
-    rest = list(chunks)
-    response.close()
+    outcomes, rest = writers_between_chunks(response, uri, 2)  # the header and first batch, then the second
 
     assert outcomes == ["written"] * 2
     assert len(rest) == 1  # the last 2 of 10 actions

@@ -18,6 +18,7 @@ from panel.dates import london_today
 from panel.models import AuditAction, AuditEvent, Role
 
 from tests import factories
+from tests.sqlite_lock import writers_between_chunks
 from tests.conftest import error_summary, page
 
 
@@ -560,29 +561,13 @@ def test_no_transaction_stays_open_while_the_export_goes_out(app, client, login_
     uri = app.config["SQLALCHEMY_DATABASE_URI"]
     if not uri.startswith("sqlite:///"):
         pytest.skip("PostgreSQL has no database-wide write lock")
-    import sqlite3
-
     monkeypatch.setattr(audit_views, "EXPORT_BATCH", 4)
     admin = login_as("admin", email="admin.person@council.invalid")
     _add(9, user=admin)
     db.session.commit()
     response = client.get("/admin/audit.csv?all=y")
 
-    outcomes = []
-    chunks = iter(response.response)
-    for _ in range(2):  # the header and the first batch, then the second batch
-        next(chunks)
-        other = sqlite3.connect(uri.removeprefix("sqlite:///"), timeout=0.2, isolation_level=None)
-        try:
-            other.execute("BEGIN IMMEDIATE")
-            other.execute("ROLLBACK")
-            outcomes.append("written")
-        except sqlite3.OperationalError as exc:
-            outcomes.append(str(exc))
-        finally:
-            other.close()
-    rest = list(chunks)
-    response.close()
+    outcomes, rest = writers_between_chunks(response, uri, 2)  # the header and first batch, then the second
 
     assert outcomes == ["written"] * 2
     assert len(rest) == 1  # the last 2 (with the admin's sign-in entries) of 10

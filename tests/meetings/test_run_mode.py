@@ -358,7 +358,10 @@ def test_after_finalising_items_cannot_be_changed(client, login_as, world):
     assert response.status_code == 302
     db.session.rollback()
     assert w.item(AgendaItemKind.CASE).notes == ""
-    assert "have been finalised" in client.get(url).get_data(as_text=True)
+    opened = client.get(url)  # the finalised copy, on the minutes page, not today's data
+    assert opened.status_code == 302
+    assert opened.headers["Location"].endswith(f"/meetings/{w.meeting.id}/minutes#item-{w.item(AgendaItemKind.CASE).id}")
+    assert "have been finalised" in client.get(url, follow_redirects=True).get_data(as_text=True)
 
 
 # ---- a fixed number of queries -------------------------------------------------------------------

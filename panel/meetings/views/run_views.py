@@ -127,6 +127,9 @@ def run_item(meeting_id: int, item_id: int):
     if view is None:
         abort(404)
     if request.method == "GET":
+        if meeting.finalised:  # the record now is the finalised copy, shown by the minutes, not today's data
+            db.session.rollback()
+            return redirect(url_for("meetings.minutes", meeting_id=meeting.id, _anchor=f"item-{view.item.id}"))
         return _page(view, user, _forms(view, user, sent=False))
     if not run.is_open(meeting, view.now):
         db.session.rollback()
