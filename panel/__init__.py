@@ -8,9 +8,8 @@ from typing import Any
 from flask import Flask
 from werkzeug.routing import IntegerConverter
 from jinja2 import ChoiceLoader, FileSystemLoader, PackageLoader, PrefixLoader
-from sqlalchemy import event
-from sqlalchemy.engine import Engine
 
+from panel import transactions  # noqa: F401 - registers how SQLite's transactions begin
 from panel.config import INSTANCE_DIR, load_config
 from panel.extensions import csrf, db, login_manager, migrate
 
@@ -69,29 +68,6 @@ def _engine_options(app: Flask) -> None:
             {"options": f"-c timezone=UTC -c lock_timeout={round(busy * 1000)}ms"})
         options.setdefault("pool_pre_ping", True)
     app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
-
-
-@event.listens_for(Engine, "connect")
-def _sqlite_connect(dbapi_connection, connection_record) -> None:
-    """SQLite: foreign keys on, WAL, and our own BEGIN so every transaction begins IMMEDIATE.
-
-    BEGIN IMMEDIATE takes SQLite's single write lock at the start of a transaction, which
-    serialises writers: the audit chain and (later) the case cap rely on it.
-    """
-    import sqlite3
-
-    if isinstance(dbapi_connection, sqlite3.Connection):
-        dbapi_connection.isolation_level = None
-        cur = dbapi_connection.cursor()
-        cur.execute("PRAGMA foreign_keys=ON")
-        cur.execute("PRAGMA journal_mode=WAL")
-        cur.close()
-
-
-@event.listens_for(Engine, "begin")
-def _sqlite_begin(conn) -> None:
-    if conn.dialect.name == "sqlite":
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def register_logging(app: Flask) -> None:

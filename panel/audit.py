@@ -22,6 +22,7 @@ from flask_login import current_user
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
+from panel import transactions
 from panel.extensions import db
 from panel.models import AuditAction, AuditEvent, User, utcnow
 
@@ -85,11 +86,15 @@ def seal(text: str) -> str | None:
 def _lock_chain() -> None:
     """Serialise writers so two transactions never chain to the same previous row.
 
-    PostgreSQL takes a transaction-level advisory lock; SQLite transactions already begin
-    IMMEDIATE (see panel/__init__.py), which holds the database's single write lock.
+    PostgreSQL takes a transaction-level advisory lock; SQLite takes its single write lock
+    (a form post's transaction began IMMEDIATE and has it already; a page view's began deferred
+    and takes it here, before the previous row is read: panel/transactions.py).
     """
-    if db.session.get_bind().dialect.name == "postgresql":
+    connection = db.session.connection()
+    if connection.dialect.name == "postgresql":
         db.session.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_AUDIT_LOCK})
+    else:
+        transactions.take_write_lock(connection)
 
 
 def record(

@@ -3,8 +3,8 @@
 Open referrals (submitted, info requested, awaiting panel) plus open cases (active, closure
 proposed) never exceed CASE_CAP. Every change that can add to that count first calls lock():
 PostgreSQL takes a row lock on the single pathway row (SELECT ... FOR UPDATE); SQLite
-transactions already begin IMMEDIATE (see panel/__init__.py), which holds the database's
-single write lock. Counting and admitting then happen inside that lock, so concurrent requests
+takes the database's single write lock (a form post's transaction began IMMEDIATE and holds it
+already: panel/transactions.py). Counting and admitting then happen inside that lock, so concurrent requests
 can never pass the cap.
 """
 
@@ -66,9 +66,7 @@ def occupancy() -> Occupancy:
 
 def lock() -> Pathway:
     """Serialise admissions for the rest of the transaction and return the pathway row."""
-    query = sa.select(Pathway).where(Pathway.id == 1)
-    if db.session.get_bind().dialect.name == "postgresql":
-        query = query.with_for_update()
+    query = sa.select(Pathway).where(Pathway.id == 1).with_for_update()
     row = db.session.execute(query).scalar_one_or_none()
     if row is None:  # a database made without the migration's row
         row = Pathway(id=1)

@@ -30,6 +30,7 @@ import time
 from datetime import datetime, timezone
 from typing import Any
 
+import sqlalchemy as sa
 from flask import Flask, g, has_request_context, request
 
 REQUEST_ID_HEADER = "X-Request-ID"
@@ -212,9 +213,12 @@ def request_id() -> str:
 def _signed_in_user_id() -> int | None:
     """The user Flask-Login already loaded for this request, without a query of its own."""
     user = g.get("_login_user")
-    if user is None or not getattr(user, "is_authenticated", False):
+    state = sa.inspect(user, raiseerr=False) if user is not None else None
+    if state is None or not state.identity:  # nobody signed in (Flask-Login's anonymous user)
         return None
-    return getattr(user, "id", None)
+    # Its key, known even when a rollback (the busy page) has expired its attributes: reading
+    # them would begin a transaction, on SQLite for a form post one that waits for the lock.
+    return state.identity[0]
 
 
 def _start_request() -> None:
