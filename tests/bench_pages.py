@@ -419,6 +419,7 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=5, help="timed requests of each page (default 5)")
     parser.add_argument("--export-runs", type=int, default=1, help="timed requests of each export and PDF")
     parser.add_argument("--only-sqlite", action="store_true", help="SQLite only, whatever TEST_DATABASE_URL says")
+    parser.add_argument("--only-postgresql", action="store_true", help="PostgreSQL only (TEST_DATABASE_URL)")
     parser.add_argument("--rebuild", action="store_true", help="build the databases again even if cached")
     parser.add_argument("--roles", default="", help="comma-separated demo roles (default: all of them)")
     parser.add_argument("--scale", type=float, default=1.0, help="the ten-year data's size (default 1.0)")
@@ -439,7 +440,9 @@ def main() -> int:
     outputs, misses = [], []
     with tempfile.TemporaryDirectory(prefix="panel-bench-pages-") as tmpdir:
         tmp = Path(tmpdir)
-        stores = [tenyears.SQLiteStore(tmp)]
+        if args.only_postgresql and not url.startswith("postgresql"):
+            parser.error("--only-postgresql needs TEST_DATABASE_URL=postgresql+psycopg://...")
+        stores = [] if args.only_postgresql else [tenyears.SQLiteStore(tmp)]
         if url.startswith("postgresql") and not args.only_sqlite:
             stores.append(tenyears.PostgresStore(url))
         for store in stores:

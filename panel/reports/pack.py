@@ -181,6 +181,15 @@ class Table:
         totals = self.totals()
         return self.body() + ([totals] if totals is not None else [])
 
+    def table_rows(self) -> list[list]:
+        """The rows as components/table.html's data_table takes them: the label, then each count
+        (its text; "panel-suppressed" when protected), then the extra columns."""
+        return [[label]
+                + [{"text": c.text, "format": "numeric", "classes": "panel-suppressed" if c.suppressed else ""}
+                   for c in counts]
+                + [{"text": value, "format": "numeric"} for value in extras]
+                for label, counts, extras in self.all_rows()]
+
     @property
     def counts(self) -> list[Count]:
         return list(self._grid().counts.values())
