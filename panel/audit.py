@@ -55,22 +55,18 @@ def _scrub(value: Any) -> Any:
     return value
 
 
-def _digest(prev_hash: str, event_: AuditEvent) -> str:
-    content = json.dumps(
-        [
-            event_.occurred_at.isoformat(),
-            event_.user_id,
-            event_.user_email,
-            str(event_.action),
-            event_.object_type,
-            event_.object_id,
-            event_.summary,
-            event_.ip,
-            event_.user_agent,
-        ],
-        separators=(",", ":"),
-    )
+# What each entry's hash covers, in order (with the previous entry's hash before it).
+_HASHED = ("occurred_at", "user_id", "user_email", "action", "object_type", "object_id", "summary", "ip",
+           "user_agent")
+
+
+def _digest_of(prev_hash: str, occurred_at, user_id, user_email, action, *rest) -> str:
+    content = json.dumps([occurred_at.isoformat(), user_id, user_email, str(action), *rest], separators=(",", ":"))
     return hashlib.sha256((prev_hash + content).encode()).hexdigest()
+
+
+def _digest(prev_hash: str, event_: AuditEvent) -> str:
+    return _digest_of(prev_hash, *(getattr(event_, name) for name in _HASHED))
 
 
 def _key() -> bytes:
@@ -165,14 +161,16 @@ def verify_chain() -> ChainReport:
     """Walk the trail in order and recompute every hash; stop at the first broken row."""
     prev = GENESIS
     checked = 0
-    rows = db.session.execute(sa.select(AuditEvent).order_by(AuditEvent.id).execution_options(yield_per=1000))
+    # Plain rows, not ORM objects: two million entries are read in a minute, not several.
+    columns = [AuditEvent.id, AuditEvent.prev_hash, AuditEvent.hash] + [getattr(AuditEvent, n) for n in _HASHED]
+    rows = db.session.execute(sa.select(*columns).order_by(AuditEvent.id).execution_options(yield_per=5000))
     with rows:  # close PostgreSQL's server-side cursor when we stop early
-        for row in rows.scalars():
-            if row.prev_hash != prev:
-                return ChainReport(False, checked, row.id, "previous hash does not match the row before it")
-            if _digest(prev, row) != row.hash:
-                return ChainReport(False, checked, row.id, "content does not match its hash")
-            prev = row.hash
+        for row_id, prev_hash, row_hash, *hashed in rows:
+            if prev_hash != prev:
+                return ChainReport(False, checked, row_id, "previous hash does not match the row before it")
+            if _digest_of(prev, *hashed) != row_hash:
+                return ChainReport(False, checked, row_id, "content does not match its hash")
+            prev = row_hash
             checked += 1
     return ChainReport(True, checked)
 
