@@ -12,7 +12,7 @@ from panel import audit
 from panel.auth.policy import can_change_case, case_access
 from panel.cases.services import active_flags
 from panel.extensions import db
-from panel.models import AuditAction, Case, Involvement, StaffSafetyFlag, User
+from panel.models import Agency, AuditAction, Case, Involvement, StaffSafetyFlag, User
 from panel.dates import london_today
 
 
@@ -45,13 +45,18 @@ def load_case(reference: str, *, need_full: bool = False, section: str = "summar
     if len(reference) > 20 or not reference.isprintable():  # PostgreSQL refuses NUL in a parameter
         abort(404)
     user: User = current_user._get_current_object()
-    case = db.session.execute(
-        sa.select(Case).where(Case.reference == reference).options(
+    # The user's own agency comes with the case (need to know reads its information sharing
+    # agreement): loaded lazily, it cost a query only when the case did not involve that agency,
+    # so the number of queries depended on the case.
+    found = db.session.execute(
+        sa.select(Case, Agency).outerjoin(Agency, Agency.id == user.agency_id)
+        .where(Case.reference == reference).options(
             sa.orm.joinedload(Case.person), sa.orm.joinedload(Case.lead_agency),
             sa.orm.selectinload(Case.involvements).joinedload(Involvement.agency))
-    ).scalar_one_or_none()
-    if case is None:
+    ).one_or_none()
+    if found is None:
         abort(404)
+    case = found[0]
     agency_ids = {inv.agency_id for inv in case.involvements}
     access = case_access(user, agency_ids, london_today())
     if access is None or (need_full and access != "full"):

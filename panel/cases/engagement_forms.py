@@ -7,7 +7,8 @@ instant that is stored.
 
 from __future__ import annotations
 
-from datetime import date, datetime
+import calendar
+from datetime import date, datetime, timedelta
 
 from flask_wtf import FlaskForm
 from govuk_frontend_wtf.wtforms_widgets import (
@@ -19,15 +20,16 @@ from govuk_frontend_wtf.wtforms_widgets import (
     GovTextInput,
 )
 from wtforms import BooleanField, RadioField, SelectChoice, SelectField, StringField, SubmitField
-from wtforms.validators import DataRequired, InputRequired, Length
+from wtforms.validators import DataRequired, InputRequired, Length, ValidationError
 
-from panel.dates import LONDON, SkippedTime, london_to_utc, parse_time
+from panel.dates import LONDON, DateRange, SkippedTime, london_to_utc, parse_time
 from panel.forms.fields import GovukDateField, optional_int
 from panel.forms.text import multiline, one_line
 from panel.forms.validators import PlainText, fail as _fail
 from panel.models import Agency, EngagementMethod, EngagementOutcome, NonEngagementKind
 
 LONG = 5000
+PRINT_MONTHS = 3  # the printable chronology's dates unless others are asked for (see ChronologyPrintForm)
 NAME = 120
 REASON = 2000
 
@@ -187,6 +189,52 @@ class ChronologyFilterForm(FlaskForm):
     def chosen(self) -> tuple[str | None, int | None]:
         _ignore_bad_values(self)
         return self.kind.data or None, self.agency.data
+
+
+class ChronologyPrintForm(FlaskForm):
+    """The dates the printable chronology covers (query string, London dates, both inclusive):
+    none gives the last PRINT_MONTHS months of the chronology, up to its newest entry; ``all=y``
+    every entry. A date that is not a real one is a GOV.UK error on the chronology page."""
+
+    class Meta:
+        csrf = False
+
+    date_from = GovukDateField("Print from", name="from", query=True)
+    date_to = GovukDateField("Print to", name="to", query=True)
+    all_dates = StringField("Every entry", name="all")  # "y": every entry, when no dates are given
+
+    def validate_date_to(self, field: GovukDateField) -> None:
+        if field.data and self.date_from.data and field.data < self.date_from.data:
+            raise ValidationError("Print to must be the same as or after print from")
+
+    def dates(self, last_day: date) -> DateRange | None:
+        """The dates asked for (valid form only); with none, every date if ``all=y`` (None), else
+        the PRINT_MONTHS months to `last_day` (the newest entry's day)."""
+        if self.date_from.data or self.date_to.data:
+            return DateRange(self.date_from.data, self.date_to.data)
+        if self.all_dates.data == "y":
+            return None
+        return DateRange(months_before(last_day, PRINT_MONTHS), last_day)
+
+    def args(self) -> dict[str, str]:
+        """The dates asked for as query-string values (for the links that keep them)."""
+        chosen = {}
+        if self.date_from.data:
+            chosen["from"] = self.date_from.data.isoformat()
+        if self.date_to.data:
+            chosen["to"] = self.date_to.data.isoformat()
+        if not chosen and self.all_dates.data == "y":
+            chosen["all"] = "y"
+        return chosen
+
+
+def months_before(day: date, months: int) -> date:
+    """The first day of the `months` months that end on `day`: the day after the same date
+    `months` months earlier (the month's last day where it is shorter)."""
+    month = day.month - 1 - months
+    year, month = day.year + month // 12, month % 12 + 1
+    last = calendar.monthrange(year, month)[1]
+    return date(year, month, min(day.day, last)) + timedelta(days=1)
 
 
 # ---- closure and step-down -------------------------------------------------------------

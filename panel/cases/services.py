@@ -301,9 +301,11 @@ def persistence_record(case_id: int) -> dict[str, Any]:
     }
 
 
-def closure_check(case: Case, *, open_actions: int | None = None) -> ClosureCheck:
+def closure_check(case: Case, *, open_actions: int | None = None,
+                  persistence: dict[str, Any] | None = None) -> ClosureCheck:
     """The checklist on the closure page. `open_actions` (counted from the action log unless
-    given) is the number of the case's actions still open."""
+    given) is the number of the case's actions still open; `persistence` is persistence_record's
+    answer (read here, when closure is for non-engagement, unless given)."""
     if open_actions is None:
         open_actions = db.session.scalar(sa.select(sa.func.count()).select_from(Action).where(
             Action.case_id == case.id, Action.status == ActionStatus.OPEN)) or 0
@@ -322,7 +324,7 @@ def closure_check(case: Case, *, open_actions: int | None = None) -> ClosureChec
                  "Review every desired outcome" if outcomes else "Record and review the person’s desired outcomes")
     result.check(bool(case.closure_rationale.strip()), "A rationale is written", "Write the rationale for closure")
     if case.closure_for_non_engagement:
-        p = persistence_record(case.id)
+        p = persistence if persistence is not None else persistence_record(case.id)
         result.check(p["phone"] >= 3, "At least three phone attempts",
                      f"Only {p['phone']} phone attempt{'s' if p['phone'] != 1 else ''}: at least three are needed")
         result.check(p["phone_out_of_hours"] >= 1, "A phone attempt out of hours", "No phone attempt out of hours")

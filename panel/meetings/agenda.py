@@ -19,6 +19,7 @@ agenda is frozen. The queries here run a fixed number of times whatever the data
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -87,10 +88,49 @@ def case_minutes() -> int:
 
 def previous_panel(meeting: Meeting) -> Meeting | None:
     """The last panel held before this one (not cancelled)."""
-    return db.session.scalar(
-        sa.select(Meeting).where(Meeting.kind == MeetingKind.PANEL, Meeting.status == MeetingStatus.SCHEDULED,
-                                 Meeting.starts_at < meeting.starts_at, Meeting.id != meeting.id)
-        .order_by(Meeting.starts_at.desc()).limit(1))
+    return db.session.scalar(_statements()["previous"], {"starts_at": meeting.starts_at, "meeting_id": meeting.id})
+
+
+@lru_cache(maxsize=1)
+def _statements() -> dict[str, sa.Select]:
+    """agenda_view's statements (and previous_panel's), each with its values left to bind."""
+    ids = sa.bindparam("ids", expanding=True)
+    latest_risk = (sa.select(RiskChange.case_id, sa.func.max(RiskChange.id).label("id"))
+                   .where(RiskChange.case_id.in_(ids)).group_by(RiskChange.case_id).subquery())
+    with_people = (sa.orm.joinedload(Action.agency), sa.orm.joinedload(Action.case),
+                   sa.orm.joinedload(Action.assignee))
+    return {
+        "items": sa.select(AgendaItem).where(AgendaItem.meeting_id == sa.bindparam("meeting_id"))
+        .options(sa.orm.joinedload(AgendaItem.referral).joinedload(Referral.person),
+                 sa.orm.joinedload(AgendaItem.referral).joinedload(Referral.referring_agency),
+                 sa.orm.joinedload(AgendaItem.case))
+        .order_by(AgendaItem.position, AgendaItem.id),
+        "previous": sa.select(Meeting).where(
+            Meeting.kind == MeetingKind.PANEL, Meeting.status == MeetingStatus.SCHEDULED,
+            Meeting.starts_at < sa.bindparam("starts_at"), Meeting.id != sa.bindparam("meeting_id"))
+        .order_by(Meeting.starts_at.desc()).limit(1),
+        "cases": sa.select(Case).where(Case.id.in_(ids)).options(
+            sa.orm.joinedload(Case.person), sa.orm.joinedload(Case.lead_agency),
+            sa.orm.joinedload(Case.step_down_agency),
+            sa.orm.selectinload(Case.involvements).joinedload(Involvement.agency)),
+        "open_actions": sa.select(Action).where(Action.case_id.in_(ids), Action.status == ActionStatus.OPEN)
+        .options(sa.orm.joinedload(Action.agency), sa.orm.joinedload(Action.assignee))
+        .order_by(Action.due_on, Action.id),
+        "risk": sa.select(RiskChange).join(latest_risk, latest_risk.c.id == RiskChange.id),
+        "engagement": sa.select(EngagementAttempt.case_id, EngagementAttempt.outcome, sa.func.count())
+        .where(EngagementAttempt.case_id.in_(ids), EngagementAttempt.occurred_at >= sa.bindparam("since"),
+               EngagementAttempt.occurred_at < sa.bindparam("until"))
+        .group_by(EngagementAttempt.case_id, EngagementAttempt.outcome),
+        "last_panel_actions": sa.select(Action).where(Action.meeting_id == sa.bindparam("meeting_id"),
+                                                      Action.status == ActionStatus.OPEN)
+        .options(*with_people).order_by(Action.due_on, Action.id),
+        "escalated": sa.select(Action).where(Action.escalated_to_chair_at >= sa.bindparam("since"),
+                                             Action.escalated_to_chair_at < sa.bindparam("until"))
+        .options(*with_people).order_by(Action.due_on, Action.id),
+        "long_cases": sa.select(Case).where(Case.status.in_([CaseStatus.ACTIVE, CaseStatus.CLOSURE_PROPOSED]),
+                                            Case.accepted_on <= sa.bindparam("accepted_by"))
+        .options(sa.orm.joinedload(Case.person), sa.orm.joinedload(Case.lead_agency)).order_by(Case.accepted_on),
+    }
 
 
 def _cutoff_end(meeting: Meeting) -> datetime:
@@ -412,59 +452,34 @@ def number_items(items: list[AgendaItem]) -> dict[int, str]:
 
 
 def agenda_view(meeting: Meeting, today: date) -> AgendaView:
-    """Everything the agenda page and the pack need, in a fixed number of queries."""
-    items = list(db.session.scalars(
-        sa.select(AgendaItem).where(AgendaItem.meeting_id == meeting.id)
-        .options(sa.orm.joinedload(AgendaItem.referral).joinedload(Referral.person),
-                 sa.orm.joinedload(AgendaItem.referral).joinedload(Referral.referring_agency),
-                 sa.orm.joinedload(AgendaItem.case))
-        .order_by(AgendaItem.position, AgendaItem.id)))
+    """Everything the agenda page and the pack need, in a fixed number of queries. The
+    statements are built once (_statements) and run with this panel's values: building ten ORM
+    statements with their eager loads cost more than running them."""
+    q = _statements()
+    items = list(db.session.scalars(q["items"], {"meeting_id": meeting.id}))
     previous = previous_panel(meeting)
     case_ids = [i.case_id for i in items if i.case_id]
     cases: dict[int, CaseSection] = {}
     if case_ids:
-        for case in db.session.scalars(
-                sa.select(Case).where(Case.id.in_(case_ids)).options(
-                    sa.orm.joinedload(Case.person), sa.orm.joinedload(Case.lead_agency),
-                    sa.orm.joinedload(Case.step_down_agency),
-                    sa.orm.selectinload(Case.involvements).joinedload(Involvement.agency))):
+        for case in db.session.scalars(q["cases"], {"ids": case_ids}):
             cases[case.id] = CaseSection(case=case)
-        for action in db.session.scalars(
-                sa.select(Action).where(Action.case_id.in_(case_ids), Action.status == ActionStatus.OPEN)
-                .options(sa.orm.joinedload(Action.agency), sa.orm.joinedload(Action.assignee))
-                .order_by(Action.due_on, Action.id)):
+        for action in db.session.scalars(q["open_actions"], {"ids": case_ids}):
             cases[action.case_id].open_actions.append(action)
-        latest = (sa.select(RiskChange.case_id, sa.func.max(RiskChange.id).label("id"))
-                  .where(RiskChange.case_id.in_(case_ids)).group_by(RiskChange.case_id).subquery())
-        for change in db.session.scalars(sa.select(RiskChange).join(latest, latest.c.id == RiskChange.id)):
+        for change in db.session.scalars(q["risk"], {"ids": case_ids}):
             cases[change.case_id].last_risk_change = change
         since = previous.starts_at if previous else meeting.starts_at - timedelta(days=31)
-        rows = db.session.execute(
-            sa.select(EngagementAttempt.case_id, EngagementAttempt.outcome, sa.func.count())
-            .where(EngagementAttempt.case_id.in_(case_ids), EngagementAttempt.occurred_at >= since,
-                   EngagementAttempt.occurred_at < meeting.starts_at)
-            .group_by(EngagementAttempt.case_id, EngagementAttempt.outcome)).all()
+        rows = db.session.execute(q["engagement"], {"ids": case_ids, "since": since, "until": meeting.starts_at}).all()
         for case_id, outcome, count in rows:
             summary = cases[case_id].engagement
             summary["attempts"] = summary.get("attempts", 0) + count
             summary[str(outcome)] = summary.get(str(outcome), 0) + count
     last_panel_actions: list[Action] = []
     if previous is not None:
-        last_panel_actions = list(db.session.scalars(
-            sa.select(Action).where(Action.meeting_id == previous.id, Action.status == ActionStatus.OPEN)
-            .options(sa.orm.joinedload(Action.agency), sa.orm.joinedload(Action.case), sa.orm.joinedload(Action.assignee))
-            .order_by(Action.due_on, Action.id)))
+        last_panel_actions = list(db.session.scalars(q["last_panel_actions"], {"meeting_id": previous.id}))
     escalated_since = previous.starts_at if previous else meeting.starts_at - timedelta(days=31)
-    escalated = list(db.session.scalars(
-        sa.select(Action).where(Action.escalated_to_chair_at >= escalated_since,
-                                Action.escalated_to_chair_at < meeting.starts_at)
-        .options(sa.orm.joinedload(Action.agency), sa.orm.joinedload(Action.case), sa.orm.joinedload(Action.assignee))
-        .order_by(Action.due_on, Action.id)))
+    escalated = list(db.session.scalars(q["escalated"], {"since": escalated_since, "until": meeting.starts_at}))
     year_ago = meeting.starts_at.astimezone(LONDON).date() - timedelta(days=365)
-    long_cases = list(db.session.scalars(
-        sa.select(Case).where(Case.status.in_([CaseStatus.ACTIVE, CaseStatus.CLOSURE_PROPOSED]),
-                              Case.accepted_on <= year_ago)
-        .options(sa.orm.joinedload(Case.person), sa.orm.joinedload(Case.lead_agency)).order_by(Case.accepted_on)))
+    long_cases = list(db.session.scalars(q["long_cases"], {"accepted_by": year_ago}))
     return AgendaView(meeting=meeting, items=items, previous=previous, cases=cases,
                       last_panel_actions=last_panel_actions, escalated_actions=escalated, long_cases=long_cases,
                       total_minutes=sum(i.minutes for i in items))

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
+from functools import lru_cache
 from datetime import date, datetime
 from typing import Any
 
@@ -135,7 +136,7 @@ def chairs_pack(meeting: Meeting, user: User, *, today: date, now: datetime | No
     if view.previous is not None:
         last = record.minutes_record(view.previous, now)
         last_final = last.finalised
-        _last_panel(sections, last, record.minutes_record(meeting, now))
+        _last_panel(sections, last, record.reviewed_last_actions(meeting, view.previous, now))
     referrals = _referrals(view, now)
     escalations = [EscalatedAction(a, (today - a.due_on).days if a.is_overdue(today) else 0)
                    for a in view.escalated_actions]
@@ -155,26 +156,43 @@ def _chair(meeting: Meeting) -> str:
 
 def _read_case_extras(sections: dict[int, agenda.CaseSection]) -> None:
     """Staff-safety warnings, outcomes and the last successful contact of every case (three queries)."""
-    ids = list(sections)
-    for flag in db.session.scalars(
-            sa.select(StaffSafetyFlag).where(StaffSafetyFlag.case_id.in_(ids), StaffSafetyFlag.cleared_at.is_(None))
-            .options(sa.orm.joinedload(StaffSafetyFlag.set_by)).order_by(StaffSafetyFlag.set_at, StaffSafetyFlag.id)):
+    ids = {"ids": list(sections)}
+    q = _statements()
+    for flag in db.session.scalars(q["flags"], ids):
         sections[flag.case_id].staff_flags.append(flag)
-    for outcome in db.session.scalars(
-            sa.select(PersonalOutcome).where(PersonalOutcome.case_id.in_(ids)).order_by(PersonalOutcome.id)):
+    for outcome in db.session.scalars(q["outcomes"], ids):
         sections[outcome.case_id].outcomes.append(outcome)
-    latest = (sa.select(EngagementAttempt.case_id, sa.func.max(EngagementAttempt.occurred_at).label("at"))
-              .where(EngagementAttempt.case_id.in_(ids), EngagementAttempt.outcome.in_(SUCCEEDED))
-              .group_by(EngagementAttempt.case_id).subquery())
-    for attempt in db.session.scalars(
-            sa.select(EngagementAttempt)
-            .join(latest, sa.and_(latest.c.case_id == EngagementAttempt.case_id,
-                                  latest.c.at == EngagementAttempt.occurred_at))
-            .where(EngagementAttempt.outcome.in_(SUCCEEDED))
-            .options(sa.orm.joinedload(EngagementAttempt.agency)).order_by(EngagementAttempt.id)):
+    for attempt in db.session.scalars(q["last_contact"], ids):
         section = sections[attempt.case_id]
         if section.last_contact is None:
             section.last_contact = attempt
+
+
+@lru_cache(maxsize=1)
+def _statements() -> dict[str, sa.Select]:
+    """The pack's statements for a list of cases or referrals (`ids`), built once: building them,
+    with their eager loads, cost more than running them."""
+    ids = sa.bindparam("ids", expanding=True)
+    latest = (sa.select(EngagementAttempt.case_id, sa.func.max(EngagementAttempt.occurred_at).label("at"))
+              .where(EngagementAttempt.case_id.in_(ids), EngagementAttempt.outcome.in_(SUCCEEDED))
+              .group_by(EngagementAttempt.case_id).subquery())
+    return {
+        "flags": sa.select(StaffSafetyFlag).where(StaffSafetyFlag.case_id.in_(ids), StaffSafetyFlag.cleared_at.is_(None))
+        .options(sa.orm.joinedload(StaffSafetyFlag.set_by)).order_by(StaffSafetyFlag.set_at, StaffSafetyFlag.id),
+        "outcomes": sa.select(PersonalOutcome).where(PersonalOutcome.case_id.in_(ids)).order_by(PersonalOutcome.id),
+        "last_contact": sa.select(EngagementAttempt)
+        .join(latest, sa.and_(latest.c.case_id == EngagementAttempt.case_id,
+                              latest.c.at == EngagementAttempt.occurred_at))
+        .where(EngagementAttempt.outcome.in_(SUCCEEDED))
+        .options(sa.orm.joinedload(EngagementAttempt.agency)).order_by(EngagementAttempt.id),
+        "involvements": sa.select(Involvement).where(Involvement.referral_id.in_(ids))
+        .options(sa.orm.joinedload(Involvement.agency)).order_by(Involvement.id),
+        "earlier_referrals": sa.select(Referral).where(Referral.person_id.in_(ids), Referral.status != ReferralStatus.DRAFT)
+        .options(sa.orm.joinedload(Referral.referring_agency))
+        .order_by(Referral.submitted_at.desc(), Referral.id.desc()),
+        "earlier_cases": sa.select(Case).where(Case.person_id.in_(ids)).options(sa.orm.joinedload(Case.lead_agency))
+        .order_by(Case.accepted_on.desc(), Case.id.desc()),
+    }
 
 
 def _closures(sections: dict[int, agenda.CaseSection]) -> None:
@@ -232,13 +250,13 @@ def closure_checklist(case: Case, *, open_actions: int, reviews: list[OutcomeRev
 
 
 def _last_panel(sections: dict[int, agenda.CaseSection], last: record.MinutesRecord,
-                this: record.MinutesRecord) -> None:
+                reviewed: tuple[record.RecordLastAction, ...]) -> None:
     """Each case's decisions at the last panel (its minutes) and the actions agreed there with
     what became of them (as this panel's minutes review them)."""
     for item in last.agenda:
         if item.case is not None and item.case.id in sections and item.decisions:
             sections[item.case.id].last_decisions.extend(item.decisions)
-    for action in this.last_actions:
+    for action in reviewed:
         if action.case_id in sections:
             sections[action.case_id].last_actions.append(action)
 
@@ -250,9 +268,7 @@ def _referrals(view: agenda.AgendaView, now: datetime) -> list[ReferralSection]:
     if not out:
         return out
     by_id = {s.referral.id: s for s in out}
-    for inv in db.session.scalars(
-            sa.select(Involvement).where(Involvement.referral_id.in_(list(by_id)))
-            .options(sa.orm.joinedload(Involvement.agency)).order_by(Involvement.id)):
+    for inv in db.session.scalars(_statements()["involvements"], {"ids": list(by_id)}):
         by_id[inv.referral_id].involvements.append(inv)
     flags = matching.flags([s.referral for s in out], now=now)
     for section in out:
@@ -285,13 +301,8 @@ def _histories(out: list[ReferralSection]) -> None:
                     mine[other.id] = found.reason
         reasons[section.referral.id] = mine
     everyone = {pid for mine in reasons.values() for pid in mine}
-    referrals = list(db.session.scalars(
-        sa.select(Referral).where(Referral.person_id.in_(everyone), Referral.status != ReferralStatus.DRAFT)
-        .options(sa.orm.joinedload(Referral.referring_agency))
-        .order_by(Referral.submitted_at.desc(), Referral.id.desc())))
-    cases = list(db.session.scalars(
-        sa.select(Case).where(Case.person_id.in_(everyone)).options(sa.orm.joinedload(Case.lead_agency))
-        .order_by(Case.accepted_on.desc(), Case.id.desc())))
+    referrals = list(db.session.scalars(_statements()["earlier_referrals"], {"ids": list(everyone)}))
+    cases = list(db.session.scalars(_statements()["earlier_cases"], {"ids": list(everyone)}))
     case_of = {c.referral_id: c for c in cases}
     for section in out:
         mine = reasons[section.referral.id]

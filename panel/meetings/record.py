@@ -307,6 +307,18 @@ def minutes_record(meeting: Meeting, now: datetime | None = None) -> MinutesReco
     return build_minutes_record(meeting.id, now=now)
 
 
+def reviewed_last_actions(meeting: Meeting, previous: Meeting, now: datetime | None = None) -> tuple[RecordLastAction, ...]:
+    """The previous panel's actions as this panel's minutes review them: minutes_record(meeting)
+    .last_actions, without building the rest of the record (the chair's pack needs only these):
+    the stored copy's once finalised, else read as at now (two queries)."""
+    if meeting.minutes_finalised_at is not None:
+        stored = stored_minutes_record(meeting.id)
+        if stored is not None:
+            return stored.last_actions
+    cutoff = meeting.minutes_finalised_at or now or utcnow()
+    return _last_actions(_Facts(session=db.session, meeting=meeting, cutoff=cutoff, day_end=cutoff), previous.id)
+
+
 def take_snapshot(meeting: Meeting, *, by: User | None, source: str = "finalised",
                   now: datetime | None = None) -> MinutesSnapshot:
     """Store the record of finalised minutes (once: an existing snapshot is returned as it is). Flushes."""

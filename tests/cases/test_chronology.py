@@ -120,23 +120,63 @@ def test_pagination_runs_across_both_sources(client, login_as, s, db):
     assert "kind=engagement" in filtered.select_one(".govuk-pagination a")["href"]
 
 
-def test_the_printable_view_shows_everything_up_to_the_limit(client, login_as, s, db):
-    _bulk_events(db, s.case, 60, start=T0 + timedelta(days=20))
+def _print_coverage(soup) -> str:
+    return soup.select_one("#print-coverage").get_text(" ", strip=True)
+
+
+def test_the_printable_view_shows_the_last_three_months_unless_other_dates_are_asked_for(client, login_as, s, db):
+    """A printed chronology of ten years would run to a hundred pages and take seconds: the
+    printable version has the last three months of the chronology (to its newest entry) unless
+    dates are chosen, and every entry on request (all=y), as the exports do."""
+    _bulk_events(db, s.case, 60, start=T0 + timedelta(days=20))            # 26 January 2025, the newest
+    _bulk_events(db, s.case, 30, start=T0 - timedelta(days=200), name="Old")  # June 2024
     login_as("coordinator")
-    printable = client.get(s.url + "?print=1")
-    soup = page(printable)
-    assert len(soup.select("table tbody tr")) == 66
-    assert soup.select_one(".govuk-pagination") is None and soup.select_one("nav.panel-case-nav") is None
-    assert soup.find("form") is None or not soup.select("select[name=kind]")
-    assert "OFFICIAL-SENSITIVE" in soup.get_text(" ")
-    filtered = page(client.get(s.url + "?print=1&kind=referral"))
-    assert len(filtered.select("table tbody tr")) == 3 and "Showing only: Referral and triage" in filtered.get_text(" ")
-    _bulk_events(db, s.case, 2000, start=T0 + timedelta(days=40))
-    big = page(client.get(s.url + "?print=1"))
-    assert len(big.select("table tbody tr")) == 2000
-    assert "This shows the newest 2000 of 2066 entries" in big.get_text(" ")
+    printable = page(client.get(s.url + "?print=1"))
+    rows = printable.select("table tbody tr")
+    assert len(rows) == 66 and not any("Old" in r.get_text() for r in rows)
+    assert _print_coverage(printable) == ("66 entries dated from 27 October 2024 to 26 January 2025 "
+                                          "(the last 3 months of the chronology), of 96 in all.")
+    assert printable.select_one(".govuk-pagination") is None and printable.select_one("nav.panel-case-nav") is None
+    assert not printable.select("select[name=kind]") and not printable.select("input[name=from]")
+    assert "OFFICIAL-SENSITIVE" in printable.get_text(" ")
+    every = printable.find("a", string="Print every entry")["href"]
+    assert every.endswith("print=1&all=y")
+
+    everything = page(client.get(every))
+    assert len(everything.select("table tbody tr")) == 96
+    assert _print_coverage(everything) == "Every entry: 96."
+    assert everything.find("a", string="Print every entry") is None
+
+    chosen = page(client.get(s.url + "?print=1&from=1&from=6&from=2024&to=31&to=12&to=2024"))
+    assert [r.select("td")[2].get_text() for r in chosen.select("table tbody tr")] == [f"Old {i}" for i in range(29, -1, -1)]
+    assert _print_coverage(chosen) == "30 entries dated from 1 June 2024 to 31 December 2024, of 96 in all."
+
+    filtered = page(client.get(s.url + "?print=1&kind=referral&all=y"))
+    assert len(filtered.select("table tbody tr")) == 3
+    assert "Showing only: Referral and triage" in filtered.get_text(" ")
+    assert _print_coverage(filtered) == "Every entry: 3 matching the filters."
+
     screen = page(client.get(s.url))
     assert screen.find("a", string="Printable version")["href"].endswith("print=1")
+    assert screen.find("a", string="Printable version of every entry")["href"].endswith("print=1&all=y")
+    assert "the last 3 months of the chronology, from 27 October 2024 to 26 January 2025" in screen.get_text(" ")
+    form = screen.select_one("#print-dates form")
+    assert {i["name"] for i in form.select("input[type=hidden]")} == {"print"}
+    assert [i["name"] for i in form.select("input.govuk-date-input__input")] == ["from"] * 3 + ["to"] * 3
+
+
+def test_dates_to_print_that_are_not_real_show_the_chronology_with_the_error(client, login_as, s):
+    login_as("coordinator")
+    response = client.get(s.url + "?print=1&kind=risk&from=31&from=2&from=2025&to=&to=&to=")
+    assert response.status_code == 200
+    soup = page(response)
+    assert soup.select_one(".govuk-error-summary").get_text(" ", strip=True).count("Print from must be a real date") == 1
+    assert soup.select_one("#print-dates").has_attr("open")
+    assert soup.select_one("#from-error") and "govuk-input--error" in soup.select_one("#from-day")["class"]
+    assert soup.select_one("nav.panel-case-nav") is not None  # the chronology page, not the printable version
+    assert [i["value"] for i in soup.select("#print-dates input[type=hidden]")] == ["1", "risk"]
+    backwards = page(client.get(s.url + "?print=1&from=2025-02-01&to=2025-01-01"))
+    assert "Print to must be the same as or after print from" in backwards.select_one(".govuk-error-summary").get_text()
 
 
 def test_a_restricted_viewer_gets_404(client, login_as, s):
@@ -165,8 +205,9 @@ def test_a_large_case_renders_in_the_same_number_of_queries_as_a_small_one(clien
     _grow(db, small, lead, 5, 2)
     _grow(db, large, lead, 5000, 2000)
     login_as("spoc", agency=lead)
-    for path in ("chronology", "chronology?page=40", "chronology?print=1", "engagement", "engagement?page=20",
-                 "engagement/patterns"):
+    for path in ("chronology", "chronology?page=40", "chronology?print=1", "chronology?print=1&all=y",
+                 "chronology?print=1&from=2025-01-06&to=2025-01-07&kind=risk", "chronology?kind=risk&agency=1",
+                 "engagement", "engagement?page=20", "engagement/patterns"):
         client.get(f"/cases/{small.reference}/{path}")  # warm
         with count_queries() as few:
             response = client.get(f"/cases/{small.reference}/{path}")
@@ -179,3 +220,40 @@ def test_a_large_case_renders_in_the_same_number_of_queries_as_a_small_one(clien
     assert "Showing 1951 to 2000 of 5001 entries" in text
     text = page(client.get(f"/cases/{large.reference}/engagement?page=40")).get_text(" ")
     assert "Showing 1951 to 2000 of 2000 attempts" in text
+
+
+def test_the_written_out_markup_is_what_the_govuk_macros_draw(app, client, login_as, s):
+    """The table and the date inputs are written out in the template (issue 18: a macro for each
+    cell of a printed chronology cost most of its time), as data_table and the date field's GOV.UK
+    widget draw them: the same elements, attributes and text."""
+    from markupsafe import Markup
+    from werkzeug.datastructures import MultiDict
+
+    from panel.cases.engagement_forms import ChronologyPrintForm
+    from tests.meetings.markup import elements
+
+    login_as("coordinator")
+    soup = page(client.get(s.url + "?print=1&from=31&from=2&from=2025&to=1&to=3&to=2025"))
+    table = soup.select_one(".panel-table-container")
+    head = [th.get_text() for th in table.select("thead th")]
+    rows = [{"attributes": {"id": tr["id"]}, "cells": [Markup(td.decode_contents()) for td in tr.select("td")]}
+            for tr in table.select("tbody tr")]
+    assert len(rows) == 6
+    with app.test_request_context("/"):
+        drawn = app.jinja_env.from_string(
+            '{% from "components/table.html" import data_table %}{{ data_table(head, rows, '
+            "caption='Chronology, newest first', caption_classes='govuk-visually-hidden', classes='panel-chronology') }}"
+        ).render(head=head, rows=rows)
+    assert elements(str(table)) == elements(drawn)
+
+    with app.test_request_context("/"):
+        form = ChronologyPrintForm(MultiDict([("from", "31"), ("from", "2"), ("from", "2025"),
+                                              ("to", "1"), ("to", "3"), ("to", "2025")]))
+        assert not form.validate()
+        widgets = [str(form.date_from(params={"hint": {"text": "For example, 1 4 2026"}})),
+                   str(form.date_to(params={"hint": {"text": "For example, 30 6 2026"}}))]
+    ours = [group for group in soup.select("#print-dates form > .govuk-form-group")]
+    assert len(ours) == 2
+    for written, widget in zip(ours, widgets, strict=True):
+        assert elements(str(written)) == elements(widget)
+    assert soup.select_one("#from-error") and not soup.select_one("#to-error")

@@ -22,6 +22,7 @@ from panel.models import (
     EngagementAttempt,
     EngagementMethod,
     EngagementOutcome,
+    Involvement,
     OutboxMessage,
     ReferralStatus,
     RiskChange,
@@ -536,3 +537,36 @@ def test_the_meeting_page_runs_a_fixed_number_of_queries(app, db, client, login_
     db.session.commit()
     large = measure()
     assert small == large, f"{small} queries with 2 cases and 5 actions, {large} with 15 and 300"
+
+
+@pytest.mark.parametrize("as_role, pages", [("coordinator", ["", "/agenda"]), ("chair", ["", "/agenda"]),
+                                            ("spoc", ["", "/agenda/agency"])])
+def test_the_agenda_pages_read_as_many_queries_whether_or_not_a_case_involves_the_readers_agency(
+        app, db, client, login_as, count_queries, as_role, pages):
+    """The reader's own agency (need to know and the sharing agreement read it) is loaded in a
+    query of its own: loaded when first read, it cost a query only when no case on the agenda
+    had loaded it, so the pages' counts depended on the agenda (issue 18)."""
+    w = agenda_world.build(cases=1, actions=2)  # the police involved; not the host, not housing
+    agenda.sync_agenda(w.meeting)
+    db.session.commit()
+    reader = {"coordinator": w.coordinator, "chair": w.chair, "spoc": w.housing_spoc}[as_role]
+    agency_id, case_id = reader.agency_id, w.cases[0].id
+    login_as(reader)
+    url = f"/meetings/{w.meeting.id}"
+
+    def measure() -> dict[str, int]:
+        counts = {}
+        for page in pages:
+            assert client.get(url + page).status_code == 200
+            db.session.commit()
+            db.session.expunge_all()  # as a new request finds it: nothing loaded yet
+            with count_queries() as counter:
+                assert client.get(url + page).status_code == 200
+            counts[page] = counter.count
+        return counts
+
+    apart = measure()
+    db.session.add(Involvement(case_id=case_id, agency_id=agency_id))
+    db.session.commit()
+    involved = measure()
+    assert apart == involved

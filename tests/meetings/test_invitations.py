@@ -512,3 +512,43 @@ def test_the_invitations_include_lists_attendees_and_offers_the_coordinator_the_
     assert 'id="your-reply"' in html and 'id="send-invitations"' not in html
     assert "govuk-table__cell\">Sam Spoc" in html.replace("\n", "")
     assert html.count('name="response"') == 3
+
+
+def test_the_invited_table_is_the_markup_data_table_and_govuk_button_draw(app, world, login_as, client):
+    """The invited people's table and each row's reply buttons are written out in the template
+    (issue 18: a panel invites every agency's SPoC, and a macro for each cell and button cost most
+    of the meeting page's time), as components/table.html's data_table and govukButton (through
+    form_footer) draw them."""
+    from flask import render_template_string
+    from markupsafe import Markup
+
+    from tests.meetings.markup import elements
+
+    _invite_three(world)
+    db.session.commit()
+    with app.test_request_context():
+        from flask_login import login_user
+
+        login_user(world["coordinator"])
+        html = render_template_string('{% include "meetings/_invitations.html" %}', meeting=world["meeting"])
+        soup = page(type("R", (), {"get_data": lambda self, as_text=True: html})())
+        container = soup.select_one("#attendees").parent
+        rows = []
+        for tr in container.select("tbody tr"):
+            cells = [Markup(td.decode_contents()) for td in tr.select("td")]
+            form = tr.select_one("form")
+            buttons = [{"html": Markup(b.decode_contents()), "name": b["name"], "value": b["value"],
+                        "classes": "govuk-button--secondary govuk-!-margin-bottom-0"} for b in form.select("button")]
+            cells[-1] = render_template_string(
+                '<form method="post" action="{{ action }}" novalidate><input type="hidden" name="csrf_token" '
+                'value="{{ token }}">{% from "components/form_footer.html" import form_footer %}'
+                "{{ form_footer(buttons=buttons, classes='govuk-!-margin-bottom-0') }}</form>",
+                action=form["action"], token=form.select_one("input")["value"], buttons=buttons)
+            rows.append({"attributes": {"id": tr["id"]}, "cells": [Markup(c) for c in cells]})
+        drawn = render_template_string(
+            '{% from "components/table.html" import data_table %}'
+            "{{ data_table(['Name', 'Agency', 'Role', 'Reply', {'text': 'Record a reply', 'hidden': true}], rows, "
+            "caption='Invited (' ~ rows | length ~ ')', caption_classes='govuk-table__caption--s', "
+            "attributes={'id': 'attendees'}) }}", rows=rows)
+    assert len(rows) == 3
+    assert elements(str(container)) == elements(drawn)

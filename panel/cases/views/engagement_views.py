@@ -11,6 +11,9 @@ they change anything, so a refusal leaves nothing to roll back and the view is s
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import date, datetime, timezone
+from functools import lru_cache
 from typing import Any
 
 import sqlalchemy as sa
@@ -18,14 +21,16 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from panel import audit, pagination as paging
-from panel.cases import patterns as pattern_figures, services
+from panel.cases import chronology as timeline, patterns as pattern_figures, services
 from panel.cases.access import CaseView, load_case
 from panel.cases.engagement_forms import (
     APPROVE,
     AttemptForm,
     ChronologyFilterForm,
+    ChronologyPrintForm,
     DecideClosureForm,
     EngagementFilterForm,
+    PRINT_MONTHS,
     ProposeClosureForm,
     ReopenForm,
 )
@@ -33,24 +38,20 @@ from panel.cases.views import bp
 from panel.extensions import db
 from panel.forms.errors import ServiceError, show_service_error
 from panel.models import (
-    Action,
     Agency,
     AuditAction,
     Case,
-    CaseEvent,
     CaseNotice,
     CaseStatus,
     EngagementAttempt,
     EngagementMethod,
     EngagementOutcome,
-    ReferralDecision,
     User,
     utcnow,
 )
-from panel.dates import london_today
+from panel.dates import LONDON, govuk_date, govuk_time, london_today
 
 PAGE_SIZE = 50
-PRINT_LIMIT = 2000
 ACTION_NAME_MAX = 60  # an action's description, shortened, where the chronology names it
 
 # Chronology types. Meetings, actions and escalations are written by later parts of the service.
@@ -180,38 +181,61 @@ def engagement_patterns(reference: str):
 # ---- chronology ---------------------------------------------------------------------------
 
 
-def _timeline(case: Case) -> sa.Subquery:
-    """The case's events and its referral's decisions as one list (UNION ALL): at, kind,
-    agency_id, by_id, summary, reason, source, row_id. Referral decisions are not copied onto
-    the case, so they are read from where they are."""
-    events = sa.select(
-        CaseEvent.at.label("at"), CaseEvent.kind.label("kind"), CaseEvent.agency_id.label("agency_id"),
-        CaseEvent.by_id.label("by_id"), CaseEvent.summary.label("summary"),
-        sa.literal_column("''", sa.Text).label("reason"), sa.literal_column("'case'", sa.String).label("source"),
-        CaseEvent.id.label("row_id"), CaseEvent.ref_type.label("ref_type"), CaseEvent.ref_id.label("ref_id"),
-    ).where(CaseEvent.case_id == case.id)
-    decisions = sa.select(
-        ReferralDecision.at, sa.literal_column("'referral'", sa.String), User.agency_id, ReferralDecision.by_id,
-        ReferralDecision.outcome, ReferralDecision.reason, sa.literal_column("'referral'", sa.String),
-        ReferralDecision.id, sa.literal_column("''", sa.String), sa.cast(sa.null(), sa.Integer),
-    ).outerjoin(User, User.id == ReferralDecision.by_id).where(ReferralDecision.referral_id == case.referral_id)
-    return sa.union_all(events, decisions).subquery("timeline")
+@dataclass(slots=True)
+class Entry:
+    """One line of the chronology as the template shows it (attributes, not a dict: a printed
+    chronology reads eight of them on each of hundreds of rows)."""
+
+    at: datetime
+    iso: str     # <time datetime>
+    when: str    # "14 January 2027 at 2:05pm", UK time
+    kind: str
+    kind_label: str
+    agency: str
+    by: str
+    summary: str
+    id: str
+    action_url: str = ""
+    action_name: str = ""
 
 
-def _timeline_rows(rows) -> list[dict[str, Any]]:
+def _timeline_rows(rows) -> list[Entry]:
+    """The template's entries from chronology.entries' rows (unpacked in column order, which is
+    quicker than reading a row's attributes by name on hundreds of rows)."""
     entries = []
-    for row in rows:
-        if row.source == "referral":
-            summary = DECISION_LABELS.get(row.summary, row.summary.replace("_", " ").capitalize())
-            reason = (row.reason or "").strip()
+    action_url = _action_urls()
+    for at, kind, _agency_id, _by_id, summary, reason, source, row_id, ref_type, ref_id, agency, by, action in rows:
+        if source == "referral":
+            summary = DECISION_LABELS.get(summary) or summary.replace("_", " ").capitalize()
+            reason = (reason or "").strip()
             if reason:
                 summary = f"{summary}: {reason[:300]}{'…' if len(reason) > 300 else ''}"
-        else:
-            summary = row.summary
-        entries.append({"at": row.at, "kind": row.kind, "kind_label": KIND_LABELS.get(row.kind, row.kind.replace("_", " ").capitalize()),
-                        "agency": row.agency_name, "by": row.by_name, "summary": summary,
-                        "id": f"{row.source}-{row.row_id}", **_action_named(row, summary)})
+        entry = Entry(at, _iso(at), f"{_day(at.astimezone(LONDON).date())} at {govuk_time(at)}", kind,
+                      KIND_LABELS.get(kind) or kind.replace("_", " ").capitalize(), agency or "", by or "", summary,
+                      f"{source}-{row_id}")
+        if ref_type == "action" and ref_id is not None:
+            _action_named(entry, ref_id, action, action_url)
+        entries.append(entry)
     return entries
+
+
+def _iso(moment: datetime) -> str:
+    """dates.html_datetime's answer (2027-01-14T14:05:09Z), without strftime, which costs more
+    than the rest of a row of a printed chronology."""
+    return moment.astimezone(timezone.utc).replace(microsecond=0, tzinfo=None).isoformat() + "Z"
+
+
+@lru_cache(maxsize=1024)
+def _day(day: date) -> str:
+    """govuk_date, remembered: a printed chronology has a few entries a day."""
+    return govuk_date(day)
+
+
+def _action_urls():
+    """action id -> its page's address, url_for's answer built once (url_for for each of hundreds
+    of rows is the dearest part of a printed chronology)."""
+    head, _, tail = url_for("actions.view_action", action_id=2**31 - 1).partition(str(2**31 - 1))
+    return lambda action_id: f"{head}{int(action_id)}{tail}"
 
 
 def short(text: str, limit: int = ACTION_NAME_MAX) -> str:
@@ -223,56 +247,52 @@ def short(text: str, limit: int = ACTION_NAME_MAX) -> str:
     return cut.rstrip(",;:.") + "…"
 
 
-def _action_named(row, summary: str) -> dict[str, Any]:
+def _action_named(entry: Entry, action_id: int, description: str | None, action_url) -> None:
     """An entry about an action ("Action 7: due date changed ...") names the action and links to
     it: the template shows the link, then the rest of the summary."""
-    prefix = f"Action {row.ref_id}"
-    if row.ref_type != "action" or row.ref_id is None or not summary.startswith(prefix):
-        return {}
-    name = f"{prefix} ({short(row.action_description)})" if row.action_description else prefix
-    return {"action_url": url_for("actions.view_action", action_id=row.ref_id), "action_name": name,
-            "summary": summary[len(prefix):]}
+    prefix = f"Action {action_id}"
+    if not entry.summary.startswith(prefix):
+        return
+    entry.action_name = f"{prefix} ({short(description)})" if description else prefix
+    entry.action_url = action_url(action_id)
+    entry.summary = entry.summary[len(prefix):]
 
 
 @bp.route("/<reference>/chronology")
 def chronology(reference: str):
+    """The chronology, fifty entries a page, with filters by type and agency; `print=1` is the
+    printable version: every entry the filters leave between two dates, by default the last
+    PRINT_MONTHS months of the chronology (to its newest entry), every date with `all=y`."""
     view = load_case(reference, need_full=True, section="chronology")
     case = view.case
-    timeline = _timeline(case)
-    agencies = db.session.execute(
-        sa.select(Agency.id, Agency.name).where(Agency.id.in_(sa.select(timeline.c.agency_id).distinct()))
-        .order_by(Agency.name)).all()
-    filters = ChronologyFilterForm(request.args, kinds=KIND_LABELS, agencies=[(a.id, a.name) for a in agencies])
+    counts = timeline.summary(case)
+    filters = ChronologyFilterForm(request.args, kinds=KIND_LABELS, agencies=counts.agencies)
     kind, agency_id = filters.chosen()
-    where = []
-    if kind is not None:
-        where.append(timeline.c.kind == kind)
-    if agency_id is not None:
-        where.append(timeline.c.agency_id == agency_id)
     chosen = {k: v for k, v in (("kind", kind), ("agency", agency_id)) if v is not None}
-    printing = request.args.get("print") == "1"
-    total = db.session.execute(sa.select(sa.func.count()).select_from(timeline).where(*where)).scalar_one()
+    total = counts.total(kind, agency_id)
+    print_form = ChronologyPrintForm(request.args)
+    dates_ok = print_form.validate()
+    last_day = counts.last_day()
+    dates = print_form.dates(last_day) if dates_ok else None
+    printing = request.args.get("print") == "1" and dates_ok
     if printing:
-        page, pages, limit, offset = 1, 1, PRINT_LIMIT, 0
+        page, pages, limit, offset = 1, 1, None, 0
     else:
         pages = max(1, -(-total // PAGE_SIZE))
         page = paging.page_number(pages)
         limit, offset = PAGE_SIZE, (page - 1) * PAGE_SIZE
-    by = sa.orm.aliased(User)
-    rows = db.session.execute(
-        sa.select(timeline, Agency.name.label("agency_name"), by.name.label("by_name"),
-                  Action.description.label("action_description"))
-        .outerjoin(Agency, Agency.id == timeline.c.agency_id).outerjoin(by, by.id == timeline.c.by_id)
-        .outerjoin(Action, sa.and_(timeline.c.ref_type == "action", Action.id == timeline.c.ref_id))
-        .where(*where).order_by(timeline.c.at.desc(), timeline.c.source, timeline.c.row_id.desc())
-        .limit(limit).offset(offset)).all()
+    rows = timeline.entries(case, timeline.Filters(kind=kind, agency_id=agency_id, dates=dates if printing else None),
+                            limit=limit, offset=offset)
     entries = _timeline_rows(rows)
-    filter_words = ", ".join(([KIND_LABELS[kind]] if kind else []) + [n for i, n in agencies if i == agency_id])
+    filter_words = ", ".join(([KIND_LABELS[kind]] if kind else []) + [n for i, n in counts.agencies if i == agency_id])
+    default_dates = ChronologyPrintForm(formdata=None).dates(last_day)
     return _done(render_template(
         "cases/chronology.html", view=view, case=case, filters=filters, entries=entries, total=total, page=page,
-        pages=pages, first=offset + 1, filtered=bool(chosen), printing=printing, print_limit=PRINT_LIMIT,
-        printed_at=utcnow(), filter_words=filter_words,
-        print_url=url_for("cases.chronology", reference=case.reference, **chosen, print=1),
+        pages=pages, first=offset + 1, filtered=bool(chosen), printing=printing, printed_at=utcnow(),
+        filter_words=filter_words, print_form=print_form, form=print_form if print_form.errors else None,
+        dates=dates, default_dates=default_dates, dates_asked=bool(print_form.args()), print_months=PRINT_MONTHS,
+        chosen=chosen, print_url=url_for("cases.chronology", reference=case.reference, **chosen, print=1),
+        print_all_url=url_for("cases.chronology", reference=case.reference, **chosen, print=1, all="y"),
         screen_url=url_for("cases.chronology", reference=case.reference, **chosen),
         pagination=None if printing else paging.pagination("cases.chronology", page, pages, label="Chronology pages", reference=case.reference, **chosen)))
 
@@ -282,16 +302,18 @@ def chronology(reference: str):
 
 def _closure_people(case: Case) -> dict[int, str]:
     ids = {i for i in (case.closure_proposed_by_id, case.closure_approved_by_id) if i is not None}
-    if not ids:
-        return {}
     return dict(db.session.execute(sa.select(User.id, User.name).where(User.id.in_(ids))).all())
 
 
 def _closure_context(case: Case) -> dict[str, Any]:
-    step_down = db.session.get(Agency, case.step_down_agency_id) if case.step_down_agency_id else None
+    """What the closure pages show, in the same queries whatever the case holds: the persistence
+    record is read once even when closure is not for non-engagement, and the step-down agency and
+    the people named are read even when there are none."""
+    persistence = services.persistence_record(case.id)
+    step_down = db.session.scalar(sa.select(Agency).where(Agency.id == case.step_down_agency_id))
     return {
-        "check": services.closure_check(case),
-        "persistence": services.persistence_record(case.id) if case.closure_for_non_engagement else None,
+        "check": services.closure_check(case, persistence=persistence),
+        "persistence": persistence if case.closure_for_non_engagement else None,
         "people": _closure_people(case),
         "step_down": step_down,
     }

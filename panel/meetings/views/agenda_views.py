@@ -68,6 +68,16 @@ def _me() -> User:
     return current_user._get_current_object()
 
 
+def _reader() -> User:
+    """The signed-in user with their agency loaded now, in a query of its own. The agenda pages
+    read it (need to know, the information sharing agreement); loaded when first read, it cost a
+    query only when none of the agenda's cases had loaded that agency already, so a page's
+    number of queries depended on the agenda."""
+    user = _me()
+    _ = user.agency
+    return user
+
+
 def _meeting(meeting_id: int) -> Meeting:
     """The panel, or 404 (case MDT meetings come with their own pages in a later issue)."""
     meeting = db.session.get(Meeting, meeting_id)
@@ -185,7 +195,7 @@ def _agenda_context(meeting: Meeting, user: User, view: agenda.AgendaView | None
 
 @bp.route("/<int:meeting_id>")
 def view_meeting(meeting_id: int):
-    user = _me()
+    user = _reader()
     found = db.session.get(Meeting, meeting_id)
     if (found is not None and found.kind == MeetingKind.MDT and found.case_id is not None
             and "meetings.view_mdt" in current_app.view_functions):
@@ -435,7 +445,7 @@ def cancel_panel(meeting_id: int):
 
 def _pack_html(meeting: Meeting, *, for_pdf: bool) -> str:
     """The chair's pack (panel.meetings.pack) as HTML: the print view, and the PDF's source."""
-    user = _me()
+    user = _reader()
     chairs = pack.chairs_pack(meeting, user, today=london_today())
     context = _agenda_context(meeting, user, view=chairs.view)
     access = context["access"]
@@ -459,7 +469,7 @@ def agency_agenda(meeting_id: int):
     """A SPoC's agenda to print: every item with its timings, cases their agency is in with
     their open actions, the others in the restricted form (as on the meeting page), and no
     referral's details but their own agency's initials. The chair's pack is not theirs."""
-    user = _me()
+    user = _reader()
     meeting = _meeting(meeting_id)
     audit.record(AuditAction.VIEW, "meeting", meeting.id, summary={"page": "agency_agenda"})
     html = render_template("meetings/agency_agenda.html", **_agenda_context(meeting, user), editable=False,
