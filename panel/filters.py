@@ -20,9 +20,24 @@ def register(app: Flask) -> None:
     app.add_template_filter(govuk_time)
     app.add_template_global(policy, "policy")
     app.add_template_global(lambda: app.config["SERVICE_NAME"], "service_name")
-    app.add_template_global(lambda: {rule.endpoint for rule in app.url_map.iter_rules()}, "url_map_endpoints")
+    app.add_template_global(_endpoints_of(app), "url_map_endpoints")
     app.add_template_global(lambda: coordinator_contact(app.config), "coordinator_contact")
     app.add_template_global(table_row)
+
+
+def _endpoints_of(app: Flask):
+    """url_map_endpoints(): the app's endpoints, for templates that link only where a page exists.
+    Worked out once (the layout asks a dozen times a page), again only if a route is added."""
+    known: dict[int, frozenset[str]] = {}
+
+    def endpoints() -> frozenset[str]:
+        rules = len(app.url_map._rules)
+        if rules not in known:
+            known.clear()
+            known[rules] = frozenset(rule.endpoint for rule in app.url_map.iter_rules())
+        return known[rules]
+
+    return endpoints
 
 
 def coordinator_contact(config) -> dict[str, str]:
