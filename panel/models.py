@@ -1003,6 +1003,14 @@ class Action(db.Model):
         sa.Index("ix_actions_ladder", "next_step_on"),
         sa.Index("ix_actions_agency_status", "agency_id", "status"),
         sa.Index("ix_actions_case_status", "case_id", "status"),
+        # the action log's order, a page at a time: the open by due date (the few open actions
+        # only), then the closed by due date; "our actions" finds an agency's or a person's
+        # recently closed by when they closed (migration 0022)
+        sa.Index("ix_actions_open_due_on", "due_on", sqlite_where=sa.text("status = 'open'"),
+                 postgresql_where=sa.text("status = 'open'")),
+        sa.Index("ix_actions_due_on", "due_on"),
+        sa.Index("ix_actions_agency_closed_at", "agency_id", "closed_at"),
+        sa.Index("ix_actions_assignee_closed_at", "assignee_id", "closed_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -1065,7 +1073,12 @@ class Escalation(db.Model):
     """
 
     __tablename__ = "escalations"
-    __table_args__ = (sa.UniqueConstraint("action_id", "step", "round", name="uq_escalations_action_id"),)
+    __table_args__ = (
+        sa.UniqueConstraint("action_id", "step", "round", name="uq_escalations_action_id"),
+        # the action log's filters "escalated", "escalated today" and "awaiting the chair": the
+        # escalations of those rungs (by when, for today's), not every reminder ever sent (0022)
+        sa.Index("ix_escalations_step_at_action_id", "step", "at", "action_id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     action_id: Mapped[int] = mapped_column(sa.ForeignKey("actions.id"), index=True)

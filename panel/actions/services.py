@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
-from typing import Iterable
+from typing import Callable, Iterable
 
 import sqlalchemy as sa
 from flask import current_app
@@ -401,36 +401,102 @@ def week_end(today: date) -> date:
     return today + timedelta(days=6 - today.weekday())
 
 
-def action_query(filters: ActionFilters, today: date) -> sa.Select:
-    """Actions matching the filters, the most urgent first: open before closed, then by due date.
-    Loads the case, agency and assignee with it (no query per row)."""
-    q = (sa.select(Action).join(Action.case)
-         .options(sa.orm.contains_eager(Action.case), sa.orm.joinedload(Action.agency),
-                  sa.orm.joinedload(Action.assignee)))
+def _conditions(filters: ActionFilters, today: date, *, walking: bool = False) -> list[sa.ColumnElement[bool]]:
+    """The filters on the actions table (a case reference aside: that needs the case's table).
+    `walking`: for reading along the actions' due-date index a page at a time, "escalated" (one
+    action in six, over the years) is asked of each action read, not gathered first from every
+    escalation; the narrow filters (escalated today, awaiting the chair) are gathered first
+    either way, along the escalations' indexes."""
+    where: list[sa.ColumnElement[bool]] = []
     if filters.agency_id:
-        q = q.where(Action.agency_id == filters.agency_id)
-    if filters.case_reference:
-        q = q.where(Case.reference == filters.case_reference)
+        where.append(Action.agency_id == filters.agency_id)
     if filters.assignee_id:
-        q = q.where(Action.assignee_id == filters.assignee_id)
+        where.append(Action.assignee_id == filters.assignee_id)
     if filters.status:
-        q = q.where(Action.status == filters.status)
+        where.append(Action.status == filters.status)
     if filters.overdue:
-        q = q.where(Action.status == ActionStatus.OPEN, Action.due_on < today)
+        where += [Action.status == ActionStatus.OPEN, Action.due_on < today]
     if filters.due_this_week:
-        q = q.where(Action.status == ActionStatus.OPEN, Action.due_on >= today, Action.due_on <= week_end(today))
+        where += [Action.status == ActionStatus.OPEN, Action.due_on >= today, Action.due_on <= week_end(today)]
     if filters.escalated:
-        q = q.where(Action.id.in_(sa.select(Escalation.action_id).where(
-            Escalation.step.in_([s for s in LadderStep if s.is_escalation]))))
+        escalations = [Escalation.step.in_([s for s in LadderStep if s.is_escalation])]
+        where.append(sa.exists().where(Escalation.action_id == Action.id, *escalations) if walking
+                     else Action.id.in_(sa.select(Escalation.action_id).where(*escalations)))
     if filters.escalated_today:
-        q = q.where(Action.id.in_(sa.select(Escalation.action_id).where(
+        where.append(Action.id.in_(sa.select(Escalation.action_id).where(
             Escalation.step.in_([s for s in LadderStep if s.is_escalation]),
             Escalation.at >= london_to_utc(today, time(0)),
             Escalation.at < london_to_utc(today + timedelta(days=1), time(0)))))
     if filters.awaiting_chair:
-        q = q.where(Action.status == ActionStatus.OPEN, Action.id.in_(sa.select(Escalation.action_id).where(
-            Escalation.step.in_([s for s in LadderStep if s.to_chair]), Escalation.acknowledged_at.is_(None))))
-    return q.order_by(sa.case((Action.status == ActionStatus.OPEN, 0), else_=1), Action.due_on, Action.id)
+        where += [Action.status == ActionStatus.OPEN, Action.id.in_(sa.select(Escalation.action_id).where(
+            Escalation.step.in_([s for s in LadderStep if s.to_chair]), Escalation.acknowledged_at.is_(None)))]
+    return where
+
+
+# The log's order: open before closed, then by due date. Pages take it in two parts, each read
+# along an index (log_page): the open actions by ix_actions_open_due_on, the closed by
+# ix_actions_due_on, so a page never sorts the whole log. The partial index holds the rows where
+# status = 'open', which the database sees only with the value written into the SQL, not bound.
+LOG_ORDER = (sa.case((Action.status == ActionStatus.OPEN, 0), else_=1), Action.due_on, Action.id)
+_OPEN_LITERAL = Action.status == sa.literal_column(f"'{ActionStatus.OPEN.value}'")
+
+
+def _with_case_and_people(query: sa.Select) -> sa.Select:
+    return query.options(sa.orm.contains_eager(Action.case), sa.orm.joinedload(Action.agency),
+                         sa.orm.joinedload(Action.assignee))
+
+
+def action_query(filters: ActionFilters, today: date) -> sa.Select:
+    """Actions matching the filters, the most urgent first: open before closed, then by due date.
+    Loads the case, agency and assignee with it (no query per row)."""
+    q = _with_case_and_people(sa.select(Action).join(Action.case))
+    if filters.case_reference:
+        q = q.where(Case.reference == filters.case_reference)
+    return q.where(*_conditions(filters, today)).order_by(*LOG_ORDER)
+
+
+def log_ids(filters: ActionFilters, today: date, *, walking: bool = False) -> sa.Select:
+    """The ids of the actions matching the filters, from the actions table alone (and the case's
+    for a case reference). `walking`: as _conditions."""
+    q = sa.select(Action.id)
+    if filters.case_reference:
+        q = q.join(Case, Case.id == Action.case_id).where(Case.reference == filters.case_reference)
+    return q.where(*_conditions(filters, today, walking=walking))
+
+
+@dataclass
+class LogPage:
+    actions: list[Action]
+    total: int          # counted no further than the cap
+    more: bool          # more than the cap match
+    page: int
+    pages: int
+
+
+def log_page(filters: ActionFilters, today: date, *, size: int, cap: int, page_of: Callable[[int], int]) -> LogPage:
+    """A page of the actions matching the filters in the log's order, with their case, agency
+    and assignee; two queries, whatever the size of the log. The count stops at `cap` (pages
+    beyond it are not offered: "more than" it, narrow with the filters). The page is taken from
+    the open actions (few: the pathway's cases are capped) and then the closed, each read in
+    due-date order along its index, never the whole log joined and sorted."""
+    is_open = _OPEN_LITERAL
+    ids, walked = log_ids(filters, today), log_ids(filters, today, walking=True)
+    opened, total = db.session.execute(sa.select(
+        sa.select(sa.func.count()).select_from(walked.where(is_open).limit(cap + 1).subquery()).scalar_subquery(),
+        sa.select(sa.func.count()).select_from(ids.limit(cap + 1).subquery()).scalar_subquery())).one()
+    more, total = total > cap, min(total, cap)
+    pages = max(1, -(-total // size))
+    page = page_of(pages)
+    start = (page - 1) * size
+    wanted = max(0, min(size, total - start))
+    from_open = max(0, min(wanted, opened - start))
+    parts = [walked.where(is_open).order_by(Action.due_on, Action.id).limit(from_open).offset(start),
+             walked.where(~is_open).order_by(Action.due_on, Action.id).limit(wanted - from_open)
+             .offset(max(0, start - opened))]
+    chosen = sa.union_all(*(sa.select(part.subquery().c.id) for part in parts))
+    actions = list(db.session.scalars(_with_case_and_people(sa.select(Action).join(Action.case))
+                                      .where(Action.id.in_(chosen)).order_by(*LOG_ORDER)))
+    return LogPage(actions=actions, total=total, more=more, page=page, pages=pages)
 
 
 RECENTLY_CLOSED = timedelta(days=28)    # "our actions" keeps closed ones this long
@@ -440,18 +506,21 @@ def our_actions_query(user: User, today: date, *, acting: bool, overdue: bool = 
                       due_this_week: bool = False) -> sa.Select:
     """"Our actions": the agency's (for its acting SPoC) or the user's own, on cases their agency
     is in, open or closed in the last four weeks; optionally only the overdue ones, or those due
-    this week. The home page counts with this query, so its numbers are the page's."""
+    this week. The home page counts with this query, so its numbers are the page's. The open
+    ones and the recently closed are chosen apart, each along an index (the agency's or the
+    assignee's open actions; their closed by when they closed), never ten years of them."""
     filters = ActionFilters(agency_id=user.agency_id) if acting else ActionFilters(assignee_id=user.id)
     filters.overdue, filters.due_this_week = overdue, due_this_week
-    return action_query(filters, today).where(
-        Action.case_id.in_(sa.select(Involvement.case_id).where(Involvement.agency_id == user.agency_id)),
-        sa.or_(Action.status == ActionStatus.OPEN, Action.closed_at >= utcnow() - RECENTLY_CLOSED))
+    ids = log_ids(filters, today).where(
+        Action.case_id.in_(sa.select(Involvement.case_id).where(Involvement.agency_id == user.agency_id)))
+    shown = sa.union_all(ids.where(Action.status == ActionStatus.OPEN),
+                         ids.where(Action.status != ActionStatus.OPEN, Action.closed_at >= utcnow() - RECENTLY_CLOSED))
+    return action_query(ActionFilters(), today).where(Action.id.in_(shown))
 
 
 def escalation_levels(action_ids: list[int]) -> dict[int, LadderStep]:
-    """For each action, the highest rung taken in its current round or by hand (one query)."""
-    if not action_ids:
-        return {}
+    """For each action, the highest rung taken in its current round or by hand (one query, also
+    for no actions: a page costs the same queries whether or not it lists any)."""
     rows = db.session.execute(
         sa.select(Escalation.action_id, Escalation.step).join(Action, Action.id == Escalation.action_id)
         .where(Escalation.action_id.in_(action_ids),

@@ -125,20 +125,28 @@ def _agencies() -> list[Agency]:
 # ---- the coordinator's action log and its export --------------------------------------------
 
 
+COUNT_CAP = 10_000  # the log counts this far: beyond it, "more than 10,000" (narrow with the filters)
+
+
 @bp.route("/actions")
 def action_log():
     today = london_today()
-    form = ActionFilterForm(request.args, agencies=_agencies())
-    context: dict[str, Any] = {"actions": [], "total": 0, "page": 1, "pages": 1, "first": 1, "levels": {},
-                               "pagination": None}
+    agencies = _agencies()  # held while the page renders: the signed-in user's agency is among them
+    form = ActionFilterForm(request.args, agencies=agencies)
+    context: dict[str, Any] = {"actions": [], "total": 0, "more": False, "page": 1, "pages": 1, "first": 1,
+                               "levels": {}, "pagination": None}
     chosen: dict[str, str] = {}
     if form.check():
         chosen = form.filters()
-        context = _page_of(services.action_query(form.chosen(), today), "actions.action_log", "Action log pages",
-                           **chosen)
+        found = services.log_page(form.chosen(), today, size=PAGE_SIZE, cap=COUNT_CAP, page_of=paging.page_number)
+        context = {"actions": found.actions, "total": found.total, "more": found.more, "page": found.page,
+                   "pages": found.pages, "first": (found.page - 1) * PAGE_SIZE + 1,
+                   "levels": services.escalation_levels([a.id for a in found.actions]),
+                   "pagination": paging.pagination("actions.action_log", found.page, found.pages,
+                                                   label="Action log pages", **chosen)}
     audit.record(AuditAction.VIEW, "action_log", summary={"filters": chosen, "page": context["page"]})
     return _done(render_template("actions/action_log.html", form=form, today=today, filtered=bool(chosen),
-                                 chosen_filters=chosen,
+                                 chosen_filters=chosen, agencies=agencies,
                                  **context))
 
 

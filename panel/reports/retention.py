@@ -38,19 +38,20 @@ no names).
 from __future__ import annotations
 
 import copy
+import functools
 import json
 import logging
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 import sqlalchemy as sa
 from flask import current_app
 
 from panel import audit
-from panel.dates import LONDON, london_today
+from panel.dates import LONDON, london_to_utc, london_today
 from panel.extensions import db
 from panel.forms.errors import ServiceError
 from panel.forms.text import clean_text
@@ -355,21 +356,31 @@ def _initials(given: str | None, family: str | None) -> str:
     return "".join(p[0].upper() for p in (given, family) if p)
 
 
-def people(years: int | None = None) -> list[Due]:
-    """Every adult with records not yet anonymised: their records, when they ended and when they
-    are due (None while one is open or a subject-access request is open), with any active legal
-    hold. Three queries, whatever the number of people."""
-    years = years or retention_years()
-    rows = db.session.execute(
-        sa.select(Referral.id, Referral.reference, Referral.status, Referral.person_id, Referral.referred_person_id,
-                  Referral.decided_at, Referral.submitted_at, Referral.created_at,
-                  Case.id.label("case_id"), Case.reference.label("case_reference"), Case.status.label("case_status"),
-                  Case.closed_on, Case.person_id.label("case_person_id"), Person.given_name, Person.family_name)
-        .join(Person, Person.id == Referral.person_id).outerjoin(Case, Case.referral_id == Referral.id)
-        .where(Person.anonymised_at.is_(None)).order_by(Referral.id)).all()
-    holds = list(db.session.scalars(sa.select(LegalHold).where(LegalHold.lifted_at.is_(None)).order_by(LegalHold.id)))
-    asked = set(db.session.scalars(sa.select(SubjectAccessRequest.person_id).where(
+def _live_rows(*where: sa.ColumnElement[bool]) -> sa.Select:
+    """Referrals of people not yet anonymised (with their case, if any, and the person's
+    name), oldest first, narrowed by `where`."""
+    return (sa.select(Referral.id, Referral.reference, Referral.status, Referral.person_id, Referral.referred_person_id,
+                      Referral.decided_at, Referral.submitted_at, Referral.created_at,
+                      Case.id.label("case_id"), Case.reference.label("case_reference"),
+                      Case.status.label("case_status"), Case.closed_on, Case.person_id.label("case_person_id"),
+                      Person.given_name, Person.family_name)
+            .join(Person, Person.id == Referral.person_id).outerjoin(Case, Case.referral_id == Referral.id)
+            .where(Person.anonymised_at.is_(None), *where).order_by(Referral.id))
+
+
+def _standing_holds() -> list[LegalHold]:
+    return list(db.session.scalars(sa.select(LegalHold).where(LegalHold.lifted_at.is_(None)).order_by(LegalHold.id)))
+
+
+def _asked() -> set[int]:
+    """The person records with an open subject-access request."""
+    return set(db.session.scalars(sa.select(SubjectAccessRequest.person_id).where(
         SubjectAccessRequest.status == SubjectAccessStatus.OPEN)))
+
+
+def _adults(rows: Sequence[Any], holds: Sequence[LegalHold], asked: set[int], years: int) -> list[Due]:
+    """The adults these referral rows (_live_rows) make, with when each is due. Every row of an
+    adult must be among them."""
     groups = _Groups()
     for row in rows:
         groups.join((row.person_id, row.referred_person_id, row.case_person_id))
@@ -401,6 +412,16 @@ def people(years: int | None = None) -> list[Due]:
     return list(adults.values())
 
 
+def people(years: int | None = None) -> list[Due]:
+    """Every adult with records not yet anonymised: their records, when they ended and when they
+    are due (None while one is open or a subject-access request is open), with any active legal
+    hold. Three queries, whatever the number of people (the daily job's list: every referral is
+    read; the pages read only the adults they show, see overview and adult)."""
+    years = years or retention_years()
+    rows = db.session.execute(_live_rows()).all()
+    return _adults(rows, _standing_holds(), _asked(), years)
+
+
 def due(today: date, *, within_days: int = 0, years: int | None = None) -> list[Due]:
     """The adults whose records are due for anonymisation by `today` + `within_days` (overdue
     ones too), held or not, soonest first."""
@@ -409,30 +430,169 @@ def due(today: date, *, within_days: int = 0, years: int | None = None) -> list[
     return sorted(found, key=lambda a: (a.due_on, a.person_id))
 
 
+# ---- the pages: only the adults shown are read whole ------------------------------------------
+#
+# The coordinator's list is worked out in SQL, so a page reads its hundred adults whatever the
+# number due: the adults (person records linked through a referral, as _Groups joins them) are
+# labelled in SQL by the smallest id among their records, and those whose every record ended
+# long enough ago are listed soonest first, by label after that; then only the shown adults'
+# referrals are read and made into Due as people() makes them.
+
+DUE_PAGE = 50         # adults on a page of the list (as the action log)
+DUE_CAP = 10_000      # the list counts this far: beyond it, "more than 10,000"
+_ENDED = (ReferralStatus.DECLINED, ReferralStatus.WITHDRAWN)
+
+
+@functools.cache
+def _linked() -> sa.CTE:
+    """The person records linked to another through a referral of someone not anonymised (its
+    referrer's copy of the person, its case's person record), each with its adult's label: the
+    smallest id among the adult's records (recursive, so a chain of links is one adult). Any
+    record not here is an adult of its own, labelled by its own id. Linked records are few, so
+    this reads the referrals with a copy (along their index: "> 0", a range SQLite reads by
+    index where it would scan for "IS NOT NULL" without statistics) and the cases. Built once:
+    it has no parameters."""
+    alive = Person.anonymised_at.is_(None)
+    edges = sa.union_all(
+        sa.select(Referral.person_id.label("a"), Referral.referred_person_id.label("b"))
+        .join(Person, Person.id == Referral.person_id)
+        .where(alive, Referral.referred_person_id > 0, Referral.referred_person_id != Referral.person_id),
+        sa.select(Referral.person_id.label("a"), Case.person_id.label("b")).select_from(Case)
+        .join(Referral, Referral.id == Case.referral_id).join(Person, Person.id == Referral.person_id)
+        .where(alive, Case.person_id != Referral.person_id),
+    ).cte("retention_edges")
+    pairs = sa.union(sa.select(edges.c.a, edges.c.b),
+                     sa.select(edges.c.b.label("a"), edges.c.a.label("b"))).cte("retention_pairs")
+    reach = sa.select(pairs.c.a.label("node"), pairs.c.a.label("other")).cte("retention_reach", recursive=True)
+    reach = reach.union(sa.select(reach.c.node, pairs.c.b).join(pairs, pairs.c.a == reach.c.other))
+    return (sa.select(reach.c.node, sa.func.min(reach.c.other).label("label")).group_by(reach.c.node)
+            .cte("retention_linked"))
+
+
+def _postgres() -> bool:
+    return db.session.get_bind().dialect.name == "postgresql"
+
+
+def _london_day(moment: sa.ColumnElement) -> sa.ColumnElement:
+    """SQL for the London date of a UTC time (for the list's order only: which adults are due
+    is decided on UTC bounds). SQLite has no time zones: British Summer Time runs from 01:00 UTC
+    on the last Sunday of March to 01:00 UTC on the last Sunday of October (the rule since 1996)."""
+    if _postgres():
+        return sa.cast(sa.func.timezone(LONDON.key, sa.func.timezone("UTC", moment)), sa.Date)
+    year = sa.type_coerce(sa.func.strftime("%Y", moment), sa.String)
+    summer = sa.and_(moment >= sa.func.datetime(year + "-04-01", "weekday 0", "-7 days", "+1 hours"),
+                     moment < sa.func.datetime(year + "-11-01", "weekday 0", "-7 days", "+1 hours"))
+    return sa.case((summer, sa.func.date(moment, "+1 hours")), else_=sa.func.date(moment))
+
+
+def _later(first: sa.ColumnElement, second: sa.ColumnElement) -> sa.ColumnElement:
+    """The later of two dates, either of which may be NULL."""
+    if _postgres():
+        return sa.func.greatest(first, second)
+    return sa.func.max(sa.func.coalesce(first, ""), sa.func.coalesce(second, ""))
+
+
+def last_ended_day(until: date, years: int) -> date:
+    """The last day a record may have ended on and be due by `until` (add_years takes 29
+    February to 1 March, so this is not always `until` less the years)."""
+    day = add_years(until, -years)
+    while add_years(day, years) > until:
+        day -= timedelta(days=1)
+    while add_years(day + timedelta(days=1), years) <= until:
+        day += timedelta(days=1)
+    return day
+
+
+def _due_labels(until: date, years: int, linked: sa.CTE) -> sa.Select:
+    """The labels of the adults due by `until` (every record ended by last_ended_day, none
+    open, no open subject-access request), soonest first, then by label; at most DUE_CAP + 1."""
+    last_day = last_ended_day(until, years)
+    bound = london_to_utc(last_day + timedelta(days=1), time(0))
+    label = sa.func.coalesce(linked.c.label, Referral.person_id)
+    ended_at = sa.func.coalesce(Referral.decided_at, Referral.submitted_at, Referral.created_at)
+    # 1 for a record still open or ended too recently: one such record keeps the adult's records
+    keeps = sa.case(
+        (Case.id.is_not(None), sa.case((sa.and_(Case.status == CaseStatus.CLOSED, Case.closed_on <= last_day), 0),
+                                       else_=1)),
+        (sa.and_(Referral.status.in_(_ENDED), ended_at < bound), 0),
+        else_=1)
+    adults = (sa.select(label.label("label"), sa.func.max(sa.case((Case.id.is_(None), ended_at))).label("last_at"),
+                        sa.func.max(Case.closed_on).label("last_closed"))
+              .select_from(Referral).join(Person, Person.id == Referral.person_id)
+              .outerjoin(Case, Case.referral_id == Referral.id).outerjoin(linked, linked.c.node == Referral.person_id)
+              .where(Person.anonymised_at.is_(None))
+              .group_by(label).having(sa.func.max(keeps) == 0).subquery("retention_due"))
+    asked = (sa.select(sa.func.coalesce(linked.c.label, SubjectAccessRequest.person_id))
+             .outerjoin(linked, linked.c.node == SubjectAccessRequest.person_id)
+             .where(SubjectAccessRequest.status == SubjectAccessStatus.OPEN))
+    return (sa.select(adults.c.label).where(adults.c.label.not_in(asked))
+            .order_by(_later(_london_day(adults.c.last_at), adults.c.last_closed), adults.c.label)
+            .limit(DUE_CAP + 1))
+
+
+def _rows_of(linked: sa.CTE, *labels: Sequence[int] | sa.Select) -> list[Any]:
+    """Every referral (_live_rows) of the adults with these labels (lists of them, or queries
+    giving them), in one query."""
+    return list(db.session.execute(_live_rows(sa.or_(*(
+        sa.or_(Referral.person_id.in_(some),
+               Referral.person_id.in_(sa.select(linked.c.node).where(linked.c.label.in_(some))))
+        for some in labels)))).all())
+
+
+def _label_of(linked: sa.CTE, person_id: sa.ColumnElement[int]) -> sa.ColumnElement[int]:
+    return sa.func.coalesce(sa.select(linked.c.label).where(linked.c.node == person_id).scalar_subquery(), person_id)
+
+
 @dataclass
 class Overview:
-    """The coordinator's page: due in the next NOTICE_DAYS days (or overdue), and every hold."""
+    """The coordinator's page: due in the next NOTICE_DAYS days (or overdue), a page of them,
+    and every hold."""
 
     today: date
     due: list[Due]
     held: list[Due]
+    total: int = 0          # adults due, counted to DUE_CAP
+    more: bool = False      # more than DUE_CAP are due
+    page: int = 1
+    pages: int = 1
+
+    @property
+    def first(self) -> int:
+        return (self.page - 1) * DUE_PAGE + 1
 
 
-def overview(today: date) -> Overview:
-    """What the retention page shows (three queries); audited as a view of the list."""
-    everyone = people()
-    until = today + timedelta(days=NOTICE_DAYS)
-    soon = sorted((a for a in everyone if a.due_on is not None and a.due_on <= until),
-                  key=lambda a: (a.due_on, a.person_id))
-    held = sorted((a for a in everyone if a.hold is not None), key=lambda a: (a.hold.placed_at, a.person_id))
-    audit.record(AuditAction.VIEW, "retention", "", summary={"due": len(soon), "held": len(held),
+def overview(today: date, *, page_of: Callable[[int], int] = lambda pages: 1) -> Overview:
+    """What the retention page shows: one page of DUE_PAGE adults due in the next NOTICE_DAYS
+    days (or overdue), soonest first, and every adult under a legal hold. `page_of(pages)` gives
+    the page shown. Four queries, whatever the number of people or of those due; audited as a
+    view of the list."""
+    years = retention_years()
+    linked = _linked()
+    labels = list(db.session.scalars(_due_labels(today + timedelta(days=NOTICE_DAYS), years, linked)))
+    labels, more = labels[:DUE_CAP], len(labels) > DUE_CAP
+    total = len(labels)
+    pages = max(1, -(-total // DUE_PAGE))
+    page = page_of(pages)
+    shown = labels[(page - 1) * DUE_PAGE:page * DUE_PAGE]
+    holds = _standing_holds()
+    held_labels = (sa.select(sa.func.coalesce(linked.c.label, LegalHold.person_id))
+                   .outerjoin(linked, linked.c.node == LegalHold.person_id).where(LegalHold.lifted_at.is_(None)))
+    rows = _rows_of(linked, shown, held_labels)
+    adults = {min(a.person_ids): a for a in _adults(rows, holds, _asked(), years)}
+    soon = [adults[label] for label in shown if label in adults]
+    held = sorted((a for a in adults.values() if a.hold is not None), key=lambda a: (a.hold.placed_at, a.person_id))
+    audit.record(AuditAction.VIEW, "retention", "", summary={"due": total, "held": len(held), "page": page,
                                                               "persons": [a.person_id for a in soon][:100]})
-    return Overview(today=today, due=soon, held=held)
+    return Overview(today=today, due=soon, held=held, total=total, more=more, page=page, pages=pages)
 
 
 def adult(person_id: int) -> Due | None:
-    """The adult one of whose person records this is, or None (no referral, or anonymised)."""
-    return next((a for a in people() if person_id in a.person_ids), None)
+    """The adult one of whose person records this is, or None (no referral, or anonymised).
+    Reads only that adult's referrals (three queries)."""
+    linked = _linked()
+    rows = _rows_of(linked, sa.select(_label_of(linked, sa.literal(person_id, sa.Integer))))
+    return next((a for a in _adults(rows, _standing_holds(), _asked(), retention_years())
+                 if person_id in a.person_ids), None)
 
 
 # ---- legal holds -----------------------------------------------------------------------------

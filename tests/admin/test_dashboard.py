@@ -180,3 +180,92 @@ def test_unsealed_entries_are_counted_from_their_own_index(app, db, tmp_path):
         compiled = statement.compile(db.engine, compile_kwargs={"literal_binds": True})
         plan = " ".join(r[-1] for r in db.session.connection().exec_driver_sql(f"EXPLAIN QUERY PLAN {compiled}"))
         assert "ix_audit_events_unsealed" in plan, plan
+
+
+def _entries() -> int:
+    import sqlalchemy as sa
+
+    from panel.models import AuditEvent
+
+    return db.session.scalar(sa.select(sa.func.count()).select_from(AuditEvent))
+
+
+def _append(path, line: dict) -> None:
+    import json
+
+    with open(path, "a", encoding="utf-8") as file:
+        file.write(json.dumps(line) + "\n")
+
+
+def test_the_entries_are_counted_from_the_last_anchor_when_the_trail_still_ends_there(app, tmp_path):
+    """Ten years of trail is millions of entries: those up to the last anchor are its count (the
+    entry it ends at is checked to be there with its hash), and only those since are counted. A
+    forged anchor with the right entry and hash but a wrong count shows the count is the anchor's,
+    so the trail before it was not read."""
+    from panel import audit
+    from panel.admin.jobs import write_anchor
+    from panel.admin.services import trail_status
+    from panel.models import AuditAction
+
+    path = tmp_path / "anchors.jsonl"
+    app.config["AUDIT_ANCHOR_PATH"] = str(path)
+    for n in range(6):
+        audit.record(AuditAction.UPDATE, "user", n, summary={"n": n})
+        if n == 2:
+            db.session.commit()
+            write_anchor()  # three entries anchored, three after
+    db.session.commit()
+
+    assert trail_status(key_set=True, anchor_path=str(path)).entries == _entries()
+    head = audit.read_anchors(path)[0][-1]
+
+    _append(path, {**head, "count": head["count"] + 1000, "at": utcnow().isoformat()})
+    assert trail_status(key_set=True, anchor_path=str(path)).entries == _entries() + 1000
+
+
+@pytest.mark.parametrize("wrong", [{"hash": "0" * 64}, {"last_id": 10**9}, {"last_id": 0}])
+def test_an_anchor_the_trail_does_not_match_means_every_entry_is_counted(app, tmp_path, wrong):
+    """Another database's anchor, a restored backup (the anchored entry gone), or nonsense: the
+    count reads the trail."""
+    from panel import audit
+    from panel.admin.jobs import write_anchor
+    from panel.admin.services import trail_status
+    from panel.models import AuditAction
+
+    path = tmp_path / "anchors.jsonl"
+    app.config["AUDIT_ANCHOR_PATH"] = str(path)
+    for n in range(3):
+        audit.record(AuditAction.UPDATE, "user", n, summary={"n": n})
+    db.session.commit()
+    write_anchor()
+    head = audit.read_anchors(path)[0][-1]
+    _append(path, {**head, "count": 5000, **wrong})
+
+    assert trail_status(key_set=True, anchor_path=str(path)).entries == _entries()
+
+
+def test_the_anchor_file_is_read_again_only_when_it_changes(app, tmp_path, monkeypatch):
+    """A line a day for ten years: the admin home parses the file once, and again after the job
+    appends to it."""
+    from panel import audit
+    from panel.admin import services
+    from panel.admin.jobs import write_anchor
+    from panel.models import AuditAction
+
+    path = tmp_path / "anchors.jsonl"
+    app.config["AUDIT_ANCHOR_PATH"] = str(path)
+    write_anchor()
+    reads = []
+    real = audit.read_anchors
+    monkeypatch.setattr(audit, "read_anchors", lambda p: reads.append(str(p)) or real(p))
+
+    first = [services.trail_status(key_set=True, anchor_path=str(path)) for _ in range(3)]
+    audit.record(AuditAction.UPDATE, "user", 1, summary={"n": 1})
+    db.session.commit()
+    write_anchor()  # reads the file itself, then appends
+    after = services.trail_status(key_set=True, anchor_path=str(path))
+
+    assert reads == [str(path), str(path), str(path)]  # the page once, the job once, the page once
+    assert [s.last_anchor_count for s in first] == [first[0].last_anchor_count] * 3
+    assert after.last_anchor_count == _entries() and after.entries == _entries()
+    assert services.trail_status(key_set=True, anchor_path=str(tmp_path / "none.jsonl")).last_anchor_at is None

@@ -7,7 +7,7 @@ import sqlalchemy as sa
 from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from flask_login import current_user
 
-from panel import audit
+from panel import audit, pagination as paging
 from panel.auth import policy
 from panel.dates import london_today
 from panel.extensions import db
@@ -29,13 +29,16 @@ def _isa_current() -> None:
 
 @bp.route("")
 def due_list():
-    """The records due for anonymisation in the next 30 days (and any overdue), with every
-    legal hold standing."""
+    """The records due for anonymisation in the next 30 days (and any overdue), a page of 50
+    at a time, soonest first, with every legal hold standing."""
     today = london_today()
-    found = retention.overview(today)  # audits the view
-    db.session.commit()
-    return render_template("reports/retention.html", overview=found, today=today,
-                           years=retention.retention_years(), notice_days=retention.NOTICE_DAYS)
+    found = retention.overview(today, page_of=paging.page_number)  # audits the view
+    html = render_template("reports/retention.html", overview=found, today=today,
+                           years=retention.retention_years(), notice_days=retention.NOTICE_DAYS,
+                           pagination=paging.pagination("retention.due_list", found.page, found.pages,
+                                                        label="Pages of records due"))
+    db.session.commit()  # after rendering, so nothing shown is read again
+    return html
 
 
 def _adult(person_id: int) -> retention.Due:
