@@ -64,8 +64,11 @@ def _engine_options(app: Flask) -> None:
         # lock_timeout: a row held by another writer for DATABASE_BUSY_TIMEOUT seconds is answered
         # with the "service is busy, your text is kept" page (panel/main/errors.py), as SQLite's
         # busy timeout is.
+        # jit=off: the JIT compiler is for long analytical queries; on a web page's query whose
+        # estimate is large (a recursive CTE, a report's grouping) it spent half a second
+        # compiling for a millisecond of work (EXPLAIN ANALYZE at ten years, issue 18).
         options.setdefault("connect_args", {}).update(
-            {"options": f"-c timezone=UTC -c lock_timeout={round(busy * 1000)}ms"})
+            {"options": f"-c timezone=UTC -c lock_timeout={round(busy * 1000)}ms -c jit=off"})
         options.setdefault("pool_pre_ping", True)
     app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
 

@@ -223,21 +223,24 @@ def _by_case_queries(case_ids) -> dict[str, sa.Select]:
 def _read_audit(person_id: int, case_ids, referral_ids, action_ids) -> list[Any]:
     """The audit trail's entries about the person's records, with who (name and agency)."""
     text = sa.String(64)
-    request_ids = sa.select(sa.cast(SubjectAccessRequest.id, text)).where(SubjectAccessRequest.person_id == person_id)
+    # The records' (type, id) pairs, joined to the trail along its index on (object_type,
+    # object_id). As one OR of five IN lists, PostgreSQL read all two million entries (0.55 s at
+    # ten years); the join reads only the entries about these records.
+    targets = sa.union_all(
+        sa.select(sa.literal("person", text).label("object_type"), sa.literal(str(person_id), text).label("object_id")),
+        sa.select(sa.literal("case", text), Case.reference).where(Case.id.in_(case_ids)),
+        sa.select(sa.literal("referral", text), sa.cast(Referral.id, text)).where(Referral.id.in_(referral_ids)),
+        sa.select(sa.literal("action", text), sa.cast(Action.id, text)).where(Action.id.in_(action_ids)),
+        sa.select(sa.literal("subject_access_request", text), sa.cast(SubjectAccessRequest.id, text))
+        .where(SubjectAccessRequest.person_id == person_id),
+    ).subquery("targets")
     return list(db.session.execute(
         sa.select(AuditEvent.occurred_at, AuditEvent.action, AuditEvent.object_type, AuditEvent.object_id,
                   User.name.label("user_name"), Agency.name.label("agency"))
+        .join(targets, sa.and_(AuditEvent.object_type == targets.c.object_type,
+                               AuditEvent.object_id == targets.c.object_id))
         .outerjoin(User, User.id == AuditEvent.user_id).outerjoin(Agency, Agency.id == User.agency_id)
-        .where(sa.or_(
-            sa.and_(AuditEvent.object_type == "person", AuditEvent.object_id == str(person_id)),
-            sa.and_(AuditEvent.object_type == "case", AuditEvent.object_id.in_(
-                sa.select(Case.reference).where(Case.id.in_(case_ids)))),
-            sa.and_(AuditEvent.object_type == "referral", AuditEvent.object_id.in_(
-                sa.select(sa.cast(Referral.id, text)).where(Referral.id.in_(referral_ids)))),
-            sa.and_(AuditEvent.object_type == "action", AuditEvent.object_id.in_(
-                sa.select(sa.cast(Action.id, text)).where(Action.id.in_(action_ids)))),
-            sa.and_(AuditEvent.object_type == "subject_access_request", AuditEvent.object_id.in_(request_ids)),
-        ), AuditEvent.action.in_(list(AUDIT_WORDS)))
+        .where(AuditEvent.action.in_(list(AUDIT_WORDS)))
         .order_by(AuditEvent.occurred_at, AuditEvent.id)))
 
 
