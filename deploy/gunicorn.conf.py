@@ -13,8 +13,11 @@ worker_class = "sync"
 timeout = 60                 # the agenda PDF takes a few seconds; nothing takes a minute
 graceful_timeout = 30
 keepalive = 5
-max_requests = 1000          # recycle workers now and then
-max_requests_jitter = 100
+# Recycle workers now and then (WeasyPrint's memory), rarely and far apart: a worker takes a few
+# seconds to start, and with 1,000 +/- 100 both workers of the load test (tests/bench_load.py)
+# restarted within a second of each other, holding every request for 3.5 s.
+max_requests = 5000
+max_requests_jitter = 2500
 control_socket_disable = True
 forwarded_allow_ips = "127.0.0.1,::1"   # only the local nginx may set X-Forwarded-*
 
