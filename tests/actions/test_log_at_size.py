@@ -109,11 +109,8 @@ def test_beyond_the_cap_the_log_says_more_than(big, client, login_as, monkeypatc
     assert "page=3" not in str(last.select_one(".govuk-pagination"))
 
 
-def test_the_log_reads_a_page_along_the_indexes(big, db):
-    """The two parts of a page, as SQLite plans them: the open along the partial index of open
-    actions, the closed along the due date, neither sorted whole."""
-    if PG_URL:
-        pytest.skip("SQLite's query plan; PostgreSQL chooses by table statistics")
+def _statements_of(db, call) -> list[tuple[str, object]]:
+    """The SQL statements (with their parameters) that call() runs."""
     statements = []
 
     def keep(conn, cursor, statement, params, *rest):
@@ -121,9 +118,19 @@ def test_the_log_reads_a_page_along_the_indexes(big, db):
 
     sa.event.listen(db.engine, "before_cursor_execute", keep)
     try:
-        services.log_page(services.ActionFilters(), today(), size=50, cap=10_000, page_of=lambda pages: 2)
+        call()
     finally:
         sa.event.remove(db.engine, "before_cursor_execute", keep)
+    return statements
+
+
+def test_the_log_reads_a_page_along_the_indexes(big, db):
+    """The two parts of a page, as SQLite plans them: the open along the partial index of open
+    actions, the closed along the due date, neither sorted whole."""
+    if PG_URL:
+        pytest.skip("SQLite's query plan; PostgreSQL chooses by table statistics")
+    statements = _statements_of(db, lambda: services.log_page(services.ActionFilters(), today(), size=50,
+                                                              cap=10_000, page_of=lambda pages: 2))
     statement, params = next(s for s in statements if "UNION ALL" in s[0])
     plan = [row[-1] for row in db.session.connection().exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", params)]
     text = " | ".join(plan)
@@ -221,17 +228,8 @@ def test_the_escalation_filters_read_the_escalations_of_their_rungs(big, db, nam
     (today's by time) along (step, at, action_id), never the whole table."""
     if PG_URL:
         pytest.skip("SQLite's query plan; PostgreSQL chooses by table statistics")
-    statements = []
-
-    def keep(conn, cursor, statement, params, *rest):
-        statements.append((statement, params))
-
-    sa.event.listen(db.engine, "before_cursor_execute", keep)
-    try:
-        services.log_page(services.ActionFilters(**{name: True}), today(), size=50, cap=10_000,
-                          page_of=lambda pages: 1)
-    finally:
-        sa.event.remove(db.engine, "before_cursor_execute", keep)
+    statements = _statements_of(db, lambda: services.log_page(services.ActionFilters(**{name: True}), today(),
+                                                              size=50, cap=10_000, page_of=lambda pages: 1))
     for statement, params in statements:
         plan = " | ".join(r[-1] for r in db.session.connection().exec_driver_sql(
             f"EXPLAIN QUERY PLAN {statement}", params))
