@@ -54,9 +54,14 @@ def joined_sql(cells: Sequence[sa.ColumnElement[str]], dialect: str) -> sa.Colum
     """A row's text cells (never NULL) joined by the unit separator in one value, for quoted_lines:
     one object a row for the driver to make instead of one a cell. SQLite: printf's copy, as UTF-8
     bytes (printf reads C strings, so a NUL would end its cell; the app keeps NUL out of what it
-    stores, as PostgreSQL refuses it). PostgreSQL: concat_ws, as text."""
+    stores, as PostgreSQL refuses it). PostgreSQL: ||, as text (faster than concat_ws, which
+    converts each cell to text again)."""
     if dialect == "postgresql":
-        return sa.func.concat_ws(sa.literal_column("chr(31)"), *cells, type_=sa.String)
+        separator = sa.literal_column("chr(31)", sa.String)
+        joined = cells[0]
+        for cell in cells[1:]:
+            joined = joined + separator + cell
+        return joined
     pattern = sa.literal_column(" || char(31) || ".join(["'%s'"] * len(cells)), sa.String)
     return sa.cast(sa.func.printf(pattern, *cells, type_=sa.String), sa.LargeBinary)
 

@@ -89,11 +89,12 @@ def _dump_sql(newest: int) -> str:
     return f"SELECT {COLUMNS} FROM audit_events WHERE id <= {newest:d} ORDER BY id DESC"
 
 
-def _dump_command(uri: str, newest: int) -> list[str]:
+def _dump_command(uri: str, newest: int, *, shown: bool = False) -> list[str]:
+    """The bare dump's command line (shown: with any password hidden, to be printed)."""
     url = sa.engine.make_url(uri)
     if url.get_backend_name() == "sqlite":
         return ["sqlite3", "-readonly", url.database, ".mode csv", _dump_sql(newest)]
-    conninfo = url.set(drivername="postgresql").render_as_string(hide_password=False)
+    conninfo = url.set(drivername="postgresql").render_as_string(hide_password=shown)
     return ["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", conninfo, "-c",
             f"COPY ({_dump_sql(newest)}) TO STDOUT WITH CSV"]
 
@@ -188,7 +189,7 @@ def run(store, args, tmp: Path, log) -> Measure:
         app = tenyears.make_app(uri, tmp)
         client = _client(app)
         newest, _ = _newest_and_rows(app)
-        measure = Measure(store=store.name, dump_command=" ".join(_dump_command(uri, newest)[:-1]) + " '<SELECT>'")
+        measure = Measure(store=store.name, dump_command=" ".join(_dump_command(uri, newest, shown=True)[:-1]) + " '<SELECT>'")
         _timed_export(client)  # warm-up: the file's pages in the OS cache, the app's first request
         for n in range(args.runs):
             newest, _ = _newest_and_rows(app)  # the export's own entries of the runs before are rows too
