@@ -708,6 +708,18 @@ class Pathway(db.Model):
     next_case_number: Mapped[int] = mapped_column(default=1, server_default="1")
 
 
+class ReportDataVersion(db.Model):
+    """One row: a random token that the database itself changes whenever a table the Board's
+    reports count is written (triggers, migration 0023), so that the reports' figures can be
+    remembered for one state of the records and never shown for another
+    (panel.reports.remembered)."""
+
+    __tablename__ = "report_data_version"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token: Mapped[str] = mapped_column(sa.String(32))
+
+
 class ApiToken(db.Model):
     """A bearer token for the referral API. Belongs to one agency; only its SHA-256 is stored."""
 

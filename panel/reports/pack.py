@@ -12,8 +12,9 @@ label is ours, never text someone typed.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
+from typing import TypeVar
 
 from flask import current_app
 
@@ -31,12 +32,13 @@ from panel.models import (
     RiskLevel,
     utcnow,
 )
-from panel.reports import disclosure, figures as figures_module
+from panel.reports import disclosure, figures as figures_module, remembered
 from panel.reports.disclosure import Count, Grid, Position
 from panel.reports.figures import Figures, Stats
 from panel.reports.periods import Period
 
 NOT_RECORDED = "Not recorded"
+T = TypeVar("T")
 
 REFERRAL_OUTCOMES = (
     ("accepted", "Accepted"),
@@ -214,6 +216,15 @@ class Report:
     made_at: datetime
     sections: list[Section]
     weeks_places_label: str = ""
+    # what is drawn from the report once (the page's sections, the charts), shared by every copy
+    # of a remembered report (panel.reports.remembered)
+    drawn: dict[str, object] = field(default_factory=dict, compare=False, repr=False)
+
+    def drawing(self, name: str, draw: Callable[[], T]) -> T:
+        """draw(), once for this report."""
+        if name not in self.drawn:
+            self.drawn[name] = draw()
+        return self.drawn[name]  # type: ignore[return-value]
 
     @property
     def tables(self) -> list[Table]:
@@ -429,8 +440,11 @@ def build(period: Period) -> Report:
 
 def open_report(period: Period, *, output: str) -> Report:
     """The pack, for a page ("page"), a CSV file ("csv") or the PDF ("pdf"); audited as a view
-    of the page or an export, with the period (one entry)."""
-    report = build(period)
+    of the page or an export, with the period (one entry). Built once for each state of the
+    records it counts (panel.reports.remembered), and made now."""
+    cap = int(current_app.config["CASE_CAP"])
+    report = replace(remembered.remember(("board", cap, period.start, period.end), lambda: build(period)),
+                     made_at=utcnow())
     action = AuditAction.VIEW if output == "page" else AuditAction.EXPORT
     audit.record(action, "board_reports", period.slug(),
                  summary={"from": period.start.isoformat(), "to": period.end.isoformat(), "format": output})

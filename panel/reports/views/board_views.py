@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 
 from flask import Blueprint, Response, redirect, render_template, request, url_for
+from markupsafe import Markup
 from werkzeug.datastructures import MultiDict
 
 from panel import csvsafe
@@ -43,6 +44,18 @@ def _period(endpoint: str) -> tuple[PeriodForm, Period | None, Response | None]:
     return form, period, None
 
 
+def _charts(report: pack.Report) -> dict:
+    return report.drawing("charts", lambda: charts.for_report(report))
+
+
+def _sections(report: pack.Report) -> Markup:
+    """Each report's chart and table, drawn once for a remembered report: nothing in them
+    depends on who is looking or when."""
+    html = render_template("reports/board_sections.html", report=report, charts=_charts(report))
+    # bandit B704: a template's output, escaped by Jinja as it was drawn
+    return Markup(html)  # nosec B704
+
+
 @bp.route("")
 def board_reports():
     form, period, moved = _period("reports.board_reports")
@@ -52,7 +65,7 @@ def board_reports():
     report = pack.open_report(period, output="page") if period is not None else None
     html = render_template("reports/board.html", form=form, report=report, period=period,
                            presets=periods.presets(today),
-                           charts=charts.for_report(report) if report is not None else {})
+                           sections=report.drawing("page", lambda: _sections(report)) if report is not None else None)
     db.session.commit()
     return html
 
@@ -86,7 +99,7 @@ def report_pack():
     if period is None:  # the page says what is wrong with the dates
         return redirect(f"{url_for('reports.board_reports')}?{request.query_string.decode('ascii', 'replace')}")
     report = pack.open_report(period, output="pdf")
-    html = render_template("reports/board_pack.html", report=report, period=period, charts=charts.for_report(report),
+    html = render_template("reports/board_pack.html", report=report, period=period, charts=_charts(report),
                            printed_at=utcnow())
     db.session.commit()  # before the PDF is drawn: no transaction (SQLite's write lock) held meanwhile
     return pdf_response(html, f"board-reports-{period.slug()}.pdf")

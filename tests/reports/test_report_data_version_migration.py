@@ -1,0 +1,80 @@
+"""Migration 0025 on data: the reports' token row is made, every table the Board's reports count
+gets a trigger for each kind of write, the rows already there stay as they were; the downgrade
+takes the triggers and the row away and nothing else."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+import pytest
+import sqlalchemy as sa
+from flask_migrate import downgrade, upgrade
+
+from panel.extensions import db as _db
+from tests.conftest import _make_app, blank_database
+from tests.migration_rows import insert_row
+from tests.reports.test_board_remembered import _counted_tables
+
+pytestmark = pytest.mark.real_commits  # its own database, migrated step by step
+
+
+def _rows(c) -> list[tuple]:
+    return [tuple(r) for table in ("agencies", "persons", "referrals", "cases", "actions")
+            for r in c.execute(sa.text(f"SELECT * FROM {table} ORDER BY id")).all()]
+
+
+def _triggers(c) -> set[tuple[str, str]]:
+    """(table, operation) for each of the reports' triggers."""
+    if c.dialect.name == "postgresql":
+        rows = c.execute(sa.text(
+            "SELECT event_object_table, lower(event_manipulation) FROM information_schema.triggers "
+            "WHERE trigger_name = 'report_data_changed'")).all()
+        return {(table, operation) for table, operation in rows}
+    names = c.execute(sa.text("SELECT name, tbl_name FROM sqlite_master WHERE type = 'trigger' "
+                              "AND name LIKE 'report_data_changed_%'")).all()
+    return {(table, name.rsplit("_", 1)[1]) for name, table in names}
+
+
+def _token(c) -> str:
+    return c.execute(sa.text("SELECT token FROM report_data_version WHERE id = 1")).scalar_one()
+
+
+def test_0025_counts_writes_to_the_reports_tables_and_changes_no_row(tmp_path):
+    with blank_database(tmp_path / "m25.db", "m25") as uri:
+        application = _make_app(uri, tmp_path)
+        with application.app_context():
+            try:
+                upgrade(revision="0022")
+                with _db.engine.begin() as c:
+                    agency = insert_row(c, "agencies", name="Agency", code="agency")
+                    person = insert_row(c, "persons", given_name="Sam")
+                    referral = insert_row(c, "referrals", person_id=person, referring_agency_id=agency,
+                                          status="accepted", needs="[]", desired_outcomes="[]")
+                    case = insert_row(c, "cases", reference="CASPA-2026-001", person_id=person,
+                                      referral_id=referral, lead_agency_id=agency, status="active")
+                    insert_row(c, "actions", case_id=case, agency_id=agency, description="Action",
+                               due_on=date(2026, 1, 1), status="open", created_at=datetime(2025, 12, 1))
+                    before = _rows(c)
+
+                upgrade(revision="0025")
+
+                with _db.engine.connect() as c:
+                    assert _rows(c) == before
+                    assert _triggers(c) == {(t, op) for t in _counted_tables() for op in ("insert", "update", "delete")}
+                    first = _token(c)
+                with _db.engine.begin() as c:
+                    c.execute(sa.text("UPDATE actions SET status = 'done'"))
+                with _db.engine.begin() as c:
+                    second = _token(c)
+                    c.execute(sa.text("UPDATE users SET id = id"))  # not a table the reports count
+                with _db.engine.connect() as c:
+                    assert first != second == _token(c)
+
+                downgrade(revision="0022")
+                with _db.engine.connect() as c:
+                    assert _triggers(c) == set()
+                    assert "report_data_version" not in sa.inspect(c).get_table_names()
+                    assert _rows(c)[:-1] == before[:-1]
+            finally:
+                _db.session.remove()
+                _db.engine.dispose()
