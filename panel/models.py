@@ -710,7 +710,7 @@ class Pathway(db.Model):
 
 class ReportDataVersion(db.Model):
     """One row: a random token that the database itself changes whenever a table the Board's
-    reports count is written (triggers, migration 0023), so that the reports' figures can be
+    reports count is written (triggers, migration 0025), so that the reports' figures can be
     remembered for one state of the records and never shown for another
     (panel.reports.remembered)."""
 

@@ -4,7 +4,8 @@ At ten years the chair's and the coordinator's case pages read one to three more
 longest case than on the demo's: the user's own agency was loaded lazily unless the case
 involved it; the closure pages read the persistence record (twice) only when closure was for
 non-engagement, and the step-down agency and the people named only when there were some; the
-case's meetings page counted MDT attendees only when the case had MDTs. Two cases that differ in
+case's meetings page counted MDT attendees only when the case had MDTs; the insight page
+counted and read the earlier versions only when there was a latest. Two cases that differ in
 all of these must read alike, page by page, for each role."""
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from panel.models import (
     MeetingKind,
     Role,
 )
+from panel.cases import services
 from tests import factories
 from tests.cases.helpers import create_case
 
@@ -64,6 +66,8 @@ def cases(db):
         EngagementAttempt(case_id=full.id, agency_id=lead.id, method=method, outcome=EngagementOutcome.NO_ANSWER,
                           occurred_at=start - timedelta(days=n), persons_words="", worker_view="")
         for n, method in enumerate([EngagementMethod.PHONE, EngagementMethod.LETTER, EngagementMethod.HOME_VISIT])])
+    for n in range(3):  # insight versions: the latest and two earlier
+        services.record_insight(full, answers={key: f"Answer {n}" for key in services.INSIGHT_QUESTIONS}, by=proposer)
     db.session.commit()
     return {"hub": hub, "bare": bare.reference, "full": full.reference}
 

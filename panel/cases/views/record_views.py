@@ -279,9 +279,12 @@ def insight(reference: str):
     view = _load(reference, "insight")
     case = view.case
     newest_first = (InsightVersion.written_at.desc(), InsightVersion.id.desc())
-    latest = db.session.execute(
-        sa.select(InsightVersion).where(InsightVersion.case_id == case.id)
-        .options(sa.orm.joinedload(InsightVersion.written_by)).order_by(*newest_first).limit(1)).scalar_one_or_none()
+    # the latest version and how many there are, in one query; the earlier ones in another, even
+    # when there are none: the same queries whether the case has no version or hundreds
+    newest = db.session.execute(
+        sa.select(InsightVersion, sa.func.count().over()).where(InsightVersion.case_id == case.id)
+        .options(sa.orm.joinedload(InsightVersion.written_by)).order_by(*newest_first).limit(1)).first()
+    latest, versions = (newest[0], newest[1]) if newest is not None else (None, 0)
     form = InsightForm(formdata=None, data=_answers(latest))
     if request.method == "POST":
         form = InsightForm()
@@ -293,17 +296,12 @@ def insight(reference: str):
                 flash("The insight record has been saved as a new version.", "success")
             db.session.commit()
             return redirect(url_for("cases.insight", reference=case.reference))
-    earlier_total = 0
-    earlier: list[InsightVersion] = []
-    page, pages = 1, 1
-    if latest is not None:
-        earlier_total = db.session.execute(sa.select(sa.func.count(InsightVersion.id))
-                                           .where(InsightVersion.case_id == case.id)).scalar_one() - 1
-        page, pages = _page(earlier_total, INSIGHT_PAGE_SIZE)
-        earlier = db.session.execute(
-            sa.select(InsightVersion).where(InsightVersion.case_id == case.id)
-            .options(sa.orm.joinedload(InsightVersion.written_by)).order_by(*newest_first)
-            .limit(INSIGHT_PAGE_SIZE).offset(1 + (page - 1) * INSIGHT_PAGE_SIZE)).scalars().all()
+    earlier_total = max(versions - 1, 0)
+    page, pages = _page(earlier_total, INSIGHT_PAGE_SIZE)
+    earlier = db.session.execute(
+        sa.select(InsightVersion).where(InsightVersion.case_id == case.id)
+        .options(sa.orm.joinedload(InsightVersion.written_by)).order_by(*newest_first)
+        .limit(INSIGHT_PAGE_SIZE).offset(1 + (page - 1) * INSIGHT_PAGE_SIZE)).scalars().all()
     return _render("cases/insight.html", view, form, form_=form, latest=latest, earlier=earlier,
                    earlier_total=earlier_total, questions=services.INSIGHT_QUESTIONS,
                    pagination=paging.pagination("cases.insight", page, pages, label="Earlier versions pages", reference=case.reference))
