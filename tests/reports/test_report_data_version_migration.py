@@ -4,7 +4,9 @@ takes the triggers and the row away and nothing else."""
 
 from __future__ import annotations
 
+import importlib.util
 from datetime import date, datetime
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -13,7 +15,9 @@ from flask_migrate import downgrade, upgrade
 from panel.extensions import db as _db
 from tests.conftest import _make_app, blank_database
 from tests.migration_rows import insert_row
-from tests.reports.test_board_remembered import _counted_tables
+from tests.reports.test_board_remembered import triggered
+
+MIGRATION = Path(__file__).resolve().parents[2] / "migrations" / "versions" / "0025_report_data_version.py"
 
 pytestmark = pytest.mark.real_commits  # its own database, migrated step by step
 
@@ -23,16 +27,11 @@ def _rows(c) -> list[tuple]:
             for r in c.execute(sa.text(f"SELECT * FROM {table} ORDER BY id")).all()]
 
 
-def _triggers(c) -> set[tuple[str, str]]:
-    """(table, operation) for each of the reports' triggers."""
-    if c.dialect.name == "postgresql":
-        rows = c.execute(sa.text(
-            "SELECT event_object_table, lower(event_manipulation) FROM information_schema.triggers "
-            "WHERE trigger_name = 'report_data_changed'")).all()
-        return {(table, operation) for table, operation in rows}
-    names = c.execute(sa.text("SELECT name, tbl_name FROM sqlite_master WHERE type = 'trigger' "
-                              "AND name LIKE 'report_data_changed_%'")).all()
-    return {(table, name.rsplit("_", 1)[1]) for name, table in names}
+def _counted_tables() -> tuple[str, ...]:
+    spec = importlib.util.spec_from_file_location("migration_0025", MIGRATION)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.TABLES
 
 
 def _token(c) -> str:
@@ -60,7 +59,7 @@ def test_0025_counts_writes_to_the_reports_tables_and_changes_no_row(tmp_path):
 
                 with _db.engine.connect() as c:
                     assert _rows(c) == before
-                    assert _triggers(c) == {(t, op) for t in _counted_tables() for op in ("insert", "update", "delete")}
+                    assert triggered(c) == {(t, op) for t in _counted_tables() for op in ("insert", "update", "delete")}
                     first = _token(c)
                 with _db.engine.begin() as c:
                     c.execute(sa.text("UPDATE actions SET status = 'done'"))
@@ -72,7 +71,7 @@ def test_0025_counts_writes_to_the_reports_tables_and_changes_no_row(tmp_path):
 
                 downgrade(revision="0022")
                 with _db.engine.connect() as c:
-                    assert _triggers(c) == set()
+                    assert triggered(c) == set()
                     assert "report_data_version" not in sa.inspect(c).get_table_names()
                     assert _rows(c)[:-1] == before[:-1]
             finally:
