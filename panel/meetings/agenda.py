@@ -99,6 +99,10 @@ def _statements() -> dict[str, sa.Select]:
                    .where(RiskChange.case_id.in_(ids)).group_by(RiskChange.case_id).subquery())
     with_people = (sa.orm.joinedload(Action.agency), sa.orm.joinedload(Action.case),
                    sa.orm.joinedload(Action.assignee))
+    open_on_case = sa.and_(Action.case_id.in_(ids), Action.status == ActionStatus.OPEN)
+    open_from_last = sa.and_(Action.meeting_id == sa.bindparam("last_meeting_id"), Action.status == ActionStatus.OPEN)
+    escalated = sa.and_(Action.escalated_to_chair_at >= sa.bindparam("since"),
+                        Action.escalated_to_chair_at < sa.bindparam("until"))
     return {
         "items": sa.select(AgendaItem).where(AgendaItem.meeting_id == sa.bindparam("meeting_id"))
         .options(sa.orm.joinedload(AgendaItem.referral).joinedload(Referral.person),
@@ -113,19 +117,16 @@ def _statements() -> dict[str, sa.Select]:
             sa.orm.joinedload(Case.person), sa.orm.joinedload(Case.lead_agency),
             sa.orm.joinedload(Case.step_down_agency),
             sa.orm.selectinload(Case.involvements).joinedload(Involvement.agency)),
-        "open_actions": sa.select(Action).where(Action.case_id.in_(ids), Action.status == ActionStatus.OPEN)
-        .options(sa.orm.joinedload(Action.agency), sa.orm.joinedload(Action.assignee))
-        .order_by(Action.due_on, Action.id),
         "risk": sa.select(RiskChange).join(latest_risk, latest_risk.c.id == RiskChange.id),
         "engagement": sa.select(EngagementAttempt.case_id, EngagementAttempt.outcome, sa.func.count())
         .where(EngagementAttempt.case_id.in_(ids), EngagementAttempt.occurred_at >= sa.bindparam("since"),
                EngagementAttempt.occurred_at < sa.bindparam("until"))
         .group_by(EngagementAttempt.case_id, EngagementAttempt.outcome),
-        "last_panel_actions": sa.select(Action).where(Action.meeting_id == sa.bindparam("meeting_id"),
-                                                      Action.status == ActionStatus.OPEN)
-        .options(*with_people).order_by(Action.due_on, Action.id),
-        "escalated": sa.select(Action).where(Action.escalated_to_chair_at >= sa.bindparam("since"),
-                                             Action.escalated_to_chair_at < sa.bindparam("until"))
+        # the cases' open actions, the last panel's still open and those escalated since, in one
+        # query (SQLite answers the OR from three indexes); each row says which lists it is in
+        "actions": sa.select(Action, open_on_case.label("on_case"), open_from_last.label("from_last"),
+                             escalated.label("escalated"))
+        .where(sa.or_(open_on_case, open_from_last, escalated))
         .options(*with_people).order_by(Action.due_on, Action.id),
         "long_cases": sa.select(Case).where(Case.status.in_([CaseStatus.ACTIVE, CaseStatus.CLOSURE_PROPOSED]),
                                             Case.accepted_on <= sa.bindparam("accepted_by"))
@@ -139,18 +140,25 @@ def _cutoff_end(meeting: Meeting) -> datetime:
     return cutoff_end(meeting)
 
 
+@lru_cache(maxsize=1)
+def _wanted_statements() -> tuple[sa.Select, sa.Select]:
+    """wanted_items' two statements, built once (the meeting page reads them on every view)."""
+    rank = sa.case({level.value: level.rank for level in RiskLevel}, value=Case.risk_level)
+    referrals = (sa.select(Referral.id).where(Referral.status == ReferralStatus.AWAITING_PANEL,
+                                              Referral.submitted_at < sa.bindparam("cutoff_end"))
+                 .order_by(Referral.submitted_at, Referral.id))
+    cases = (sa.select(Case.id, Case.status).where(Case.status.in_([CaseStatus.ACTIVE, CaseStatus.CLOSURE_PROPOSED]),
+                                                   Case.accepted_on <= sa.bindparam("day"))
+             .order_by(rank, Case.accepted_on, Case.id))
+    return referrals, cases
+
+
 def wanted_items(meeting: Meeting) -> list[tuple[AgendaItemKind, int | None, int | None]]:
     """(kind, referral_id, case_id) of every item the data calls for, in agenda order."""
-    referrals = db.session.execute(
-        sa.select(Referral.id).where(Referral.status == ReferralStatus.AWAITING_PANEL,
-                                     Referral.submitted_at < _cutoff_end(meeting))
-        .order_by(Referral.submitted_at, Referral.id)).scalars().all()
-    rank = sa.case({level.value: level.rank for level in RiskLevel}, value=Case.risk_level)
+    referrals_query, cases_query = _wanted_statements()
+    referrals = db.session.scalars(referrals_query, {"cutoff_end": _cutoff_end(meeting)}).all()
     day = meeting.starts_at.astimezone(LONDON).date()
-    cases = db.session.execute(
-        sa.select(Case.id, Case.status).where(Case.status.in_([CaseStatus.ACTIVE, CaseStatus.CLOSURE_PROPOSED]),
-                                              Case.accepted_on <= day)  # in the pathway by the panel's day
-        .order_by(rank, Case.accepted_on, Case.id)).all()
+    cases = db.session.execute(cases_query, {"day": day}).all()  # in the pathway by the panel's day
     items: list[tuple[AgendaItemKind, int | None, int | None]] = [
         (AgendaItemKind.WELCOME, None, None), (AgendaItemKind.LAST_MINUTES, None, None)]
     items += [(AgendaItemKind.REFERRAL, rid, None) for rid in referrals]
@@ -164,12 +172,14 @@ def _key(item: AgendaItem) -> tuple[AgendaItemKind, int | None, int | None]:
     return item.kind, item.referral_id, item.case_id
 
 
-def out_of_date(meeting: Meeting) -> bool:
-    """Read only: would sync_agenda() change the stored items? (Pages never sync on a GET.)"""
+def out_of_date(meeting: Meeting, items: list[AgendaItem] | None = None) -> bool:
+    """Read only: would sync_agenda() change the stored items? (Pages never sync on a GET.)
+    `items`: the panel's stored items when the caller has read them already (agenda_view)."""
     if meeting.kind != MeetingKind.PANEL or meeting.finalised or meeting.cancelled:
         return False
     wanted = set(wanted_items(meeting))
-    items = list(db.session.scalars(sa.select(AgendaItem).where(AgendaItem.meeting_id == meeting.id)))
+    if items is None:
+        items = list(db.session.scalars(sa.select(AgendaItem).where(AgendaItem.meeting_id == meeting.id)))
     have = {_key(i) for i in items}
     stale = any(i.kind != AgendaItemKind.OTHER and _key(i) not in wanted and not (i.notes or i.decision)
                 for i in items)
@@ -451,33 +461,40 @@ def number_items(items: list[AgendaItem]) -> dict[int, str]:
     return out
 
 
-def agenda_view(meeting: Meeting, today: date) -> AgendaView:
+def agenda_view(meeting: Meeting, today: date, *, details: bool = True) -> AgendaView:
     """Everything the agenda page and the pack need, in a fixed number of queries. The
     statements are built once (_statements) and run with this panel's values: building ten ORM
-    statements with their eager loads cost more than running them."""
+    statements with their eager loads cost more than running them. Without `details` (the
+    meeting page and a SPoC's agenda, which show neither), each case's last change of risk and
+    its contacts since the last panel are not read (two queries fewer)."""
     q = _statements()
     items = list(db.session.scalars(q["items"], {"meeting_id": meeting.id}))
     previous = previous_panel(meeting)
     case_ids = [i.case_id for i in items if i.case_id]
+    since = previous.starts_at if previous else meeting.starts_at - timedelta(days=31)
     cases: dict[int, CaseSection] = {}
     if case_ids:
         for case in db.session.scalars(q["cases"], {"ids": case_ids}):
             cases[case.id] = CaseSection(case=case)
-        for action in db.session.scalars(q["open_actions"], {"ids": case_ids}):
-            cases[action.case_id].open_actions.append(action)
+    if case_ids and details:
         for change in db.session.scalars(q["risk"], {"ids": case_ids}):
             cases[change.case_id].last_risk_change = change
-        since = previous.starts_at if previous else meeting.starts_at - timedelta(days=31)
         rows = db.session.execute(q["engagement"], {"ids": case_ids, "since": since, "until": meeting.starts_at}).all()
         for case_id, outcome, count in rows:
             summary = cases[case_id].engagement
             summary["attempts"] = summary.get("attempts", 0) + count
             summary[str(outcome)] = summary.get(str(outcome), 0) + count
     last_panel_actions: list[Action] = []
-    if previous is not None:
-        last_panel_actions = list(db.session.scalars(q["last_panel_actions"], {"meeting_id": previous.id}))
-    escalated_since = previous.starts_at if previous else meeting.starts_at - timedelta(days=31)
-    escalated = list(db.session.scalars(q["escalated"], {"since": escalated_since, "until": meeting.starts_at}))
+    escalated: list[Action] = []
+    for action, on_case, from_last, was_escalated in db.session.execute(q["actions"], {
+            "ids": case_ids, "last_meeting_id": previous.id if previous else None,
+            "since": since, "until": meeting.starts_at}):
+        if on_case:
+            cases[action.case_id].open_actions.append(action)
+        if from_last:
+            last_panel_actions.append(action)
+        if was_escalated:
+            escalated.append(action)
     year_ago = meeting.starts_at.astimezone(LONDON).date() - timedelta(days=365)
     long_cases = list(db.session.scalars(q["long_cases"], {"accepted_by": year_ago}))
     return AgendaView(meeting=meeting, items=items, previous=previous, cases=cases,

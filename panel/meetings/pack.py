@@ -149,8 +149,7 @@ def _chair(meeting: Meeting) -> str:
     """Who chairs: whoever finalised the minutes, else the service's chairs (one query)."""
     if meeting.minutes_finalised_by is not None:
         return meeting.minutes_finalised_by.name
-    names = db.session.scalars(sa.select(User.name).where(User.role == Role.CHAIR, User.active.is_(True))
-                               .order_by(User.name)).all()
+    names = db.session.scalars(_statements()["chairs"]).all()
     return " or ".join(names) if names else "To be confirmed"
 
 
@@ -190,6 +189,11 @@ def _statements() -> dict[str, sa.Select]:
         "earlier_referrals": sa.select(Referral).where(Referral.person_id.in_(ids), Referral.status != ReferralStatus.DRAFT)
         .options(sa.orm.joinedload(Referral.referring_agency))
         .order_by(Referral.submitted_at.desc(), Referral.id.desc()),
+        "chairs": sa.select(User.name).where(User.role == Role.CHAIR, User.active.is_(True)).order_by(User.name),
+        "persistence": sa.select(EngagementAttempt.case_id, EngagementAttempt.method, EngagementAttempt.out_of_hours,
+                                 sa.func.count())
+        .where(EngagementAttempt.case_id.in_(ids))
+        .group_by(EngagementAttempt.case_id, EngagementAttempt.method, EngagementAttempt.out_of_hours),
         "earlier_cases": sa.select(Case).where(Case.person_id.in_(ids)).options(sa.orm.joinedload(Case.lead_agency))
         .order_by(Case.accepted_on.desc(), Case.id.desc()),
     }
@@ -201,11 +205,8 @@ def _closures(sections: dict[int, agenda.CaseSection]) -> None:
     if not closing:
         return
     persistence: dict[int, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-    for case_id, method, out_of_hours, count in db.session.execute(
-            sa.select(EngagementAttempt.case_id, EngagementAttempt.method, EngagementAttempt.out_of_hours,
-                      sa.func.count())
-            .where(EngagementAttempt.case_id.in_(list(closing)))
-            .group_by(EngagementAttempt.case_id, EngagementAttempt.method, EngagementAttempt.out_of_hours)):
+    for case_id, method, out_of_hours, count in db.session.execute(_statements()["persistence"],
+                                                                   {"ids": list(closing)}):
         tally = persistence[case_id]
         if method == EngagementMethod.PHONE:
             tally["phone"] += count

@@ -21,6 +21,7 @@ from typing import Any, Callable
 import sqlalchemy as sa
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
+from markupsafe import Markup
 
 from panel import audit, pagination as paging
 from panel.auth.policy import (
@@ -35,7 +36,7 @@ from panel.extensions import db
 from panel.forms.errors import ServiceError, show_service_error
 from panel.forms.text import one_line
 from panel.dates import LONDON, govuk_date, govuk_datetime, london_today
-from panel.meetings import agenda, invitations, pack, panels, schedule
+from panel.meetings import agenda, agenda_tables, invitations, pack, panels, schedule
 from panel.meetings.agenda_forms import (
     AddItemForm,
     ButtonForm,
@@ -132,6 +133,15 @@ def london_time(value: datetime | None) -> str:
     return govuk_datetime(value).rpartition(" at ")[2]
 
 
+@bp.app_template_global("agenda_actions_table")
+def agenda_actions_table(actions, today, caption: str, case_column: bool = False, empty: str = "None") -> Markup:
+    """templates/meetings/_agenda_macros.html's actions_table, written in Python (panel.meetings.agenda_tables)."""
+    linked = "actions.view_action" in current_app.view_functions
+    return agenda_tables.actions_table(
+        actions, today, caption, case_column=case_column, empty=empty,
+        action_url=agenda_tables.address_of(url_for, "actions.view_action", "action_id") if linked and actions else None)
+
+
 @bp.app_template_global("next_panel")
 def next_panel() -> Meeting | None:
     """The next monthly panel not yet over and not cancelled (for the dashboards), in one query."""
@@ -180,7 +190,7 @@ def create_panels():
 
 def _agenda_context(meeting: Meeting, user: User, view: agenda.AgendaView | None = None) -> dict[str, Any]:
     today = london_today()
-    view = view or agenda.agenda_view(meeting, today)
+    view = view or agenda.agenda_view(meeting, today, details=False)  # the pack passes its own, in full
     access = _access(user)
     return {
         "meeting": meeting, "view": view, "today": today, "access": access,
@@ -191,6 +201,12 @@ def _agenda_context(meeting: Meeting, user: User, view: agenda.AgendaView | None
         "escalated_actions": [a for a in view.escalated_actions if access(a.case_id) == "full"],
         "long_cases": [c for c in view.long_cases if access(c.id) is not None],
     }
+
+
+def _item_address(meeting: Meeting, endpoint: str) -> Callable[[int], str]:
+    """item id -> the address of one of its controls on the meeting page (url_for asked once)."""
+    return agenda_tables.address_of(lambda name, **values: url_for(name, meeting_id=meeting.id, **values),
+                                    endpoint, "item_id")
 
 
 @bp.route("/<int:meeting_id>")
@@ -212,18 +228,18 @@ def view_meeting(meeting_id: int):
     # A GET changes nothing (issue 14): the coordinator is offered "Bring the agenda up to date",
     # a POST, when the stored agenda no longer matches the data; the job "agenda-sync" keeps
     # upcoming panels' agendas up to date in the meantime.
-    out_of_date = False
-    if coordinator and _preparable(meeting) is None:
-        has_items = now < meeting.starts_at or db.session.scalar(
-            sa.select(sa.exists().where(AgendaItem.meeting_id == meeting.id)))
-        out_of_date = agenda.should_sync(meeting, now, bool(has_items)) and agenda.out_of_date(meeting)
     audit.record(AuditAction.VIEW, "meeting", meeting.id, summary={"page": "meeting"})
     context = _agenda_context(meeting, user)
+    items = context["view"].items  # the stored agenda, read once for the page and the check below
+    out_of_date = False
+    if coordinator and _preparable(meeting) is None:
+        out_of_date = agenda.should_sync(meeting, now, bool(items)) and agenda.out_of_date(meeting, items)
     editable = coordinator and _preparable(meeting) is None
     html = render_template(
         "meetings/view_meeting.html", **context, editable=editable,
         reschedulable=editable and now < meeting.starts_at, button=ButtonForm(), now=now, out_of_date=out_of_date,
         can_move=lambda item, up: agenda.can_move(context["view"].items, item, up=up),
+        move_url=_item_address(meeting, "meetings.move_item"), time_box_url=_item_address(meeting, "meetings.time_box"),
         operations=user.role in OPERATIONS, form=None)
     db.session.commit()  # the audited view; after rendering, so nothing loads twice
     return html
