@@ -89,6 +89,7 @@ from panel.models import (
     User,
     utcnow,
 )
+from panel.reports import remembered
 
 log = logging.getLogger(__name__)
 
@@ -437,7 +438,9 @@ def due(today: date, *, within_days: int = 0, years: int | None = None) -> list[
 # number due: the adults (person records linked through a referral, as _Groups joins them) are
 # labelled in SQL by the smallest id among their records, and those whose every record ended
 # long enough ago are listed soonest first, by label after that; then only the shown adults'
-# referrals are read and made into Due as people() makes them.
+# referrals are read and made into Due as people() makes them. Finding those due reads every
+# referral of a person not anonymised, so the list (with the linked records) is remembered for
+# one state of the records (_due_labels); a page then reads only the referrals it shows.
 
 DUE_PAGE = 50         # adults on a page of the list (as the action log)
 DUE_CAP = 10_000      # the list counts this far: beyond it, "more than 10,000"
@@ -483,7 +486,12 @@ def _london_day(moment: sa.ColumnElement) -> sa.ColumnElement:
     year = sa.type_coerce(sa.func.strftime("%Y", moment), sa.String)
     summer = sa.and_(moment >= sa.func.datetime(year + "-04-01", "weekday 0", "-7 days", "+1 hours"),
                      moment < sa.func.datetime(year + "-11-01", "weekday 0", "-7 days", "+1 hours"))
-    return sa.case((summer, sa.func.date(moment, "+1 hours")), else_=sa.func.date(moment))
+    # The London day is the UTC day but in the last hour of a UTC day in summer. So the summer
+    # test (four date calculations, the time of a list of two thousand adults at ten years) runs
+    # only for a moment in the hour from 23:00 (SQLite works an AND out from the left), and any
+    # other moment's day is the first ten characters of its text ("2027-01-14 23:05:09.000000").
+    late = sa.type_coerce(sa.func.substr(moment, 12, 2), sa.String) == "23"
+    return sa.case((sa.and_(late, summer), sa.func.date(moment, "+1 hours")), else_=sa.func.substr(moment, 1, 10))
 
 
 def _later(first: sa.ColumnElement, second: sa.ColumnElement) -> sa.ColumnElement:
@@ -504,11 +512,56 @@ def last_ended_day(until: date, years: int) -> date:
     return day
 
 
-def _due_labels(until: date, years: int, linked: sa.CTE) -> sa.Select:
+@dataclass(frozen=True)
+class _Due:
+    """What the list works out from the referrals, the cases and the people (see _due_labels)."""
+
+    labels: tuple[int, ...]            # the adults due, soonest first; at most DUE_CAP + 1
+    linked: dict[int, int]             # each linked person record's adult's label (_linked)
+    members: dict[int, tuple[int, ...]]  # each linked adult's records, by label
+
+
+def _due_labels(until: date, years: int, asked: set[int]) -> _Due:
     """The labels of the adults due by `until` (every record ended by last_ended_day, none
-    open, no open subject-access request), soonest first, then by label; at most DUE_CAP + 1."""
+    open, no open subject-access request: `asked`, as _asked() gives them), soonest first, then
+    by label, at most DUE_CAP + 1; and the linked person records with their labels.
+
+    At ten years this reads every referral of a person not anonymised (six thousand, most of the
+    page's time), so it is remembered for one state of the records (panel.reports.remembered: the
+    token the database changes on any write to the referrals, the cases or the people, the tables
+    it reads, as tests/reports/test_retention_list.py checks) with the day, the years, the cap and
+    the open requests, which the token does not follow. Two queries when worked out, none when
+    remembered."""
     last_day = last_ended_day(until, years)
     bound = london_to_utc(last_day + timedelta(days=1), time(0))
+
+    def work_out() -> _Due:
+        labels = tuple(db.session.scalars(_due_labels_query(_postgres()), {"last_day": last_day, "bound": bound}))
+        linked = dict(db.session.execute(_linked_query()).all())
+        members: dict[int, list[int]] = {}
+        for node, label in linked.items():
+            members.setdefault(label, []).append(node)
+        return _Due(labels, linked, {label: tuple(nodes) for label, nodes in members.items()})
+
+    return remembered.remember(("retention_due", last_day, years, DUE_CAP, tuple(sorted(asked))), work_out)
+
+
+@functools.cache
+def _linked_query() -> sa.Select:
+    linked = _linked()
+    return sa.select(linked.c.node, linked.c.label)
+
+
+@functools.cache
+def _due_labels_query(postgres: bool) -> sa.Select:
+    """_due_labels' query, built once (for each kind of database: the London day is worked out
+    differently), with the last day a record may have ended on (last_day) and its UTC bound
+    (bound) as parameters. At ten years it reads every referral of a person not anonymised
+    (six thousand): a person is left out by the few anonymised ids, not joined to read their
+    anonymised_at."""
+    linked = _linked()
+    last_day = sa.bindparam("last_day", type_=Case.closed_on.type)
+    bound = sa.bindparam("bound", type_=Referral.decided_at.type)
     label = sa.func.coalesce(linked.c.label, Referral.person_id)
     ended_at = sa.func.coalesce(Referral.decided_at, Referral.submitted_at, Referral.created_at)
     # 1 for a record still open or ended too recently: one such record keeps the adult's records
@@ -517,11 +570,12 @@ def _due_labels(until: date, years: int, linked: sa.CTE) -> sa.Select:
                                        else_=1)),
         (sa.and_(Referral.status.in_(_ENDED), ended_at < bound), 0),
         else_=1)
+    anonymised = sa.select(Person.id).where(Person.anonymised_at.is_not(None))
     adults = (sa.select(label.label("label"), sa.func.max(sa.case((Case.id.is_(None), ended_at))).label("last_at"),
                         sa.func.max(Case.closed_on).label("last_closed"))
-              .select_from(Referral).join(Person, Person.id == Referral.person_id)
+              .select_from(Referral)
               .outerjoin(Case, Case.referral_id == Referral.id).outerjoin(linked, linked.c.node == Referral.person_id)
-              .where(Person.anonymised_at.is_(None))
+              .where(Referral.person_id.not_in(anonymised))
               .group_by(label).having(sa.func.max(keeps) == 0).subquery("retention_due"))
     asked = (sa.select(sa.func.coalesce(linked.c.label, SubjectAccessRequest.person_id))
              .outerjoin(linked, linked.c.node == SubjectAccessRequest.person_id)
@@ -534,10 +588,20 @@ def _due_labels(until: date, years: int, linked: sa.CTE) -> sa.Select:
 def _rows_of(linked: sa.CTE, *labels: Sequence[int] | sa.Select) -> list[Any]:
     """Every referral (_live_rows) of the adults with these labels (lists of them, or queries
     giving them), in one query."""
-    return list(db.session.execute(_live_rows(sa.or_(*(
-        sa.or_(Referral.person_id.in_(some),
-               Referral.person_id.in_(sa.select(linked.c.node).where(linked.c.label.in_(some))))
-        for some in labels)))).all())
+    return list(db.session.execute(_live_rows(_of_labels(linked, *labels))).all())
+
+
+@functools.cache
+def _overview_rows_query() -> sa.Select:
+    """The referrals (_live_rows) of the person records "person_ids" (a page of the list's
+    adults, and those under a legal hold): built once."""
+    return _live_rows(Referral.person_id.in_(sa.bindparam("person_ids", expanding=True)))
+
+
+def _of_labels(linked: sa.CTE, *labels: Any) -> sa.ColumnElement[bool]:
+    return sa.or_(*(sa.or_(Referral.person_id.in_(some),
+                           Referral.person_id.in_(sa.select(linked.c.node).where(linked.c.label.in_(some))))
+                    for some in labels))
 
 
 def _label_of(linked: sa.CTE, person_id: sa.ColumnElement[int]) -> sa.ColumnElement[int]:
@@ -565,21 +629,22 @@ class Overview:
 def overview(today: date, *, page_of: Callable[[int], int] = lambda pages: 1) -> Overview:
     """What the retention page shows: one page of DUE_PAGE adults due in the next NOTICE_DAYS
     days (or overdue), soonest first, and every adult under a legal hold. `page_of(pages)` gives
-    the page shown. Four queries, whatever the number of people or of those due; audited as a
-    view of the list."""
+    the page shown. Six queries, whatever the number of people or of those due (four while the
+    list of those due is remembered, see _due_labels); audited as a view of the list."""
     years = retention_years()
-    linked = _linked()
-    labels = list(db.session.scalars(_due_labels(today + timedelta(days=NOTICE_DAYS), years, linked)))
-    labels, more = labels[:DUE_CAP], len(labels) > DUE_CAP
+    asked = _asked()
+    found = _due_labels(today + timedelta(days=NOTICE_DAYS), years, asked)
+    labels, more = found.labels[:DUE_CAP], len(found.labels) > DUE_CAP
     total = len(labels)
     pages = max(1, -(-total // DUE_PAGE))
     page = page_of(pages)
     shown = labels[(page - 1) * DUE_PAGE:page * DUE_PAGE]
     holds = _standing_holds()
-    held_labels = (sa.select(sa.func.coalesce(linked.c.label, LegalHold.person_id))
-                   .outerjoin(linked, linked.c.node == LegalHold.person_id).where(LegalHold.lifted_at.is_(None)))
-    rows = _rows_of(linked, shown, held_labels)
-    adults = {min(a.person_ids): a for a in _adults(rows, holds, _asked(), years)}
+    # the person records of the adults shown and of those under a hold, linked ones and all
+    wanted = set(shown) | {found.linked.get(h.person_id, h.person_id) for h in holds}
+    person_ids = sorted({i for label in wanted for i in (label, *found.members.get(label, ()))})
+    rows = list(db.session.execute(_overview_rows_query(), {"person_ids": person_ids}).all())
+    adults = {min(a.person_ids): a for a in _adults(rows, holds, asked, years)}
     soon = [adults[label] for label in shown if label in adults]
     held = sorted((a for a in adults.values() if a.hold is not None), key=lambda a: (a.hold.placed_at, a.person_id))
     audit.record(AuditAction.VIEW, "retention", "", summary={"due": total, "held": len(held), "page": page,

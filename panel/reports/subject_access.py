@@ -237,9 +237,15 @@ def get_request(person_id: int, request_id: int) -> SubjectAccessRequest | None:
         .options(joinedload(SubjectAccessRequest.person)))
 
 
-def gather(request: SubjectAccessRequest, now: datetime | None = None) -> dict[str, Any]:
-    """Everything held about the request's person, as it stands (panel.reports.subject_access_bundle)."""
-    return bundles.gather(request.person_id, now=now or utcnow())
+def gather(request: SubjectAccessRequest, now: datetime | None = None, *, trail: bool = True) -> dict[str, Any]:
+    """Everything held about the request's person, as it stands (panel.reports.subject_access_bundle);
+    without the audit trail's section when `trail` is False (the pages reviewing the free text)."""
+    return bundles.gather(request.person_id, now=now or utcnow(), trail=trail)
+
+
+def trail_count(request: SubjectAccessRequest) -> int:
+    """How many entries the bundle's audit trail section holds (one query)."""
+    return bundles.trail_count(request.person_id)
 
 
 def record_view(request: SubjectAccessRequest, page: str, *, by: User) -> None:

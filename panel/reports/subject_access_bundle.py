@@ -20,6 +20,7 @@ person, never one query per row).
 
 from __future__ import annotations
 
+import functools
 from datetime import date, datetime
 from typing import Any
 
@@ -63,6 +64,7 @@ from panel.referrals.linking import PERSON_LABELS
 
 VERSION = 1
 TITLE = "Information we hold about you"
+TRAIL = "Who has looked at or changed your records"  # the heading of the audit trail's section
 
 AUDIT_WORDS = {
     AuditAction.VIEW: "Looked at it",
@@ -79,9 +81,13 @@ AUDIT_WORDS = {
 
 def _field(name: str, label: str, value: Any, key: str = "") -> dict[str, str] | None:
     """One labelled value as text; None when there is nothing to show."""
-    if value is None or value == "" or value == []:
+    if type(value) is str:  # most values: tested first, as the bundle writes thousands of fields
+        if not value:
+            return None
+        text = value
+    elif value is None or value == []:
         return None
-    if isinstance(value, bool):
+    elif isinstance(value, bool):
         text = "Yes" if value else "No"
     elif isinstance(value, datetime):
         text = govuk_datetime(value)
@@ -120,10 +126,6 @@ def _section(key: str, heading: str, intro: str, empty: str, entries: list[dict]
     return section
 
 
-def _name(user: User | None) -> str:
-    return user.name if user is not None else ""
-
-
 def _nhs(number: str) -> str:
     return f"{number[:3]} {number[3:6]} {number[6:]}" if len(number) == 10 else number
 
@@ -154,105 +156,146 @@ def _person_fields(person: Person) -> list[dict | None]:
 # ---- reading ------------------------------------------------------------------------------------
 
 
-def _read(person_id: int) -> dict[str, Any]:
-    """Every row the bundle needs: one query per kind of record."""
+_ENTITIES = ("referrals", "cases")  # read as objects (their agencies, involvements and copies of the person)
+_PAIRS = ("items",)                 # agenda items with their meetings, as objects
+
+
+def _read(person_id: int, trail: bool = True) -> dict[str, Any]:
+    """Every row the bundle needs: one query per kind of record. Apart from the referrals, the
+    cases and the agenda items, the rows are read as plain rows (with the names of the users and
+    agencies they refer to joined in), not objects: at ten years, loading objects took most of
+    the time of the subject-access pages."""
     s = db.session
+    s.flush()  # the plain rows are read on the session's connection, which does not flush
+    connection = s.connection()
+    params = {"person_id": person_id}
+    rows: dict[str, Any] = {}
+    for name, statement in _statements().items():
+        if name == "audit" and not trail:
+            continue
+        if name in _ENTITIES:
+            rows[name] = list(s.scalars(statement, params))
+        elif name in _PAIRS:
+            rows[name] = list(s.execute(statement, params))
+        else:
+            rows[name] = connection.execute(statement, params).all()
+    rows["snapshots"] = dict(rows["snapshots"])
+    return rows
+
+
+def _named(model: type, *users: tuple[str, Any], agency: str = "") -> tuple[list[Any], Any]:
+    """A model's columns with the names of the users (("by", Model.by_id), ...) and the agency
+    (a column name) it refers to, as <name>_name and agency_name; and the FROM clause joining them."""
+    table = model.__table__
+    columns: list[Any] = list(table.c)
+    joined: Any = table
+    for label, column in users:
+        user = User.__table__.alias(f"{label}_user")
+        columns.append(user.c.name.label(f"{label}_name"))
+        joined = joined.outerjoin(user, user.c.id == column)
+    if agency:
+        agencies = Agency.__table__
+        columns.append(agencies.c.name.label("agency_name"))
+        joined = joined.outerjoin(agencies, agencies.c.id == table.c[agency])
+    return columns, joined
+
+
+def _rows(model: type, *users: tuple[str, Any], agency: str = "") -> sa.Select:
+    columns, joined = _named(model, *users, agency=agency)
+    return sa.select(*columns).select_from(joined)
+
+
+@functools.cache
+def _statements() -> dict[str, sa.Select]:
+    """The bundle's queries, built once (they differ only by the person's id, a bound parameter
+    named person_id): building them and working out their cache keys took as long as running
+    them. In the order the bundle reads them."""
+    person_id = sa.bindparam("person_id", type_=sa.Integer)
     case_ids = sa.select(Case.id).where(Case.person_id == person_id).scalar_subquery()
     referral_ids = sa.select(Referral.id).where(Referral.person_id == person_id,
                                                 Referral.status != ReferralStatus.DRAFT).scalar_subquery()
     action_ids = sa.select(Action.id).where(Action.case_id.in_(case_ids)).scalar_subquery()
-    rows: dict[str, Any] = {}
-    rows["referrals"] = list(s.scalars(
-        sa.select(Referral).where(Referral.id.in_(referral_ids))
+    on_item = sa.or_(AgendaItem.case_id.in_(case_ids), AgendaItem.referral_id.in_(referral_ids))
+    meeting_ids = sa.select(AgendaItem.meeting_id).where(on_item).scalar_subquery()
+    item_ids = sa.select(AgendaItem.id).where(on_item).scalar_subquery()
+    return {
+        "referrals": sa.select(Referral).where(Referral.id.in_(referral_ids))
         .options(joinedload(Referral.referring_agency), joinedload(Referral.referred_person),
                  selectinload(Referral.involvements).joinedload(Involvement.agency))
-        .order_by(Referral.submitted_at, Referral.id)))
-    rows["decisions"] = list(s.scalars(
-        sa.select(ReferralDecision).where(ReferralDecision.referral_id.in_(referral_ids))
-        .options(joinedload(ReferralDecision.by)).order_by(ReferralDecision.at, ReferralDecision.id)))
-    rows["cases"] = list(s.scalars(
-        sa.select(Case).where(Case.person_id == person_id)
+        .order_by(Referral.submitted_at, Referral.id),
+        "decisions": _rows(ReferralDecision, ("by", ReferralDecision.by_id))
+        .where(ReferralDecision.referral_id.in_(referral_ids)).order_by(ReferralDecision.at, ReferralDecision.id),
+        "cases": sa.select(Case).where(Case.person_id == person_id)
         .options(joinedload(Case.lead_agency), joinedload(Case.step_down_agency),
                  selectinload(Case.involvements).joinedload(Involvement.agency))
-        .order_by(Case.accepted_on, Case.id)))
-    by_case = _by_case_queries(case_ids)
-    rows.update({name: list(s.scalars(query)) for name, query in by_case.items()})
-    rows["updates"] = list(s.scalars(
-        sa.select(ActionUpdate).where(ActionUpdate.action_id.in_(action_ids))
-        .options(joinedload(ActionUpdate.by)).order_by(ActionUpdate.at, ActionUpdate.id)))
-    rows["escalations"] = list(s.scalars(
-        sa.select(Escalation).where(Escalation.action_id.in_(action_ids))
-        .options(joinedload(Escalation.by), joinedload(Escalation.acknowledged_by))
-        .order_by(Escalation.at, Escalation.id)))
-    rows["items"] = list(s.execute(
-        sa.select(AgendaItem, Meeting).join(Meeting, Meeting.id == AgendaItem.meeting_id)
-        .where(sa.or_(AgendaItem.case_id.in_(case_ids), AgendaItem.referral_id.in_(referral_ids)),
-               Meeting.status != MeetingStatus.CANCELLED)
-        .order_by(Meeting.starts_at, AgendaItem.position, AgendaItem.id)))
-    meeting_ids = sa.select(AgendaItem.meeting_id).where(
-        sa.or_(AgendaItem.case_id.in_(case_ids), AgendaItem.referral_id.in_(referral_ids))).scalar_subquery()
-    item_ids = sa.select(AgendaItem.id).where(
-        sa.or_(AgendaItem.case_id.in_(case_ids), AgendaItem.referral_id.in_(referral_ids))).scalar_subquery()
-    rows["snapshots"] = {meeting_id: document for meeting_id, document in s.execute(
-        sa.select(MinutesSnapshot.meeting_id, MinutesSnapshot.document).where(MinutesSnapshot.meeting_id.in_(meeting_ids)))}
-    rows["amendments"] = list(s.scalars(
-        sa.select(MinutesAmendment).where(MinutesAmendment.agenda_item_id.in_(item_ids))
-        .options(joinedload(MinutesAmendment.by)).order_by(MinutesAmendment.at, MinutesAmendment.id)))
-    rows["audit"] = _read_audit(person_id, case_ids, referral_ids, action_ids)
-    return rows
+        .order_by(Case.accepted_on, Case.id),
+        **_by_case_queries(case_ids),
+        "updates": _rows(ActionUpdate, ("by", ActionUpdate.by_id))
+        .where(ActionUpdate.action_id.in_(action_ids)).order_by(ActionUpdate.at, ActionUpdate.id),
+        "escalations": _rows(Escalation, ("by", Escalation.by_id), ("acknowledged_by", Escalation.acknowledged_by_id))
+        .where(Escalation.action_id.in_(action_ids)).order_by(Escalation.at, Escalation.id),
+        "items": sa.select(AgendaItem, Meeting).join(Meeting, Meeting.id == AgendaItem.meeting_id)
+        .where(on_item, Meeting.status != MeetingStatus.CANCELLED)
+        .order_by(Meeting.starts_at, AgendaItem.position, AgendaItem.id),
+        "snapshots": sa.select(MinutesSnapshot.meeting_id, MinutesSnapshot.document)
+        .where(MinutesSnapshot.meeting_id.in_(meeting_ids)),
+        "amendments": _rows(MinutesAmendment).where(MinutesAmendment.agenda_item_id.in_(item_ids))
+        .order_by(MinutesAmendment.at, MinutesAmendment.id),
+        "audit": _audit_query(person_id, case_ids, referral_ids, action_ids),
+    }
 
 
 def _by_case_queries(case_ids) -> dict[str, sa.Select]:
     return {
-        "risks": sa.select(RiskChange).where(RiskChange.case_id.in_(case_ids))
-        .options(joinedload(RiskChange.by)).order_by(RiskChange.at, RiskChange.id),
-        "flags": sa.select(StaffSafetyFlag).where(StaffSafetyFlag.case_id.in_(case_ids))
-        .options(joinedload(StaffSafetyFlag.set_by)).order_by(StaffSafetyFlag.set_at, StaffSafetyFlag.id),
-        "engagement": sa.select(EngagementAttempt).where(EngagementAttempt.case_id.in_(case_ids))
-        .options(joinedload(EngagementAttempt.agency)).order_by(EngagementAttempt.occurred_at, EngagementAttempt.id),
-        "insight": sa.select(InsightVersion).where(InsightVersion.case_id.in_(case_ids))
-        .options(joinedload(InsightVersion.written_by)).order_by(InsightVersion.written_at, InsightVersion.id),
-        "outcomes": sa.select(PersonalOutcome).where(PersonalOutcome.case_id.in_(case_ids))
-        .order_by(PersonalOutcome.id),
-        "events": sa.select(CaseEvent).where(CaseEvent.case_id.in_(case_ids)).order_by(CaseEvent.at, CaseEvent.id),
-        "actions": sa.select(Action).where(Action.case_id.in_(case_ids))
-        .options(joinedload(Action.agency), joinedload(Action.assignee)).order_by(Action.created_at, Action.id),
+        "risks": _rows(RiskChange, ("by", RiskChange.by_id))
+        .where(RiskChange.case_id.in_(case_ids)).order_by(RiskChange.at, RiskChange.id),
+        "flags": _rows(StaffSafetyFlag, ("set_by", StaffSafetyFlag.set_by_id))
+        .where(StaffSafetyFlag.case_id.in_(case_ids)).order_by(StaffSafetyFlag.set_at, StaffSafetyFlag.id),
+        "engagement": _rows(EngagementAttempt, agency="agency_id")
+        .where(EngagementAttempt.case_id.in_(case_ids)).order_by(EngagementAttempt.occurred_at, EngagementAttempt.id),
+        "insight": _rows(InsightVersion, ("written_by", InsightVersion.written_by_id))
+        .where(InsightVersion.case_id.in_(case_ids)).order_by(InsightVersion.written_at, InsightVersion.id),
+        "outcomes": _rows(PersonalOutcome).where(PersonalOutcome.case_id.in_(case_ids)).order_by(PersonalOutcome.id),
+        "events": _rows(CaseEvent).where(CaseEvent.case_id.in_(case_ids)).order_by(CaseEvent.at, CaseEvent.id),
+        "actions": _rows(Action, ("assignee", Action.assignee_id), agency="agency_id")
+        .where(Action.case_id.in_(case_ids)).order_by(Action.created_at, Action.id),
     }
 
 
-def _read_audit(person_id: int, case_ids, referral_ids, action_ids) -> list[Any]:
+def _audit_query(person_id, case_ids, referral_ids, action_ids) -> sa.Select:
     """The audit trail's entries about the person's records, with who (name and agency)."""
     text = sa.String(64)
     # The records' (type, id) pairs, joined to the trail along its index on (object_type,
     # object_id). As one OR of five IN lists, PostgreSQL read all two million entries (0.55 s at
     # ten years); the join reads only the entries about these records.
     targets = sa.union_all(
-        sa.select(sa.literal("person", text).label("object_type"), sa.literal(str(person_id), text).label("object_id")),
+        sa.select(sa.literal("person", text).label("object_type"), sa.cast(person_id, text).label("object_id")),
         sa.select(sa.literal("case", text), Case.reference).where(Case.id.in_(case_ids)),
         sa.select(sa.literal("referral", text), sa.cast(Referral.id, text)).where(Referral.id.in_(referral_ids)),
         sa.select(sa.literal("action", text), sa.cast(Action.id, text)).where(Action.id.in_(action_ids)),
         sa.select(sa.literal("subject_access_request", text), sa.cast(SubjectAccessRequest.id, text))
         .where(SubjectAccessRequest.person_id == person_id),
     ).subquery("targets")
-    return list(db.session.execute(
-        sa.select(AuditEvent.occurred_at, AuditEvent.action, AuditEvent.object_type, AuditEvent.object_id,
-                  User.name.label("user_name"), Agency.name.label("agency"))
-        .join(targets, sa.and_(AuditEvent.object_type == targets.c.object_type,
-                               AuditEvent.object_id == targets.c.object_id))
-        .outerjoin(User, User.id == AuditEvent.user_id).outerjoin(Agency, Agency.id == User.agency_id)
-        .where(AuditEvent.action.in_(list(AUDIT_WORDS)))
-        .order_by(AuditEvent.occurred_at, AuditEvent.id)))
+    return (sa.select(AuditEvent.occurred_at, AuditEvent.action, AuditEvent.object_type, AuditEvent.object_id,
+                      User.name.label("user_name"), Agency.name.label("agency"))
+            .join(targets, sa.and_(AuditEvent.object_type == targets.c.object_type,
+                                   AuditEvent.object_id == targets.c.object_id))
+            .outerjoin(User, User.id == AuditEvent.user_id).outerjoin(Agency, Agency.id == User.agency_id)
+            .where(AuditEvent.action.in_(list(AUDIT_WORDS)))
+            .order_by(AuditEvent.occurred_at, AuditEvent.id))
 
 
 # ---- the sections -------------------------------------------------------------------------------
 
 
-def gather(person_id: int, *, now: datetime) -> dict[str, Any]:
-    """The bundle for one person (see the module's notes). Reads only; a fixed number of queries."""
+def gather(person_id: int, *, now: datetime, trail: bool = True) -> dict[str, Any]:
+    """The bundle for one person (see the module's notes). Reads only; a fixed number of queries.
+    With trail=False, for the pages that review the free text only, the audit trail's section
+    (which has none, and is the longest) is neither read nor written: it is left out."""
     person = db.session.get(Person, person_id)
     if person is None:
         raise LookupError(f"no person {person_id}")
-    rows = _read(person_id)
+    rows = _read(person_id, trail)
     references = {r.id: r.reference or f"number {r.id}" for r in rows["referrals"]}
     cases = {c.id: c.reference for c in rows["cases"]}
     sections = [
@@ -288,11 +331,13 @@ def gather(person_id: int, *, now: datetime) -> dict[str, Any]:
                  "You have not been discussed at a meeting.", _meetings(rows, cases, references, now)),
         _section("timeline", "Timeline of your case", "Everything that happened on your case, in date order.",
                  "Nothing has happened on a case yet.", [_event(e, cases) for e in rows["events"]], layout="table"),
-        _section("audit", "Who has looked at or changed your records",
-                 "Each time someone opened, changed, printed or downloaded one of your records.",
-                 "Nobody has looked at your records.", [_audit(a, cases, references) for a in rows["audit"]],
-                 layout="table"),
     ]
+    if trail:
+        sections.append(_section(
+            "audit", TRAIL,
+            "Each time someone opened, changed, printed or downloaded one of your records.",
+            "Nobody has looked at your records.", [_audit(a, cases, references) for a in rows["audit"]],
+            layout="table"))
     return {"version": VERSION, "title": TITLE, "made_at": now.isoformat(), "sections": sections}
 
 
@@ -330,12 +375,12 @@ def _referral(r: Referral) -> dict[str, Any]:
     )
 
 
-def _decision(d: ReferralDecision, references: dict[int, str]) -> dict[str, Any]:
+def _decision(d: sa.Row, references: dict[int, str]) -> dict[str, Any]:
     k = "referral_decision"
     return _entry(
         f"Referral {references.get(d.referral_id, d.referral_id)}: {d.outcome.replace('_', ' ')}", d.at,
         _field("at", "When", d.at),
-        _field("by", "Who", _name(d.by)),
+        _field("by", "Who", d.by_name),
         _field("to_status", "Its status became", _status(d.to_status)),
         _text(k, d.id, "reason", "Why", d.reason),
         _text(k, d.id, "signposting", "Other services suggested", d.signposting),
@@ -366,33 +411,33 @@ def _case(c: Case) -> dict[str, Any]:
     )
 
 
-def _risk(r: RiskChange, cases: dict[int, str]) -> dict[str, Any]:
+def _risk(r: sa.Row, cases: dict[int, str]) -> dict[str, Any]:
     return _entry(
         f"Case {cases[r.case_id]}: risk {r.to_level.label.lower()}", r.at,
         _field("at", "When", r.at),
         _field("from_level", "From", r.from_level.label if r.from_level else "Not set"),
         _field("to_level", "To", r.to_level.label),
         _text("risk_change", r.id, "reason", "Why", r.reason),
-        _field("by", "Who", _name(r.by)),
+        _field("by", "Who", r.by_name),
     )
 
 
-def _flag(f: StaffSafetyFlag, cases: dict[int, str]) -> dict[str, Any]:
+def _flag(f: sa.Row, cases: dict[int, str]) -> dict[str, Any]:
     return _entry(
         f"Case {cases[f.case_id]}: {f.kind.label}", f.set_at,
         _field("set_at", "Set", f.set_at),
-        _field("set_by", "Set by", _name(f.set_by)),
+        _field("set_by", "Set by", f.set_by_name),
         _text("staff_safety_flag", f.id, "details", "Details", f.details),
         _field("cleared_at", "Cleared", f.cleared_at),
     )
 
 
-def _attempt(a: EngagementAttempt, cases: dict[int, str]) -> dict[str, Any]:
+def _attempt(a: sa.Row, cases: dict[int, str]) -> dict[str, Any]:
     k = "engagement_attempt"
     return _entry(
         f"Case {cases[a.case_id]}: {a.method.label.lower()}, {govuk_date(a.occurred_at)}", a.occurred_at,
         _field("occurred_at", "When", a.occurred_at),
-        _field("agency", "Agency", a.agency.name),
+        _field("agency", "Agency", a.agency_name),
         _field("method", "How", a.method.label),
         _field("planned", "Planned", a.planned),
         _field("out_of_hours", "Out of working hours", a.out_of_hours),
@@ -404,16 +449,16 @@ def _attempt(a: EngagementAttempt, cases: dict[int, str]) -> dict[str, Any]:
     )
 
 
-def _insight(v: InsightVersion, cases: dict[int, str]) -> dict[str, Any]:
+def _insight(v: sa.Row, cases: dict[int, str]) -> dict[str, Any]:
     return _entry(
         f"Case {cases[v.case_id]}: version of {govuk_date(v.written_at)}", v.written_at,
         _field("written_at", "Written", v.written_at),
-        _field("written_by", "By", _name(v.written_by)),
+        _field("written_by", "By", v.written_by_name),
         *[_text("insight_version", v.id, name, question, getattr(v, name)) for name, question in INSIGHT_QUESTIONS.items()],
     )
 
 
-def _outcome(o: PersonalOutcome, cases: dict[int, str]) -> dict[str, Any]:
+def _outcome(o: sa.Row, cases: dict[int, str]) -> dict[str, Any]:
     return _entry(
         f"Case {cases[o.case_id]}: outcome {o.id}", o.created_at,
         _text("personal_outcome", o.id, "words", "In your words", o.words),
@@ -423,7 +468,7 @@ def _outcome(o: PersonalOutcome, cases: dict[int, str]) -> dict[str, Any]:
 
 
 def _actions(rows: dict[str, Any], cases: dict[int, str]) -> list[dict[str, Any]]:
-    updates: dict[int, list[ActionUpdate]] = {}
+    updates: dict[int, list[sa.Row]] = {}
     for update in rows["updates"]:
         updates.setdefault(update.action_id, []).append(update)
     out = []
@@ -431,8 +476,8 @@ def _actions(rows: dict[str, Any], cases: dict[int, str]) -> list[dict[str, Any]
         out.append(_entry(
             f"Case {cases[a.case_id]}: action {a.id}", a.created_at,
             _text("action", a.id, "description", "What was agreed", a.description),
-            _field("agency", "Agency", a.agency.name),
-            _field("assignee", "Worker", _name(a.assignee)),
+            _field("agency", "Agency", a.agency_name),
+            _field("assignee", "Worker", a.assignee_name),
             _field("due_on", "Due", a.due_on),
             _field("status", "Where it is now", a.status.label),
         ))
@@ -440,7 +485,7 @@ def _actions(rows: dict[str, Any], cases: dict[int, str]) -> list[dict[str, Any]
             out.append(_entry(
                 f"Action {a.id}: update of {govuk_date(u.at)}", u.at,
                 _field("at", "When", u.at),
-                _field("by", "Who", _name(u.by)),
+                _field("by", "Who", u.by_name),
                 _text("action_update", u.id, "note", "Note", u.note),
                 _field("new_status", "Status became", u.new_status.label if u.new_status else ""),
                 _field("new_due_on", "New due date", u.new_due_on),
@@ -449,14 +494,14 @@ def _actions(rows: dict[str, Any], cases: dict[int, str]) -> list[dict[str, Any]
     return out
 
 
-def _escalation(e: Escalation) -> dict[str, Any]:
+def _escalation(e: sa.Row) -> dict[str, Any]:
     return _entry(
         f"Action {e.action_id}: {e.step.label.lower()}", e.at,
         _field("at", "When", e.at),
-        _field("by", "Escalated by", _name(e.by) or "Automatically, by the daily check"),
+        _field("by", "Escalated by", e.by_name or "Automatically, by the daily check"),
         _text("escalation", e.id, "reason", "Why", e.reason),
         _field("acknowledged_at", "Acknowledged", e.acknowledged_at),
-        _field("acknowledged_by", "Acknowledged by", _name(e.acknowledged_by)),
+        _field("acknowledged_by", "Acknowledged by", e.acknowledged_by_name),
         _text("escalation", e.id, "acknowledgement", "Their reply", e.acknowledgement),
     )
 
@@ -475,7 +520,7 @@ def _minuted(item: AgendaItem, meeting: Meeting, snapshots: dict[int, dict]) -> 
 
 def _meetings(rows: dict[str, Any], cases: dict[int, str], references: dict[int, str],
               now: datetime) -> list[dict[str, Any]]:
-    amendments: dict[int, list[MinutesAmendment]] = {}
+    amendments: dict[int, list[sa.Row]] = {}
     for amendment in rows["amendments"]:
         amendments.setdefault(amendment.agenda_item_id, []).append(amendment)
     out = []
@@ -505,10 +550,11 @@ def _meetings(rows: dict[str, Any], cases: dict[int, str], references: dict[int,
     return out
 
 
-def _event(e: CaseEvent, cases: dict[int, str]) -> dict[str, Any]:
+def _event(e: sa.Row, cases: dict[int, str]) -> dict[str, Any]:
+    at = govuk_datetime(e.at)  # written once for the heading and the field
     return _entry(
-        f"Case {cases[e.case_id]}, {govuk_datetime(e.at)}", e.at,
-        _field("at", "When", e.at),
+        f"Case {cases[e.case_id]}, {at}", e.at,
+        _field("at", "When", at),
         _field("case", "Case", cases[e.case_id]),
         _text("case_event", e.id, "summary", "What happened", e.summary),
     )
@@ -527,13 +573,14 @@ def _audit(row: Any, cases: dict[int, str], references: dict[int, str]) -> dict[
     else:
         record = f"Your request for your information ({row.object_id})"
     who = f"{row.user_name}, {row.agency}" if row.user_name else "The system"
-    return _entry(
-        f"{record}, {govuk_datetime(row.occurred_at)}", row.occurred_at,
-        _field("at", "When", row.occurred_at),
-        _field("who", "Who", who),
-        _field("what", "What they did", AUDIT_WORDS.get(row.action, str(row.action))),
-        _field("record", "Record", record),
-    )
+    at = govuk_datetime(row.occurred_at)  # written once for the heading and the field
+    # every field always has a value: the entry is written out (the trail is the longest section)
+    return {"heading": f"{record}, {at}", "date": row.occurred_at.isoformat(), "fields": [
+        {"name": "at", "label": "When", "value": at},
+        {"name": "who", "label": "Who", "value": who},
+        {"name": "what", "label": "What they did", "value": AUDIT_WORDS.get(row.action, str(row.action))},
+        {"name": "record", "label": "Record", "value": record},
+    ]}
 
 
 # ---- for the coordinator's review -------------------------------------------------------------
@@ -566,3 +613,15 @@ def find(bundle: dict[str, Any], key: str) -> dict[str, Any] | None:
 def counts(bundle: dict[str, Any]) -> list[tuple[str, int]]:
     """How many entries each section holds: [(heading, count)]."""
     return [(section["heading"], len(section["entries"])) for section in bundle["sections"]]
+
+
+def trail_count(person_id: int) -> int:
+    """How many entries the audit trail's section holds (one query), for a page that shows the
+    count without the section (gather(..., trail=False)): the trail grows with every view of the
+    request's own pages, so it is counted, not written out."""
+    return db.session.scalar(_trail_count_query(), {"person_id": person_id}) or 0
+
+
+@functools.cache
+def _trail_count_query() -> sa.Select:
+    return sa.select(sa.func.count()).select_from(_statements()["audit"].order_by(None).subquery())

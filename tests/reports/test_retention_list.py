@@ -13,7 +13,7 @@ import time_machine
 from panel.dates import LONDON, london_to_utc
 from panel.extensions import db as _db
 from panel.models import Case, CaseStatus, Referral, ReferralStatus, RiskLevel, SubjectAccessRequest, SubjectAccessStatus
-from panel.reports import retention
+from panel.reports import remembered, retention
 from tests.conftest import page
 from tests.reports import retention_world
 from tests.reports.retention_world import years_ago
@@ -181,13 +181,18 @@ def test_the_list_shows_fifty_a_page_soonest_first(crowd, client, login_as, db, 
         soup = page(client.get(url))
         return [int(tr["id"].removeprefix("person-")) for tr in soup.select("#due tbody tr")]
 
+    remembered.forget()
     with count_queries() as first:
         one = ids("/retention")
+    remembered.forget()  # each page works the list out: the same queries whatever the page
     with count_queries() as second:
         two = ids("/retention?page=2")
+    with count_queries() as third:  # the list remembered for this state of the records
+        again = ids("/retention?page=2")
 
     assert one + two == expected
     assert len(one) == 50 and first.count == second.count
+    assert again == two and third.count == second.count - 2  # not the adults due, nor the linked records
     soup = page(client.get("/retention?page=2"))
     assert "51 to 62 of 62, soonest first" in soup.select_one("#due caption").get_text(" ", strip=True)
     assert soup.select_one(".govuk-pagination") is not None
@@ -234,3 +239,49 @@ def test_the_dates_are_london_dates_whatever_the_clock(app, db):
         _db.session.commit()
         assert world.today == date(2026, 7, 2)
         assert {a.person_id for a in _shown(world.today)} == {a.person_id for a in _due_by(world.today)}
+
+
+# ---- the list remembered for one state of the records ------------------------------------------------
+
+
+def test_a_remembered_list_is_the_one_the_records_give_now(crowd, db, count_queries):
+    """Worked out once for a state of the records: a write to the referrals, the cases or the
+    people, or a subject-access request opened, and it is worked out again."""
+    remembered.forget()
+    with count_queries() as first:
+        before = [a.person_id for a in _shown(crowd.today)]
+    with count_queries() as again:
+        assert [a.person_id for a in _shown(crowd.today)] == before
+    assert again.count == first.count - 2  # those due and the linked records were remembered
+
+    earliest = _declined_adult(crowd, 999, years_ago(crowd.today, 12), marker="NEWEST")  # due before all the others
+    db.session.commit()
+    after = [a.person_id for a in _shown(crowd.today)]
+    assert after[0] == earliest.person.id and after[1:] == before[:retention.DUE_PAGE - 1]
+
+    db.session.add(SubjectAccessRequest(person_id=earliest.person.id, status=SubjectAccessStatus.OPEN,
+                                        received_on=crowd.today, due_on=crowd.today + timedelta(days=30)))
+    db.session.commit()
+    assert [a.person_id for a in _shown(crowd.today)] == before
+
+    person = _db.session.get(retention.Person, before[0])
+    person.anonymised_at = datetime.now(timezone.utc)  # as if anonymised by hand: no longer listed
+    db.session.commit()
+    assert [a.person_id for a in _shown(crowd.today)][:3] == before[1:4]
+
+
+def test_the_token_follows_every_table_the_list_reads_but_the_requests(app, db):
+    """The remembered list relies on the token the database changes on every write to the
+    tables it reads; open subject-access requests, which the token does not follow, are part of
+    the key instead (retention._due_labels)."""
+    from sqlalchemy.sql.util import find_tables
+
+    from tests.reports.test_board_remembered import triggered
+
+    read = {table.name for table in find_tables(retention._due_labels_query(False), include_aliases=True,
+                                                 include_joins=True, check_columns=True)
+            if isinstance(table, sa.Table)}
+    assert {"referrals", "cases", "persons", "subject_access_requests"} <= read
+    pairs = triggered(_db.session.connection())
+    for table in read - {"subject_access_requests"}:
+        assert {(table, operation) for operation in ("insert", "update", "delete")} <= pairs, table

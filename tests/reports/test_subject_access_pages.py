@@ -333,3 +333,22 @@ def test_the_demo_data_has_one_open_request_on_the_coordinators_home_page(app, d
     sign_in(client, db.session.scalars(sa.select(User).where(User.email == "coordinator@demo.invalid")).one())
     row = page(client.get("/")).select_one("#subject-access tbody tr").get_text(" ", strip=True)
     assert f"Request {sar.id}" in row and "AS" in row and services.countdown(sar.due_on, london_today()) in row
+
+
+def test_the_request_page_counts_each_part_as_the_release_holds_it(world, client, login_as):
+    """The request page reads the bundle without the audit trail's section (which grows with
+    every view of the request's pages) and counts that section instead: the counts are the
+    release's, the trail's included, however often the pages were viewed."""
+    from panel.models import utcnow
+    from panel.reports import subject_access_bundle as bundles
+
+    sar = _sar(world)
+    login_as(world.coordinator)
+    for _ in range(3):
+        assert client.get(f"{_base(world, sar)}/review").status_code == 200
+    full = bundles.gather(world.a.person.id, now=utcnow())  # as the page reads it, before its own view
+    db.session.rollback()
+    shown = page(client.get(_base(world, sar)))
+    rows = [[cell.get_text(strip=True) for cell in tr.select("th, td")] for tr in shown.select("#counts tbody tr")]
+    assert rows == [[heading, str(number)] for heading, number in bundles.counts(full)]
+    assert rows[-1][0] == bundles.TRAIL and int(rows[-1][1]) >= 4  # the request's own views are in it
