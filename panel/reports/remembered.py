@@ -1,4 +1,5 @@
-"""The Board's reports for a period, worked out once for each state of the records they count.
+"""The Board's reports for a period (and the retention list of who is due), worked out once for
+each state of the records they count.
 
 The figures of a quarter take a dozen aggregate queries over ten years of records, and the page
 that shows them is long: worked out on every view, the Board's page was the slowest page of the
@@ -9,7 +10,7 @@ under the period, the cap and that token, and used again only while the token is
 a remembered report is always the one the records would give now. Reading the token is one
 query; the view of the page, the CSV or the PDF is audited every time as before.
 
-Each worker process keeps its own few reports (the last REMEMBERED periods); a restart forgets
+Each worker process keeps its own few (the last REMEMBERED reports and lists); a restart forgets
 them. A database without the row (emptied by hand) is never remembered for.
 """
 
@@ -25,7 +26,7 @@ import sqlalchemy as sa
 from panel.extensions import db
 from panel.models import ReportDataVersion
 
-REMEMBERED = 16
+REMEMBERED = 32
 T = TypeVar("T")
 
 _lock = threading.Lock()
