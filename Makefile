@@ -13,9 +13,10 @@ run: system-packages install assets migrate demo
 	@echo "Starting the web app on http://127.0.0.1:5000 and the scheduler (Ctrl-C stops both)"
 	$(BIN)/honcho start -f Procfile
 
-# The suite runs on both cores (pytest-xdist); PYTEST_ARGS="-n 0" runs it in one process.
+# The suite runs on both cores (pytest-xdist; an idle worker takes tests queued for the other, so
+# the longest browser tests do not leave one core waiting at the end); PYTEST_ARGS="-n 0" runs it in one process.
 test: system-packages install assets lint
-	$(BIN)/pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist worksteal $(PYTEST_ARGS)
 
 TEST_WORKERS ?= 2
 
