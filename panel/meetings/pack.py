@@ -263,7 +263,7 @@ def _last_panel(sections: dict[int, agenda.CaseSection], last: record.MinutesRec
 
 
 def _referrals(view: agenda.AgendaView, now: datetime) -> list[ReferralSection]:
-    """The referral items' sections with their agencies and histories (six queries at most)."""
+    """The referral items' sections with their agencies and histories (four queries at most)."""
     out = [ReferralSection(item=i, referral=i.referral) for i in view.items
            if i.kind == AgendaItemKind.REFERRAL and i.referral is not None]
     if not out:
@@ -271,17 +271,14 @@ def _referrals(view: agenda.AgendaView, now: datetime) -> list[ReferralSection]:
     by_id = {s.referral.id: s for s in out}
     for inv in db.session.scalars(_statements()["involvements"], {"ids": list(by_id)}):
         by_id[inv.referral_id].involvements.append(inv)
-    flags = matching.flags([s.referral for s in out], now=now)
-    for section in out:
-        found = flags[section.referral.id]
-        section.referred_last_year, section.repeat = found.referred_last_year, found.repeat
-    _histories(out)
+    _histories(out, now)
     return out
 
 
-def _histories(out: list[ReferralSection]) -> None:
+def _histories(out: list[ReferralSection], now: datetime) -> None:
     """Earlier referrals and cases of each referral's person and of the persons matched to them
-    by panel.referrals.matching's rule (three queries for them all)."""
+    by panel.referrals.matching's rule (three queries for them all), and from them the repeat
+    flag as matching.flags() counts it."""
     persons = [s.referral.person for s in out]
     numbers = {p.nhs_number for p in persons if p.nhs_number}
     births = {p.date_of_birth for p in persons if p.date_of_birth is not None}
@@ -305,8 +302,14 @@ def _histories(out: list[ReferralSection]) -> None:
     referrals = list(db.session.scalars(_statements()["earlier_referrals"], {"ids": list(everyone)}))
     cases = list(db.session.scalars(_statements()["earlier_cases"], {"ids": list(everyone)}))
     case_of = {c.referral_id: c for c in cases}
+    tally = matching.Tally.of(((r.person_id, r.id, r.submitted_at) for r in referrals),
+                              {c.person_id for c in cases}, now=now)
     for section in out:
         mine = reasons[section.referral.id]
+        person_id = section.referral.person_id
+        section.referred_last_year = tally.referred_last_year(
+            person_id, tally.with_records(set(mine) - {person_id}))
+        section.repeat = section.referred_last_year >= matching.REPEAT_COUNT
         listed = set()
         for earlier in referrals:
             if earlier.person_id in mine and earlier.id != section.referral.id:

@@ -13,6 +13,7 @@ Drafts are never part of a history: they belong to the person writing them.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from difflib import SequenceMatcher
@@ -161,6 +162,37 @@ def history(referral: Referral, *, now: datetime | None = None) -> History:
     )
 
 
+@dataclass
+class Tally:
+    """The non-draft referrals of some person records, and which of them have a case: what the
+    repeat flag counts (flags() here, and the chair's pack from the histories it reads)."""
+
+    counts: dict[int, int]        # person id → non-draft referrals in the last twelve months
+    earlier: dict[int, set[int]]  # person id → ids of their non-draft referrals
+    has_case: set[int]
+
+    @classmethod
+    def of(cls, rows: Iterable[tuple[int, int, datetime | None]], has_case: set[int], *,
+           now: datetime | None = None) -> Tally:
+        """rows: (person id, referral id, submitted at) of every non-draft referral of the persons."""
+        since = _since(now)
+        counts: dict[int, int] = defaultdict(int)
+        earlier: dict[int, set[int]] = defaultdict(set)
+        for person_id, referral_id, submitted_at in rows:
+            earlier[person_id].add(referral_id)
+            if submitted_at is not None and submitted_at >= since:
+                counts[person_id] += 1
+        return cls(counts, earlier, has_case)
+
+    def with_records(self, matched: Iterable[int]) -> set[int]:
+        """The matched person records that hold a referral or a case."""
+        return {o for o in matched if self.earlier[o] or o in self.has_case}
+
+    def referred_last_year(self, person_id: int, others: Iterable[int]) -> int:
+        """The person's referrals in the last twelve months, with those of the matched others."""
+        return self.counts[person_id] + sum(self.counts[o] for o in others)
+
+
 def flags(referrals: list[Referral], *, now: datetime | None = None) -> dict[int, Flags]:
     """Flags for a list of referrals (their persons loaded), in a fixed number of queries."""
     persons = [r.person for r in referrals]
@@ -169,31 +201,26 @@ def flags(referrals: list[Referral], *, now: datetime | None = None) -> dict[int
     for person in persons:
         matched[person.id] = {m.person.id for m in _matches_among(person, candidates)}
     everyone = set(matched) | {pid for ids in matched.values() for pid in ids}
-    counts: dict[int, int] = defaultdict(int)
-    earlier: dict[int, set[int]] = defaultdict(set)  # person id → ids of their non-draft referrals
+    rows: list = []
     has_case: set[int] = set()
     if everyone:
         rows = db.session.execute(
             sa.select(Referral.person_id, Referral.id, Referral.submitted_at)
             .where(Referral.person_id.in_(everyone), Referral.status != ReferralStatus.DRAFT)
         ).all()
-        since = _since(now)
-        for person_id, referral_id, submitted_at in rows:
-            earlier[person_id].add(referral_id)
-            if submitted_at is not None and submitted_at >= since:
-                counts[person_id] += 1
         has_case = set(db.session.execute(
             sa.select(Case.person_id).where(Case.person_id.in_(everyone)).distinct()).scalars())
+    tally = Tally.of(rows, has_case, now=now)
     out: dict[int, Flags] = {}
     for referral in referrals:
         pid = referral.person_id
-        others = {o for o in matched.get(pid, set()) if earlier[o] or o in has_case}
-        total = counts[pid] + sum(counts[o] for o in others)
+        others = tally.with_records(matched.get(pid, set()))
+        total = tally.referred_last_year(pid, others)
         out[referral.id] = Flags(
             repeat=total >= REPEAT_COUNT,
             referred_last_year=total,
             possible_match=bool(others),
-            seen_before=bool(earlier[pid] - {referral.id}) or pid in has_case,
+            seen_before=bool(tally.earlier[pid] - {referral.id}) or pid in has_case,
             staff_safety=bool(referral.staff_hostility or referral.staff_lone_working_restricted),
             no_consent=referral.consent_given is False,
         )
