@@ -1,5 +1,5 @@
-"""The lists' date filters (referrals/_filter_fields.html's date_field, used by the referral list
-and the action log) are written out, not drawn with govukDateInput (issue 18: the macro's three
+"""The lists' date filters (components/date_field.html's date_field, used by the referral list
+, the action log and the printable chronology) are written out, not drawn with govukDateInput (issue 18: the macro's three
 govukInput calls a date were a fifth of those pages' time): the written-out markup must stay the
 markup GOV.UK's macro draws for the same field, empty, filled in, and with each kind of error."""
 
@@ -37,7 +37,7 @@ def _forms(query):
 @pytest.mark.parametrize("query", QUERIES)
 def test_the_date_filter_is_the_markup_govuk_date_input_draws(app, query):
     with app.test_request_context("/"):
-        date_field = app.jinja_env.get_template("referrals/_filter_fields.html").module.date_field
+        date_field = app.jinja_env.get_template("components/date_field.html").module.date_field
         for field, hint in _forms(query):
             ours = elements(str(date_field(field, hint)))
             theirs = elements(str(field(params={"hint": {"text": hint}})))
