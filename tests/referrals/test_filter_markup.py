@@ -1,5 +1,5 @@
-"""The lists' date filters (components/date_field.html's date_field, used by the referral list
-, the action log and the printable chronology) are written out, not drawn with govukDateInput (issue 18: the macro's three
+"""The lists' date filters (components/date_field.html's date_field, used by the referral list,
+the action log and the printable chronology) are written out, not drawn with govukDateInput (issue 18: the macro's three
 govukInput calls a date were a fifth of those pages' time): the written-out markup must stay the
 markup GOV.UK's macro draws for the same field, empty, filled in, and with each kind of error."""
 
