@@ -67,8 +67,13 @@ def _engine_options(app: Flask) -> None:
         # jit=off: the JIT compiler is for long analytical queries; on a web page's query whose
         # estimate is large (a recursive CTE, a report's grouping) it spent half a second
         # compiling for a millisecond of work (EXPLAIN ANALYZE at ten years, issue 18).
+        # max_parallel_workers_per_gather=0: no parallel workers for a page's query; starting them
+        # took 9 to 11 ms on a subject-access page whose count did 0.2 ms of work (the same
+        # EXPLAIN ANALYZE). The exports read in batches along the primary key, which no worker
+        # would share.
         options.setdefault("connect_args", {}).update(
-            {"options": f"-c timezone=UTC -c lock_timeout={round(busy * 1000)}ms -c jit=off"})
+            {"options": f"-c timezone=UTC -c lock_timeout={round(busy * 1000)}ms -c jit=off "
+                        "-c max_parallel_workers_per_gather=0"})
         options.setdefault("pool_pre_ping", True)
     app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
 
