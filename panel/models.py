@@ -251,6 +251,7 @@ class AuditEvent(db.Model):
     __tablename__ = "audit_events"
     __table_args__ = (
         sa.Index("ix_audit_events_object", "object_type", "object_id"),
+        sa.Index("ix_audit_events_user_id_id", "user_id", "id"),  # a user's newest entries first
         # the few entries written without a seal, counted on the admin home without reading the trail
         sa.Index("ix_audit_events_unsealed", "id", sqlite_where=sa.text("seal IS NULL"),
                  postgresql_where=sa.text("seal IS NULL")),
@@ -258,7 +259,7 @@ class AuditEvent(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     occurred_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
-    user_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"), index=True)
+    user_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
     user_email: Mapped[str] = mapped_column(sa.String(254), default="")
     action: Mapped[AuditAction] = mapped_column(_enum(AuditAction), index=True)
     object_type: Mapped[str] = mapped_column(sa.String(40), index=True)
@@ -710,7 +711,7 @@ class Pathway(db.Model):
 
 class ReportDataVersion(db.Model):
     """One row: a random token that the database itself changes whenever a table the Board's
-    reports count is written (triggers, migration 0025), so that the reports' figures can be
+    reports count is written (triggers, migration 0023), so that the reports' figures can be
     remembered for one state of the records and never shown for another
     (panel.reports.remembered)."""
 

@@ -228,7 +228,7 @@ def _in_rolled_back_transaction(application):
                 calls = ", ".join(f"setval('{name}', 1, false)" for name in _PG_SEQUENCES)
                 _db.session.execute(sa.text(f"SELECT {calls}"))
             # The reports' token changes at each write, not at a COMMIT this transaction never
-            # makes (migration 0025; each commit of the test is a savepoint's release).
+            # makes (migration 0023; each commit of the test is a savepoint's release).
             connection.execute(sa.text("SET CONSTRAINTS report_data_changed IMMEDIATE"))
         yield application
     finally:

@@ -4,7 +4,7 @@ each state of the records they count.
 The figures of a quarter take a dozen aggregate queries over ten years of records, and the page
 that shows them is long: worked out on every view, the Board's page was the slowest page of the
 service. The database keeps a token, one row of report_data_version, that its own triggers
-change whenever a table the reports count is written (migration 0025: every insert, update or
+change whenever a table the reports count is written (migration 0023: every insert, update or
 delete, by the service, a job, a command or by hand). A report is remembered in this process
 under the period, the cap and that token, and used again only while the token is unchanged, so
 a remembered report is always the one the records would give now. Reading the token is one

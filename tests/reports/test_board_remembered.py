@@ -62,7 +62,7 @@ def world(app, db):
 
 
 def test_every_table_the_figures_read_is_one_whose_writes_change_the_token(app, db, count_queries):
-    """The tables with the triggers (migration 0025 and any after it) are exactly the tables
+    """The tables with the triggers (migration 0023 and any after it) are exactly the tables
     compute() reads (its SQL, as run)."""
     w.agencies("Alpha Agency")
     db.session.commit()

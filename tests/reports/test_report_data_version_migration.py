@@ -1,4 +1,4 @@
-"""Migration 0025 on data: the reports' token row is made, every table the Board's reports count
+"""Migration 0023 on data: the reports' token row is made, every table the Board's reports count
 gets a trigger for each kind of write, the rows already there stay as they were; the downgrade
 takes the triggers and the row away and nothing else."""
 
@@ -17,7 +17,7 @@ from tests.conftest import _make_app, blank_database
 from tests.migration_rows import insert_row
 from tests.reports.test_board_remembered import triggered
 
-MIGRATION = Path(__file__).resolve().parents[2] / "migrations" / "versions" / "0025_report_data_version.py"
+MIGRATION = Path(__file__).resolve().parents[2] / "migrations" / "versions" / "0023_report_data_version.py"
 
 pytestmark = pytest.mark.real_commits  # its own database, migrated step by step
 
@@ -28,7 +28,7 @@ def _rows(c) -> list[tuple]:
 
 
 def _counted_tables() -> tuple[str, ...]:
-    spec = importlib.util.spec_from_file_location("migration_0025", MIGRATION)
+    spec = importlib.util.spec_from_file_location("migration_0023", MIGRATION)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module.TABLES
@@ -38,7 +38,7 @@ def _token(c) -> str:
     return c.execute(sa.text("SELECT token FROM report_data_version WHERE id = 1")).scalar_one()
 
 
-def test_0025_counts_writes_to_the_reports_tables_and_changes_no_row(tmp_path):
+def test_0023_counts_writes_to_the_reports_tables_and_changes_no_row(tmp_path):
     with blank_database(tmp_path / "m25.db", "m25") as uri:
         application = _make_app(uri, tmp_path)
         with application.app_context():
@@ -55,7 +55,7 @@ def test_0025_counts_writes_to_the_reports_tables_and_changes_no_row(tmp_path):
                                due_on=date(2026, 1, 1), status="open", created_at=datetime(2025, 12, 1))
                     before = _rows(c)
 
-                upgrade(revision="0025")
+                upgrade(revision="0023")
 
                 with _db.engine.connect() as c:
                     assert _rows(c) == before

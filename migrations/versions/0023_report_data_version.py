@@ -1,7 +1,7 @@
 """report data version: a token the database changes whenever a table the Board's reports
 count is written, so that the reports' figures can be remembered for one state of the records
 
-Revision ID: 0025
+Revision ID: 0023
 Revises: 0022
 Create Date: 2026-12-07 22:50:00
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '0025'
+revision = '0023'
 down_revision = '0022'
 branch_labels = None
 depends_on = None
