@@ -36,6 +36,7 @@ from panel.extensions import db
 from panel.meetings import agenda, record
 from panel.models import (
     Action,
+    Agency,
     AgendaItemKind,
     Case,
     CaseStatus,
@@ -172,6 +173,7 @@ def _statements() -> dict[str, sa.Select]:
     """The pack's statements for a list of cases or referrals (`ids`), built once: building them,
     with their eager loads, cost more than running them."""
     ids = sa.bindparam("ids", expanding=True)
+    quiet = sa.orm.defer(Agency.spoc_absent)  # not shown, and an EXISTS per agency row to plan and run
     latest = (sa.select(EngagementAttempt.case_id, sa.func.max(EngagementAttempt.occurred_at).label("at"))
               .where(EngagementAttempt.case_id.in_(ids), EngagementAttempt.outcome.in_(SUCCEEDED))
               .group_by(EngagementAttempt.case_id).subquery())
@@ -183,18 +185,18 @@ def _statements() -> dict[str, sa.Select]:
         .join(latest, sa.and_(latest.c.case_id == EngagementAttempt.case_id,
                               latest.c.at == EngagementAttempt.occurred_at))
         .where(EngagementAttempt.outcome.in_(SUCCEEDED))
-        .options(sa.orm.joinedload(EngagementAttempt.agency)).order_by(EngagementAttempt.id),
+        .options(sa.orm.joinedload(EngagementAttempt.agency).options(quiet)).order_by(EngagementAttempt.id),
         "involvements": sa.select(Involvement).where(Involvement.referral_id.in_(ids))
-        .options(sa.orm.joinedload(Involvement.agency)).order_by(Involvement.id),
+        .options(sa.orm.joinedload(Involvement.agency).options(quiet)).order_by(Involvement.id),
         "earlier_referrals": sa.select(Referral).where(Referral.person_id.in_(ids), Referral.status != ReferralStatus.DRAFT)
-        .options(sa.orm.joinedload(Referral.referring_agency))
+        .options(sa.orm.joinedload(Referral.referring_agency).options(quiet))
         .order_by(Referral.submitted_at.desc(), Referral.id.desc()),
         "chairs": sa.select(User.name).where(User.role == Role.CHAIR, User.active.is_(True)).order_by(User.name),
         "persistence": sa.select(EngagementAttempt.case_id, EngagementAttempt.method, EngagementAttempt.out_of_hours,
                                  sa.func.count())
         .where(EngagementAttempt.case_id.in_(ids))
         .group_by(EngagementAttempt.case_id, EngagementAttempt.method, EngagementAttempt.out_of_hours),
-        "earlier_cases": sa.select(Case).where(Case.person_id.in_(ids)).options(sa.orm.joinedload(Case.lead_agency))
+        "earlier_cases": sa.select(Case).where(Case.person_id.in_(ids)).options(sa.orm.joinedload(Case.lead_agency).options(quiet))
         .order_by(Case.accepted_on.desc(), Case.id.desc()),
     }
 

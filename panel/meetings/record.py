@@ -27,6 +27,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 import sqlalchemy as sa
@@ -543,20 +544,27 @@ def _attendance(facts: _Facts) -> tuple[RecordAttendance, ...]:
                                   acknowledged=bool(r.confidentiality_acknowledged)) for r in rows)
 
 
+@lru_cache(maxsize=1)
+def _last_actions_statement() -> sa.Select:
+    return (sa.select(Action.id, Action.case_id, Case.reference, Action.description, Action.due_on, Action.status,
+                      Action.closed_at, Agency.name.label("agency"), ActionUpdate.id.label("update_id"),
+                      ActionUpdate.at, ActionUpdate.note, ActionUpdate.new_status, ActionUpdate.old_due_on)
+            .join(Case, Case.id == Action.case_id).join(Agency, Agency.id == Action.agency_id)
+            .outerjoin(ActionUpdate, ActionUpdate.action_id == Action.id)
+            .where(Action.meeting_id == sa.bindparam("previous_id"))
+            .order_by(Action.due_on, Action.id, ActionUpdate.id))
+
+
 def _last_actions(facts: _Facts, previous_id: int) -> tuple[RecordLastAction, ...]:
-    """The previous panel's actions, each with its status as at the cutoff (two queries)."""
-    s = facts.session
-    rows = s.execute(
-        sa.select(Action.id, Action.case_id, Case.reference, Action.description, Action.due_on, Action.status,
-                  Action.closed_at, Agency.name.label("agency"))
-        .join(Case, Case.id == Action.case_id).join(Agency, Agency.id == Action.agency_id)
-        .where(Action.meeting_id == previous_id).order_by(Action.due_on, Action.id)).all()
+    """The previous panel's actions, each with its status as at the cutoff (one query: each
+    action's row once per update of it, in the updates' order, or once with none)."""
+    rows: list[Any] = []
     updates: dict[int, list[Any]] = {}
-    for update in s.execute(
-            sa.select(ActionUpdate.action_id, ActionUpdate.at, ActionUpdate.note, ActionUpdate.new_status,
-                      ActionUpdate.old_due_on)
-            .where(ActionUpdate.action_id.in_([r.id for r in rows] or [-1])).order_by(ActionUpdate.id)):
-        updates.setdefault(update.action_id, []).append(update)
+    for row in facts.session.execute(_last_actions_statement(), {"previous_id": previous_id}):
+        if not rows or rows[-1].id != row.id:
+            rows.append(row)
+        if row.update_id is not None:
+            updates.setdefault(row.id, []).append(row)
     out = []
     for row in rows:
         mine = updates.get(row.id, [])
