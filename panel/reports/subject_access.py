@@ -237,10 +237,12 @@ def get_request(person_id: int, request_id: int) -> SubjectAccessRequest | None:
         .options(joinedload(SubjectAccessRequest.person)))
 
 
-def gather(request: SubjectAccessRequest, now: datetime | None = None, *, trail: bool = True) -> dict[str, Any]:
+def gather(request: SubjectAccessRequest, now: datetime | None = None, *, trail: bool = True,
+           entry: str = "") -> dict[str, Any]:
     """Everything held about the request's person, as it stands (panel.reports.subject_access_bundle);
-    without the audit trail's section when `trail` is False (the pages reviewing the free text)."""
-    return bundles.gather(request.person_id, now=now or utcnow(), trail=trail)
+    without the audit trail's section when `trail` is False (the pages reviewing the free text);
+    only the section that can hold an entry when its key is given (the page withholding it)."""
+    return bundles.gather(request.person_id, now=now or utcnow(), trail=trail, entry=entry)
 
 
 def trail_count(request: SubjectAccessRequest) -> int:

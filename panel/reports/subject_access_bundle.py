@@ -20,12 +20,13 @@ person, never one query per row).
 
 from __future__ import annotations
 
+import collections
 import functools
 from datetime import date, datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy.orm import joinedload
 
 from panel.cases.services import INSIGHT_QUESTIONS
 from panel.dates import govuk_date, govuk_datetime
@@ -137,16 +138,6 @@ def _need(value: str) -> str:
         return value
 
 
-def _agencies(involvements: list[Involvement]) -> list[str]:
-    out = []
-    for inv in involvements:
-        extra = [f"named worker: {inv.named_worker}" if inv.named_worker else "",
-                 "has a good relationship with you" if inv.has_rapport else ""]
-        extra = [e for e in extra if e]
-        out.append(inv.agency.name + (f" ({'; '.join(extra)})" if extra else ""))
-    return out
-
-
 def _person_fields(person: Person) -> list[dict | None]:
     values = {name: getattr(person, name) for name in PERSON_LABELS}
     values["nhs_number"] = _nhs(person.nhs_number or "")
@@ -156,22 +147,52 @@ def _person_fields(person: Person) -> list[dict | None]:
 # ---- reading ------------------------------------------------------------------------------------
 
 
-_ENTITIES = ("referrals", "cases")  # read as objects (their agencies, involvements and copies of the person)
+_ENTITIES = ("referrals", "cases")  # read as objects (their agencies and copies of the person)
 _PAIRS = ("items",)                 # agenda items with their meetings, as objects
 
 
-def _read(person_id: int, trail: bool = True) -> dict[str, Any]:
-    """Every row the bundle needs: one query per kind of record. Apart from the referrals, the
-    cases and the agenda items, the rows are read as plain rows (with the names of the users and
-    agencies they refer to joined in), not objects: at ten years, loading objects took most of
-    the time of the subject-access pages."""
+# What each section is drawn from, for a page that shows one entry (gather(..., entry=...)): the
+# statements, then the kinds of record of the union (_RECORD_KINDS). The referrals and the cases
+# are always read: the headings name them.
+_BASE = ("referrals", "cases")
+_NEEDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "referrals": ((*_BASE, "involvements"), ()),
+    "decisions": (_BASE, ("decisions",)),
+    "cases": ((*_BASE, "involvements"), ()),
+    "risk": (_BASE, ("risks",)),
+    "staff_safety": (_BASE, ("flags",)),
+    "engagement": (_BASE, ("engagement",)),
+    "insight": (_BASE, ("insight",)),
+    "outcomes": (_BASE, ("outcomes",)),
+    "actions": (_BASE, ("actions", "updates")),
+    "escalations": (_BASE, ("escalations",)),
+    "meetings": ((*_BASE, "items", "snapshots"), ("amendments",)),
+    "timeline": (_BASE, ("events",)),
+}
+# the section holding the free text of each kind of record (the first part of an entry's key)
+SECTION_OF = {
+    "referral": "referrals", "referral_decision": "decisions", "case": "cases", "risk_change": "risk",
+    "staff_safety_flag": "staff_safety", "engagement_attempt": "engagement", "insight_version": "insight",
+    "personal_outcome": "outcomes", "action": "actions", "action_update": "actions", "escalation": "escalations",
+    "meeting": "meetings", "agenda_item": "meetings", "minutes_amendment": "meetings", "case_event": "timeline",
+}
+
+
+def _read(person_id: int, trail: bool = True, section: str = "") -> dict[str, Any]:
+    """Every row the bundle needs, in a few statements. The referrals, the cases and the
+    agenda items are read as objects; the agencies involved in the referrals and the cases are
+    read together (one statement); every other kind of record is read as plain rows, all kinds
+    in one UNION ALL statement (see _records). At ten years, loading objects took most of the
+    time of the subject-access pages, and on PostgreSQL, which plans each statement afresh,
+    planning a statement a kind of record took longer than running them."""
     s = db.session
     s.flush()  # the plain rows are read on the session's connection, which does not flush
     connection = s.connection()
     params = {"person_id": person_id}
-    rows: dict[str, Any] = {}
+    rows: dict[str, Any] = {name: [] for name in (*_statements(), *_RECORD_KINDS)}
+    wanted, kinds = _NEEDS[section] if section else (tuple(_statements()), _RECORD_KINDS)
     for name, statement in _statements().items():
-        if name == "audit" and not trail:
+        if name not in wanted or name == "audit" and not trail:
             continue
         if name in _ENTITIES:
             rows[name] = list(s.scalars(statement, params))
@@ -179,30 +200,22 @@ def _read(person_id: int, trail: bool = True) -> dict[str, Any]:
             rows[name] = list(s.execute(statement, params))
         else:
             rows[name] = connection.execute(statement, params).all()
+    if kinds:
+        statement, shapes = _records(kinds)
+        rows.update(_records_read(connection.execute(statement, params), shapes))
+    involved: dict[tuple[str, int], list[str]] = {}
+    for referral_id, case_id, agency, named_worker, has_rapport in rows.pop("involvements"):
+        extra = [f"named worker: {named_worker}" if named_worker else "",
+                 "has a good relationship with you" if has_rapport else ""]
+        extra = [e for e in extra if e]
+        named = agency + (f" ({'; '.join(extra)})" if extra else "")
+        if referral_id is not None:
+            involved.setdefault(("referral", referral_id), []).append(named)
+        if case_id is not None:
+            involved.setdefault(("case", case_id), []).append(named)
+    rows["involved"] = involved
     rows["snapshots"] = dict(rows["snapshots"])
     return rows
-
-
-def _named(model: type, *users: tuple[str, Any], agency: str = "") -> tuple[list[Any], Any]:
-    """A model's columns with the names of the users (("by", Model.by_id), ...) and the agency
-    (a column name) it refers to, as <name>_name and agency_name; and the FROM clause joining them."""
-    table = model.__table__
-    columns: list[Any] = list(table.c)
-    joined: Any = table
-    for label, column in users:
-        user = User.__table__.alias(f"{label}_user")
-        columns.append(user.c.name.label(f"{label}_name"))
-        joined = joined.outerjoin(user, user.c.id == column)
-    if agency:
-        agencies = Agency.__table__
-        columns.append(agencies.c.name.label("agency_name"))
-        joined = joined.outerjoin(agencies, agencies.c.id == table.c[agency])
-    return columns, joined
-
-
-def _rows(model: type, *users: tuple[str, Any], agency: str = "") -> sa.Select:
-    columns, joined = _named(model, *users, agency=agency)
-    return sa.select(*columns).select_from(joined)
 
 
 @functools.cache
@@ -210,56 +223,189 @@ def _statements() -> dict[str, sa.Select]:
     """The bundle's queries, built once (they differ only by the person's id, a bound parameter
     named person_id): building them and working out their cache keys took as long as running
     them. In the order the bundle reads them."""
+    person_id, case_ids, referral_ids, action_ids, on_item = _ids()
+    meeting_ids = sa.select(AgendaItem.meeting_id).where(on_item).scalar_subquery()
+    return {
+        "referrals": sa.select(Referral).where(Referral.id.in_(referral_ids))
+        .options(joinedload(Referral.referring_agency), joinedload(Referral.referred_person))
+        .order_by(Referral.submitted_at, Referral.id),
+        "cases": sa.select(Case).where(Case.person_id == person_id)
+        .options(joinedload(Case.lead_agency), joinedload(Case.step_down_agency))
+        .order_by(Case.accepted_on, Case.id),
+        # the agencies involved in the referrals and in the cases (in the order of the
+        # relationships, Involvement.id); a union, as PostgreSQL read every involvement for
+        # one OR of the two
+        "involvements": _involvements(referral_ids, case_ids),
+        "items": sa.select(AgendaItem, Meeting).join(Meeting, Meeting.id == AgendaItem.meeting_id)
+        .where(on_item, Meeting.status != MeetingStatus.CANCELLED)
+        .order_by(Meeting.starts_at, AgendaItem.position, AgendaItem.id),
+        "snapshots": sa.select(MinutesSnapshot.meeting_id, MinutesSnapshot.document)
+        .where(MinutesSnapshot.meeting_id.in_(meeting_ids)),
+        "audit": _audit_query(person_id, case_ids, referral_ids, action_ids),
+    }
+
+
+@functools.cache
+def _ids() -> tuple[Any, ...]:
+    """The person's id (a bound parameter), and subqueries for their records' ids."""
     person_id = sa.bindparam("person_id", type_=sa.Integer)
     case_ids = sa.select(Case.id).where(Case.person_id == person_id).scalar_subquery()
     referral_ids = sa.select(Referral.id).where(Referral.person_id == person_id,
                                                 Referral.status != ReferralStatus.DRAFT).scalar_subquery()
     action_ids = sa.select(Action.id).where(Action.case_id.in_(case_ids)).scalar_subquery()
     on_item = sa.or_(AgendaItem.case_id.in_(case_ids), AgendaItem.referral_id.in_(referral_ids))
-    meeting_ids = sa.select(AgendaItem.meeting_id).where(on_item).scalar_subquery()
+    return person_id, case_ids, referral_ids, action_ids, on_item
+
+
+def _involvements(referral_ids, case_ids) -> sa.Select:
+    none = sa.cast(sa.null(), sa.Integer)
+    both = sa.union_all(*[  # each row under its referral, then under its case: one owner a row
+        sa.select(Involvement.id, referral.label("referral_id"), case.label("case_id"), Involvement.agency_id,
+                  Involvement.named_worker, Involvement.has_rapport).where(where)
+        for referral, case, where in ((Involvement.referral_id, none, Involvement.referral_id.in_(referral_ids)),
+                                      (none, Involvement.case_id, Involvement.case_id.in_(case_ids)))]).subquery()
+    return (sa.select(both.c.referral_id, both.c.case_id, Agency.name, both.c.named_worker, both.c.has_rapport)
+            .join(Agency, Agency.id == both.c.agency_id).order_by(both.c.id))
+
+
+# ---- the plain rows, one statement ------------------------------------------------------------
+#
+# Each kind of record read as plain rows is one branch of a UNION ALL, tagged with its kind:
+# its table's columns sit in shared slots (a slot holds one type, so the rows come back typed as
+# before: enums, UTC datetimes), NULL where a kind has no such column; the users and the agency
+# a kind names (by, acknowledged_by, assignee; agency) are joined once, to the union. The rows
+# come back ordered by kind, then as each kind was ordered; each is turned back into a row with
+# the kind's own column names (and <user>_name, agency_name).
+
+
+class _Kind:
+    """One kind of record in the union: its table, the users and agency it names, its order."""
+
+    def __init__(self, name: str, model: type, where: Any, order_at: Any = None,
+                 users: tuple[tuple[str, Any], ...] = (), agency: str = ""):
+        self.name, self.model, self.where, self.order_at = name, model, where, order_at
+        self.users, self.agency = users, agency
+
+
+_RECORD_KINDS = ("decisions", "risks", "flags", "engagement", "insight", "outcomes", "events", "actions",
+                 "updates", "escalations", "amendments")
+
+
+@functools.cache
+def _records(names: tuple[str, ...]) -> tuple[sa.Select, list[tuple[str, Any, tuple[int, ...], int | None]]]:
+    """The union of these kinds of record (built once for each set of kinds), and how to read its rows."""
+    _, case_ids, referral_ids, action_ids, on_item = _ids()
     item_ids = sa.select(AgendaItem.id).where(on_item).scalar_subquery()
-    return {
-        "referrals": sa.select(Referral).where(Referral.id.in_(referral_ids))
-        .options(joinedload(Referral.referring_agency), joinedload(Referral.referred_person),
-                 selectinload(Referral.involvements).joinedload(Involvement.agency))
-        .order_by(Referral.submitted_at, Referral.id),
-        "decisions": _rows(ReferralDecision, ("by", ReferralDecision.by_id))
-        .where(ReferralDecision.referral_id.in_(referral_ids)).order_by(ReferralDecision.at, ReferralDecision.id),
-        "cases": sa.select(Case).where(Case.person_id == person_id)
-        .options(joinedload(Case.lead_agency), joinedload(Case.step_down_agency),
-                 selectinload(Case.involvements).joinedload(Involvement.agency))
-        .order_by(Case.accepted_on, Case.id),
-        **_by_case_queries(case_ids),
-        "updates": _rows(ActionUpdate, ("by", ActionUpdate.by_id))
-        .where(ActionUpdate.action_id.in_(action_ids)).order_by(ActionUpdate.at, ActionUpdate.id),
-        "escalations": _rows(Escalation, ("by", Escalation.by_id), ("acknowledged_by", Escalation.acknowledged_by_id))
-        .where(Escalation.action_id.in_(action_ids)).order_by(Escalation.at, Escalation.id),
-        "items": sa.select(AgendaItem, Meeting).join(Meeting, Meeting.id == AgendaItem.meeting_id)
-        .where(on_item, Meeting.status != MeetingStatus.CANCELLED)
-        .order_by(Meeting.starts_at, AgendaItem.position, AgendaItem.id),
-        "snapshots": sa.select(MinutesSnapshot.meeting_id, MinutesSnapshot.document)
-        .where(MinutesSnapshot.meeting_id.in_(meeting_ids)),
-        "amendments": _rows(MinutesAmendment).where(MinutesAmendment.agenda_item_id.in_(item_ids))
-        .order_by(MinutesAmendment.at, MinutesAmendment.id),
-        "audit": _audit_query(person_id, case_ids, referral_ids, action_ids),
-    }
+    return _records_query([kind for kind in _record_kinds(case_ids, referral_ids, action_ids, item_ids)
+                           if kind.name in names])
 
 
-def _by_case_queries(case_ids) -> dict[str, sa.Select]:
-    return {
-        "risks": _rows(RiskChange, ("by", RiskChange.by_id))
-        .where(RiskChange.case_id.in_(case_ids)).order_by(RiskChange.at, RiskChange.id),
-        "flags": _rows(StaffSafetyFlag, ("set_by", StaffSafetyFlag.set_by_id))
-        .where(StaffSafetyFlag.case_id.in_(case_ids)).order_by(StaffSafetyFlag.set_at, StaffSafetyFlag.id),
-        "engagement": _rows(EngagementAttempt, agency="agency_id")
-        .where(EngagementAttempt.case_id.in_(case_ids)).order_by(EngagementAttempt.occurred_at, EngagementAttempt.id),
-        "insight": _rows(InsightVersion, ("written_by", InsightVersion.written_by_id))
-        .where(InsightVersion.case_id.in_(case_ids)).order_by(InsightVersion.written_at, InsightVersion.id),
-        "outcomes": _rows(PersonalOutcome).where(PersonalOutcome.case_id.in_(case_ids)).order_by(PersonalOutcome.id),
-        "events": _rows(CaseEvent).where(CaseEvent.case_id.in_(case_ids)).order_by(CaseEvent.at, CaseEvent.id),
-        "actions": _rows(Action, ("assignee", Action.assignee_id), agency="agency_id")
-        .where(Action.case_id.in_(case_ids)).order_by(Action.created_at, Action.id),
-    }
+def _record_kinds(case_ids, referral_ids, action_ids, item_ids) -> list[_Kind]:
+    """Each ordered as it was when read on its own."""
+    return [
+        _Kind("decisions", ReferralDecision, ReferralDecision.referral_id.in_(referral_ids), ReferralDecision.at,
+              users=(("by", ReferralDecision.by_id),)),
+        _Kind("risks", RiskChange, RiskChange.case_id.in_(case_ids), RiskChange.at,
+              users=(("by", RiskChange.by_id),)),
+        _Kind("flags", StaffSafetyFlag, StaffSafetyFlag.case_id.in_(case_ids), StaffSafetyFlag.set_at,
+              users=(("set_by", StaffSafetyFlag.set_by_id),)),
+        _Kind("engagement", EngagementAttempt, EngagementAttempt.case_id.in_(case_ids), EngagementAttempt.occurred_at,
+              agency="agency_id"),
+        _Kind("insight", InsightVersion, InsightVersion.case_id.in_(case_ids), InsightVersion.written_at,
+              users=(("written_by", InsightVersion.written_by_id),)),
+        _Kind("outcomes", PersonalOutcome, PersonalOutcome.case_id.in_(case_ids)),  # by id only
+        _Kind("events", CaseEvent, CaseEvent.case_id.in_(case_ids), CaseEvent.at),
+        _Kind("actions", Action, Action.case_id.in_(case_ids), Action.created_at,
+              users=(("assignee", Action.assignee_id),), agency="agency_id"),
+        _Kind("updates", ActionUpdate, ActionUpdate.action_id.in_(action_ids), ActionUpdate.at,
+              users=(("by", ActionUpdate.by_id),)),
+        _Kind("escalations", Escalation, Escalation.action_id.in_(action_ids), Escalation.at,
+              users=(("by", Escalation.by_id), ("acknowledged_by", Escalation.acknowledged_by_id))),
+        _Kind("amendments", MinutesAmendment, MinutesAmendment.agenda_item_id.in_(item_ids), MinutesAmendment.at),
+    ]
+
+
+def _family(column: Any) -> tuple[Any, ...]:
+    """Which slots a column can share: columns whose values come back the same way."""
+    kind = column.type
+    if isinstance(kind, sa.Enum):
+        return ("enum", kind.enum_class)
+    if isinstance(kind, sa.String):
+        return ("text",)
+    return (type(kind),)
+
+
+
+def _records_query(kinds: list[_Kind]) -> tuple[sa.Select, list[tuple[str, Any, tuple[int, ...], int | None]]]:
+    """The UNION ALL of the kinds (see the notes above), and each kind's name, row type, where its
+    fields are in the union's row and which field it is ordered by (then by id)."""
+    slots: dict[tuple[Any, ...], list[Any]] = {}  # family -> the type of each of its slots
+    placed: list[list[tuple[str, tuple[Any, ...], int]]] = []  # per kind: (column, family, index)
+    users = max(len(kind.users) for kind in kinds)
+    for kind in kinds:
+        used: dict[tuple[Any, ...], int] = {}
+        mine = []
+        for column in kind.model.__table__.c:
+            family = _family(column)
+            index = used.get(family, 0)
+            used[family] = index + 1
+            types = slots.setdefault(family, [])
+            if index == len(types):
+                types.append(sa.Text() if family == ("text",) else column.type)
+            mine.append((column.name, family, index))
+        placed.append(mine)
+    order = [(family, index) for family, types in slots.items() for index in range(len(types))]
+    names = {slot: f"c{n}" for n, slot in enumerate(order)}
+    branches = []
+    for rank, (kind, mine) in enumerate(zip(kinds, placed, strict=True)):
+        table = kind.model.__table__
+        at = {(family, index): table.c[name] for name, family, index in mine}
+        columns = [sa.literal_column(str(rank), sa.Integer).label("kind")]
+        columns += [(kind.users[n][1] if n < len(kind.users) else sa.cast(sa.null(), sa.Integer)).label(f"user{n}")
+                    for n in range(users)]
+        columns.append((table.c[kind.agency] if kind.agency else sa.cast(sa.null(), sa.Integer)).label("agency"))
+        columns += [(at[slot] if slot in at else sa.cast(sa.null(), slots[slot[0]][slot[1]])).label(names[slot])
+                    for slot in order]
+        branches.append(sa.select(*columns).where(kind.where))
+    union = sa.union_all(*branches).subquery("records")
+    # the users' names looked up a row at a time along their primary key (joined, PostgreSQL
+    # read and hashed every user twice); the agencies (a few dozen) joined
+    people = [User.__table__.alias(f"user{n}") for n in range(users)]
+    agencies = Agency.__table__
+    head = [union.c.kind]
+    head += [sa.select(person.c.name).where(person.c.id == union.c[f"user{n}"]).scalar_subquery()
+             .label(f"user{n}_name") for n, person in enumerate(people)]
+    head.append(agencies.c.name.label("agency_name"))
+    # not ordered here: sorting the wide rows of the union took PostgreSQL longer than reading
+    # them; each kind's rows are sorted as they are read (_records_read)
+    statement = (sa.select(*head, *[union.c[names[slot]] for slot in order])
+                 .select_from(union.outerjoin(agencies, agencies.c.id == union.c.agency)))
+    width = len(head)
+    shapes = []
+    for kind, mine in zip(kinds, placed, strict=True):
+        fields = [name for name, _, _ in mine] + [f"{label}_name" for label, _ in kind.users]
+        where = [width + order.index((family, index)) for _, family, index in mine]
+        where += [1 + n for n in range(len(kind.users))]
+        if kind.agency:
+            fields.append("agency_name")
+            where.append(1 + users)
+        shape = collections.namedtuple(f"{kind.name}_row", fields)
+        at = fields.index(kind.order_at.name) if kind.order_at is not None else None
+        shapes.append((kind.name, shape, tuple(where), at))
+    return statement, shapes
+
+
+def _records_read(result: Any, shapes: list[tuple[str, Any, tuple[int, ...], int | None]]) -> dict[str, list[Any]]:
+    """The union's rows, by kind, each as a row of the kind's own columns, in the kind's order
+    (its date and time, then its id: none of those dates is ever empty)."""
+    out: dict[str, list[Any]] = {name: [] for name, _, _, _ in shapes}
+    read = [(out[name], shape, where) for name, shape, where, _ in shapes]
+    for row in result:
+        into, shape, where = read[row[0]]
+        into.append(shape._make([row[i] for i in where]))
+    for name, _, _, at in shapes:
+        out[name].sort(key=(lambda r: r.id) if at is None else (lambda r, at=at: (r[at], r.id)))
+    return out
 
 
 def _audit_query(person_id, case_ids, referral_ids, action_ids) -> sa.Select:
@@ -288,14 +434,19 @@ def _audit_query(person_id, case_ids, referral_ids, action_ids) -> sa.Select:
 # ---- the sections -------------------------------------------------------------------------------
 
 
-def gather(person_id: int, *, now: datetime, trail: bool = True) -> dict[str, Any]:
+def gather(person_id: int, *, now: datetime, trail: bool = True, entry: str = "") -> dict[str, Any]:
     """The bundle for one person (see the module's notes). Reads only; a fixed number of queries.
     With trail=False, for the pages that review the free text only, the audit trail's section
-    (which has none, and is the longest) is neither read nor written: it is left out."""
+    (which has none, and is the longest) is neither read nor written: it is left out. With an
+    entry's key (for the page withholding it), only the section that can hold it is read and
+    written (as in the whole bundle), or none when no section can."""
     person = db.session.get(Person, person_id)
     if person is None:
         raise LookupError(f"no person {person_id}")
-    rows = _read(person_id, trail)
+    section = SECTION_OF.get(entry.split(":", 1)[0], "-") if entry else ""
+    if section == "-":
+        return {"version": VERSION, "title": TITLE, "made_at": now.isoformat(), "sections": []}
+    rows = _read(person_id, trail and not section, section)
     references = {r.id: r.reference or f"number {r.id}" for r in rows["referrals"]}
     cases = {c.id: c.reference for c in rows["cases"]}
     sections = [
@@ -303,12 +454,12 @@ def gather(person_id: int, *, now: datetime, trail: bool = True) -> dict[str, An
                  "We hold no details about you.", [_entry("Your details", None, *_person_fields(person))]),
         _section("referrals", "Referrals made about you",
                  "Each time an agency asked the panel to help you, with your details as they gave them.",
-                 "No referrals have been made about you.", [_referral(r) for r in rows["referrals"]]),
+                 "No referrals have been made about you.", [_referral(r, rows["involved"]) for r in rows["referrals"]]),
         _section("decisions", "What was decided about each referral",
                  "Each step in a referral’s progress: who decided, when and why.",
                  "No decisions have been recorded.", [_decision(d, references) for d in rows["decisions"]]),
         _section("cases", "Your case record", "Your case with the panel: the plan, who is involved and its closure.",
-                 "You have not had a case with the panel.", [_case(c) for c in rows["cases"]]),
+                 "You have not had a case with the panel.", [_case(c, rows["involved"]) for c in rows["cases"]]),
         _section("risk", "Changes to the risk level", "How the panel has judged the risk to you over time, and why.",
                  "No changes to the risk level have been recorded.", [_risk(r, cases) for r in rows["risks"]]),
         _section("staff_safety", "Warnings for staff safety",
@@ -332,7 +483,9 @@ def gather(person_id: int, *, now: datetime, trail: bool = True) -> dict[str, An
         _section("timeline", "Timeline of your case", "Everything that happened on your case, in date order.",
                  "Nothing has happened on a case yet.", [_event(e, cases) for e in rows["events"]], layout="table"),
     ]
-    if trail:
+    if section:
+        sections = [s for s in sections if s["key"] == section]
+    elif trail:
         sections.append(_section(
             "audit", TRAIL,
             "Each time someone opened, changed, printed or downloaded one of your records.",
@@ -341,7 +494,7 @@ def gather(person_id: int, *, now: datetime, trail: bool = True) -> dict[str, An
     return {"version": VERSION, "title": TITLE, "made_at": now.isoformat(), "sections": sections}
 
 
-def _referral(r: Referral) -> dict[str, Any]:
+def _referral(r: Referral, involved: dict[tuple[str, int], list[str]]) -> dict[str, Any]:
     k = "referral"
     as_referred = r.as_referred
     return _entry(
@@ -371,7 +524,7 @@ def _referral(r: Referral) -> dict[str, Any]:
         _field("staff_lone_working_restricted", "Staff should not visit alone", r.staff_lone_working_restricted or None),
         _text(k, r.id, "staff_safety_details", "About staff safety", r.staff_safety_details),
         _text(k, r.id, "info_requested", "More information asked for", r.info_requested),
-        _field("agencies", "Agencies involved", _agencies(r.involvements)),
+        _field("agencies", "Agencies involved", involved.get(("referral", r.id), [])),
     )
 
 
@@ -394,7 +547,7 @@ def _status(value: str) -> str:
         return value
 
 
-def _case(c: Case) -> dict[str, Any]:
+def _case(c: Case, involved: dict[tuple[str, int], list[str]]) -> dict[str, Any]:
     k = "case"
     return _entry(
         f"Case {c.reference}", c.accepted_on,
@@ -404,7 +557,7 @@ def _case(c: Case) -> dict[str, Any]:
         _field("risk_level", "Risk level now", c.risk_level.label),
         _text(k, c.id, "risk_summary", "The risks", c.risk_summary),
         _text(k, c.id, "contingency_plan", "What to do if things get worse", c.contingency_plan),
-        _field("agencies", "Agencies involved", _agencies(c.involvements)),
+        _field("agencies", "Agencies involved", involved.get(("case", c.id), [])),
         _text(k, c.id, "closure_rationale", "Why the case is closing", c.closure_rationale),
         _field("step_down_agency", "Agency carrying on the work", c.step_down_agency.name if c.step_down_agency else ""),
         _field("closed_on", "Closed", c.closed_on),

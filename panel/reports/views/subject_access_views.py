@@ -196,7 +196,7 @@ def withhold_entry(person_id: int, request_id: int):
     key = request.args.get("entry", "")[:80]
     if not key:
         return redirect(_request_url(sar, "people.review_request"))
-    bundle = services.gather(sar, trail=False)  # the free text only
+    bundle = services.gather(sar, trail=False, entry=key)  # the section that can hold the entry only
     found = find(bundle, key)
     if found is None:
         abort(404)
