@@ -610,6 +610,7 @@ class Referral(db.Model):
 
     __table_args__ = (
         sa.Index("ix_referrals_status_submitted", "status", "submitted_at"),
+        sa.Index("ix_referrals_submitted_at_id", "submitted_at", "id"),  # the list, newest first (0025)
         sa.UniqueConstraint("api_token_id", "idempotency_key", name="uq_referrals_api_token_id"),
     )
 
