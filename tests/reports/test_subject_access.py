@@ -188,6 +188,19 @@ def test_the_bundle_takes_the_same_number_of_queries_whatever_the_amount_of_data
     assert small.count <= 8, small.count
 
 
+def test_the_union_looks_each_kind_up_by_the_ids_already_read_without_subqueries():
+    """Each branch of the union is one lookup by a list of ids (the person's cases, referrals or
+    agenda items, read just before): no subquery on the person to repeat in every branch, which
+    made PostgreSQL's planning (done afresh each time) cost more than running it. Only the users'
+    names are looked up in it (two a row at most: an escalation's)."""
+    statement, shapes = bundles._records(bundles._RECORD_KINDS)
+    sql = str(statement)
+    assert [name for name, _, _, _ in shapes] == list(bundles._RECORD_KINDS)
+    assert "person_id" not in sql
+    assert sql.count("IN (__[POSTCOMPILE_") == len(bundles._RECORD_KINDS)
+    assert sql.count("SELECT") == 1 + len(bundles._RECORD_KINDS) + 2
+
+
 def test_each_kind_of_record_is_in_date_order_with_who_and_which_agency(world):
     """The kinds of record are read together (one statement) and sorted as they are read: the
     attempts written last here happened first."""
