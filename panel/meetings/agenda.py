@@ -118,8 +118,12 @@ def _statements() -> dict[str, sa.Select]:
         .order_by(Meeting.starts_at.desc()).limit(1),
         "cases": sa.select(Case).where(Case.id.in_(ids)).options(
             sa.orm.joinedload(Case.person), sa.orm.joinedload(Case.lead_agency).options(quiet),
-            sa.orm.joinedload(Case.step_down_agency).options(quiet),
-            sa.orm.selectinload(Case.involvements).joinedload(Involvement.agency).options(quiet)),
+            sa.orm.joinedload(Case.step_down_agency).options(quiet)),
+        # the cases' involvements and (for the pack) the new referrals' in one statement
+        "involvements": sa.select(Involvement).where(sa.or_(Involvement.case_id.in_(ids),
+                                                            Involvement.referral_id.in_(sa.bindparam("referral_ids",
+                                                                                                     expanding=True))))
+        .options(sa.orm.joinedload(Involvement.agency).options(quiet)).order_by(Involvement.id),
         "risk": sa.select(RiskChange).join(latest_risk, latest_risk.c.id == RiskChange.id),
         "engagement": sa.select(EngagementAttempt.case_id, EngagementAttempt.outcome, sa.func.count())
         .where(EngagementAttempt.case_id.in_(ids), EngagementAttempt.occurred_at >= sa.bindparam("since"),
@@ -408,6 +412,8 @@ class AgendaView:
     escalated_actions: list[Action]
     long_cases: list[Case]
     total_minutes: int
+    # the new referrals' involved agencies by referral id (read with `referral_involvements` only)
+    referral_involvements: dict[int, list[Involvement]] = field(default_factory=dict)
 
     @property
     def over_time(self) -> bool:
@@ -465,12 +471,35 @@ def number_items(items: list[AgendaItem]) -> dict[int, str]:
     return out
 
 
-def agenda_view(meeting: Meeting, today: date, *, details: bool = True) -> AgendaView:
+def _read_involvements(case_ids: list[int], cases: dict[int, CaseSection],
+                       referral_ids: list[int]) -> dict[int, list[Involvement]]:
+    """The cases' involvements (set on each case as a selectinload would) and the referrals'
+    (returned by referral id), in one statement; none when there are neither."""
+    by_referral: dict[int, list[Involvement]] = {rid: [] for rid in referral_ids}
+    if not (case_ids or referral_ids):
+        return by_referral
+    by_case: dict[int, list[Involvement]] = {cid: [] for cid in cases}
+    for inv in db.session.scalars(_statements()["involvements"], {"ids": case_ids, "referral_ids": referral_ids}):
+        if inv.case_id in by_case:
+            by_case[inv.case_id].append(inv)
+        if inv.referral_id in by_referral:
+            by_referral[inv.referral_id].append(inv)
+    for case_id, found in by_case.items():
+        case = cases[case_id].case
+        if "involvements" not in case.__dict__:  # as a selectinload would: a list already loaded is kept
+            sa.orm.attributes.set_committed_value(case, "involvements", found)
+    return by_referral
+
+
+def agenda_view(meeting: Meeting, today: date, *, details: bool = True,
+                referral_involvements: bool = False) -> AgendaView:
     """Everything the agenda page and the pack need, in a fixed number of queries. The
     statements are built once (_statements) and run with this panel's values: building ten ORM
     statements with their eager loads cost more than running them. Without `details` (the
     meeting page and a SPoC's agenda, which show neither), each case's last change of risk and
-    its contacts since the last panel are not read (two queries fewer)."""
+    its contacts since the last panel are not read (two queries fewer). With
+    `referral_involvements` (the pack), the referral items' involved agencies are read with the
+    cases' (AgendaView.referral_involvements)."""
     q = _statements()
     items = list(db.session.scalars(q["items"], {"meeting_id": meeting.id}))
     previous = previous_panel(meeting)
@@ -480,6 +509,9 @@ def agenda_view(meeting: Meeting, today: date, *, details: bool = True) -> Agend
     if case_ids:
         for case in db.session.scalars(q["cases"], {"ids": case_ids}):
             cases[case.id] = CaseSection(case=case)
+    referral_ids = [i.referral_id for i in items if i.kind == AgendaItemKind.REFERRAL and i.referral_id
+                    and i.referral is not None] if referral_involvements else []
+    by_referral = _read_involvements(case_ids, cases, referral_ids)
     if case_ids and details:
         for change in db.session.scalars(q["risk"], {"ids": case_ids}):
             cases[change.case_id].last_risk_change = change
@@ -503,4 +535,4 @@ def agenda_view(meeting: Meeting, today: date, *, details: bool = True) -> Agend
     long_cases = list(db.session.scalars(q["long_cases"], {"accepted_by": year_ago}))
     return AgendaView(meeting=meeting, items=items, previous=previous, cases=cases,
                       last_panel_actions=last_panel_actions, escalated_actions=escalated, long_cases=long_cases,
-                      total_minutes=sum(i.minutes for i in items))
+                      total_minutes=sum(i.minutes for i in items), referral_involvements=by_referral)

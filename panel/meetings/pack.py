@@ -128,7 +128,7 @@ class Pack:
 def chairs_pack(meeting: Meeting, user: User, *, today: date, now: datetime | None = None) -> Pack:
     """The pack for this panel as `user` prints it (a chair or coordinator: the pack is theirs)."""
     now = now or utcnow()
-    view = agenda.agenda_view(meeting, today)
+    view = agenda.agenda_view(meeting, today, referral_involvements=True)
     sections = view.cases
     if sections:
         _read_case_extras(sections)
@@ -179,15 +179,14 @@ def _statements() -> dict[str, sa.Select]:
               .group_by(EngagementAttempt.case_id).subquery())
     return {
         "flags": sa.select(StaffSafetyFlag).where(StaffSafetyFlag.case_id.in_(ids), StaffSafetyFlag.cleared_at.is_(None))
-        .options(sa.orm.joinedload(StaffSafetyFlag.set_by)).order_by(StaffSafetyFlag.set_at, StaffSafetyFlag.id),
+        .options(sa.orm.joinedload(StaffSafetyFlag.set_by).load_only(User.name))  # only the name is shown
+        .order_by(StaffSafetyFlag.set_at, StaffSafetyFlag.id),
         "outcomes": sa.select(PersonalOutcome).where(PersonalOutcome.case_id.in_(ids)).order_by(PersonalOutcome.id),
         "last_contact": sa.select(EngagementAttempt)
         .join(latest, sa.and_(latest.c.case_id == EngagementAttempt.case_id,
                               latest.c.at == EngagementAttempt.occurred_at))
         .where(EngagementAttempt.outcome.in_(SUCCEEDED))
         .options(sa.orm.joinedload(EngagementAttempt.agency).options(quiet)).order_by(EngagementAttempt.id),
-        "involvements": sa.select(Involvement).where(Involvement.referral_id.in_(ids))
-        .options(sa.orm.joinedload(Involvement.agency).options(quiet)).order_by(Involvement.id),
         "earlier_referrals": sa.select(Referral).where(Referral.person_id.in_(ids), Referral.status != ReferralStatus.DRAFT)
         .options(sa.orm.joinedload(Referral.referring_agency).options(quiet))
         .order_by(Referral.submitted_at.desc(), Referral.id.desc()),
@@ -265,14 +264,14 @@ def _last_panel(sections: dict[int, agenda.CaseSection], last: record.MinutesRec
 
 
 def _referrals(view: agenda.AgendaView, now: datetime) -> list[ReferralSection]:
-    """The referral items' sections with their agencies and histories (four queries at most)."""
+    """The referral items' sections with their agencies (read by agenda_view) and histories
+    (three queries at most)."""
     out = [ReferralSection(item=i, referral=i.referral) for i in view.items
            if i.kind == AgendaItemKind.REFERRAL and i.referral is not None]
     if not out:
         return out
-    by_id = {s.referral.id: s for s in out}
-    for inv in db.session.scalars(_statements()["involvements"], {"ids": list(by_id)}):
-        by_id[inv.referral_id].involvements.append(inv)
+    for section in out:  # read with the cases' by agenda_view
+        section.involvements.extend(view.referral_involvements.get(section.referral.id, []))
     _histories(out, now)
     return out
 
