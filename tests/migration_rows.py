@@ -3,6 +3,7 @@ the database, not the models), giving every other required column a plain value.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 from datetime import date, datetime
 
@@ -37,3 +38,21 @@ def insert_row(connection, table_name: str, /, **values) -> int:
            if not (c.name in values or c.primary_key or c.nullable or c.server_default is not None)}
     row.update(values)
     return connection.execute(table.insert().values(**row)).inserted_primary_key[0]
+
+
+@contextlib.contextmanager
+def migrating(tmp_path, label: str):
+    """For a test that upgrades and downgrades a database step by step: an app on a new, empty
+    database of the suite's kind (tests.conftest.blank_database), its context pushed; every
+    connection closed after."""
+    from panel.extensions import db
+    from tests.conftest import _make_app, blank_database
+
+    with blank_database(tmp_path / f"{label}.db", label) as uri:
+        application = _make_app(uri, tmp_path)
+        with application.app_context():
+            try:
+                yield application
+            finally:
+                db.session.remove()
+                db.engine.dispose()

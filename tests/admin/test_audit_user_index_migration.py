@@ -12,8 +12,7 @@ import sqlalchemy as sa
 from flask_migrate import downgrade, upgrade
 
 from panel.extensions import db as _db
-from tests.conftest import _make_app, blank_database
-from tests.migration_rows import insert_row
+from tests.migration_rows import insert_row, migrating
 
 pytestmark = pytest.mark.real_commits  # its own database, migrated step by step
 
@@ -41,39 +40,33 @@ def _plan(c, user: int) -> str:
 
 
 def test_0024_orders_a_users_entries_by_index_and_changes_none(tmp_path):
-    with blank_database(tmp_path / "m24.db", "m24") as uri:
-        application = _make_app(uri, tmp_path)
-        with application.app_context():
-            try:
-                upgrade(revision="0023")
-                with _db.engine.begin() as c:
-                    agency = insert_row(c, "agencies", name="Agency", code="agency")
-                    users = [insert_row(c, "users", email=f"user{n}@example.invalid", name=f"User {n}", role="admin",
-                                        agency_id=agency, password_hash="x") for n in range(3)]
-                    start = datetime(2026, 1, 1)
-                    # 3,000 entries, one in a hundred by user 1, the rest by the others
-                    c.execute(sa.text(
-                        "INSERT INTO audit_events (occurred_at, user_id, user_email, action, object_type, object_id, "
-                        "summary, ip, user_agent, prev_hash, hash) VALUES (:at, :user, :email, 'view', 'case', :n, '{}', '', '', '', :hash)"),
-                        [{"at": start + timedelta(minutes=n), "user": users[1 if n % 100 == 0 else n % 2 * 2],
-                          "email": "someone@example.invalid", "n": str(n), "hash": f"{n:064x}"} for n in range(3000)])
-                    before = _entries(c)
-                with _db.engine.connect() as c:
-                    assert _indexes(c) == {"ix_audit_events_user_id": ["user_id"]}
+    with migrating(tmp_path, "m24"):
+        upgrade(revision="0023")
+        with _db.engine.begin() as c:
+            agency = insert_row(c, "agencies", name="Agency", code="agency")
+            users = [insert_row(c, "users", email=f"user{n}@example.invalid", name=f"User {n}", role="admin",
+                                agency_id=agency, password_hash="x") for n in range(3)]
+            start = datetime(2026, 1, 1)
+            # 3,000 entries, one in a hundred by user 1, the rest by the others
+            c.execute(sa.text(
+                "INSERT INTO audit_events (occurred_at, user_id, user_email, action, object_type, object_id, "
+                "summary, ip, user_agent, prev_hash, hash) VALUES (:at, :user, :email, 'view', 'case', :n, '{}', '', '', '', :hash)"),
+                [{"at": start + timedelta(minutes=n), "user": users[1 if n % 100 == 0 else n % 2 * 2],
+                  "email": "someone@example.invalid", "n": str(n), "hash": f"{n:064x}"} for n in range(3000)])
+            before = _entries(c)
+        with _db.engine.connect() as c:
+            assert _indexes(c) == {"ix_audit_events_user_id": ["user_id"]}
 
-                upgrade(revision="0024")
+        upgrade(revision="0024")
 
-                with _db.engine.connect() as c:
-                    assert _entries(c) == before
-                    assert _indexes(c) == {"ix_audit_events_user_id_id": ["user_id", "id"]}
-                    plan = _plan(c, users[1])
-                    assert "ix_audit_events_user_id_id" in plan, plan
-                    assert "Sort" not in plan and "TEMP B-TREE" not in plan, plan
+        with _db.engine.connect() as c:
+            assert _entries(c) == before
+            assert _indexes(c) == {"ix_audit_events_user_id_id": ["user_id", "id"]}
+            plan = _plan(c, users[1])
+            assert "ix_audit_events_user_id_id" in plan, plan
+            assert "Sort" not in plan and "TEMP B-TREE" not in plan, plan
 
-                downgrade(revision="0023")
-                with _db.engine.connect() as c:
-                    assert _entries(c) == before
-                    assert _indexes(c) == {"ix_audit_events_user_id": ["user_id"]}
-            finally:
-                _db.session.remove()
-                _db.engine.dispose()
+        downgrade(revision="0023")
+        with _db.engine.connect() as c:
+            assert _entries(c) == before
+            assert _indexes(c) == {"ix_audit_events_user_id": ["user_id"]}

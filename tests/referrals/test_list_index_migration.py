@@ -12,8 +12,7 @@ import sqlalchemy as sa
 from flask_migrate import downgrade, upgrade
 
 from panel.extensions import db as _db
-from tests.conftest import _make_app, blank_database
-from tests.migration_rows import insert_row
+from tests.migration_rows import insert_row, migrating
 
 pytestmark = pytest.mark.real_commits  # its own database, migrated step by step
 
@@ -39,40 +38,34 @@ def _plan(c) -> str:
 
 
 def test_0025_reads_the_newest_referrals_by_index_and_changes_none(tmp_path):
-    with blank_database(tmp_path / "m25.db", "m25") as uri:
-        application = _make_app(uri, tmp_path)
-        with application.app_context():
-            try:
-                upgrade(revision="0024")
-                with _db.engine.begin() as c:
-                    agency = insert_row(c, "agencies", name="Agency", code="agency")
-                    person = insert_row(c, "persons", given_name="Sam")
-                    start = datetime(2020, 1, 1)
-                    first = insert_row(c, "referrals", person_id=person, referring_agency_id=agency, status="draft",
-                                       needs="[]", desired_outcomes="[]")
-                    # 3,000 more like it, one in fifty a draft (not yet submitted)
-                    kept = [col["name"] for col in sa.inspect(c).get_columns("referrals")
-                            if col["name"] not in ("id", "status", "submitted_at", "reference")]
-                    c.execute(sa.text(
-                        f"INSERT INTO referrals ({', '.join(kept)}, status, submitted_at) "
-                        f"SELECT {', '.join(kept)}, :status, :at FROM referrals WHERE id = :first"),
-                        [{"first": first, "status": "draft" if n % 50 == 0 else STATES[n % 7],
-                          "at": None if n % 50 == 0 else start + timedelta(hours=n)} for n in range(3000)])
-                    before = _referrals(c)
+    with migrating(tmp_path, "m25"):
+        upgrade(revision="0024")
+        with _db.engine.begin() as c:
+            agency = insert_row(c, "agencies", name="Agency", code="agency")
+            person = insert_row(c, "persons", given_name="Sam")
+            start = datetime(2020, 1, 1)
+            first = insert_row(c, "referrals", person_id=person, referring_agency_id=agency, status="draft",
+                               needs="[]", desired_outcomes="[]")
+            # 3,000 more like it, one in fifty a draft (not yet submitted)
+            kept = [col["name"] for col in sa.inspect(c).get_columns("referrals")
+                    if col["name"] not in ("id", "status", "submitted_at", "reference")]
+            c.execute(sa.text(
+                f"INSERT INTO referrals ({', '.join(kept)}, status, submitted_at) "
+                f"SELECT {', '.join(kept)}, :status, :at FROM referrals WHERE id = :first"),
+                [{"first": first, "status": "draft" if n % 50 == 0 else STATES[n % 7],
+                  "at": None if n % 50 == 0 else start + timedelta(hours=n)} for n in range(3000)])
+            before = _referrals(c)
 
-                upgrade(revision="0025")
+        upgrade(revision="0025")
 
-                with _db.engine.begin() as c:
-                    assert _referrals(c) == before
-                    assert _indexes(c) == ["ix_referrals_status_submitted", "ix_referrals_submitted_at_id"]
-                    plan = _plan(c)
-                    assert "ix_referrals_submitted_at_id" in plan, plan
-                    assert "Sort" not in plan and "TEMP B-TREE" not in plan, plan
+        with _db.engine.begin() as c:
+            assert _referrals(c) == before
+            assert _indexes(c) == ["ix_referrals_status_submitted", "ix_referrals_submitted_at_id"]
+            plan = _plan(c)
+            assert "ix_referrals_submitted_at_id" in plan, plan
+            assert "Sort" not in plan and "TEMP B-TREE" not in plan, plan
 
-                downgrade(revision="0024")
-                with _db.engine.connect() as c:
-                    assert _referrals(c) == before
-                    assert _indexes(c) == ["ix_referrals_status_submitted"]
-            finally:
-                _db.session.remove()
-                _db.engine.dispose()
+        downgrade(revision="0024")
+        with _db.engine.connect() as c:
+            assert _referrals(c) == before
+            assert _indexes(c) == ["ix_referrals_status_submitted"]

@@ -13,8 +13,7 @@ import sqlalchemy as sa
 from flask_migrate import downgrade, upgrade
 
 from panel.extensions import db as _db
-from tests.conftest import _make_app, blank_database
-from tests.migration_rows import insert_row
+from tests.migration_rows import insert_row, migrating
 from tests.reports.test_board_remembered import triggered
 
 MIGRATION = Path(__file__).resolve().parents[2] / "migrations" / "versions" / "0023_report_data_version.py"
@@ -39,41 +38,35 @@ def _token(c) -> str:
 
 
 def test_0023_counts_writes_to_the_reports_tables_and_changes_no_row(tmp_path):
-    with blank_database(tmp_path / "m25.db", "m25") as uri:
-        application = _make_app(uri, tmp_path)
-        with application.app_context():
-            try:
-                upgrade(revision="0022")
-                with _db.engine.begin() as c:
-                    agency = insert_row(c, "agencies", name="Agency", code="agency")
-                    person = insert_row(c, "persons", given_name="Sam")
-                    referral = insert_row(c, "referrals", person_id=person, referring_agency_id=agency,
-                                          status="accepted", needs="[]", desired_outcomes="[]")
-                    case = insert_row(c, "cases", reference="CASPA-2026-001", person_id=person,
-                                      referral_id=referral, lead_agency_id=agency, status="active")
-                    insert_row(c, "actions", case_id=case, agency_id=agency, description="Action",
-                               due_on=date(2026, 1, 1), status="open", created_at=datetime(2025, 12, 1))
-                    before = _rows(c)
+    with migrating(tmp_path, "m25"):
+        upgrade(revision="0022")
+        with _db.engine.begin() as c:
+            agency = insert_row(c, "agencies", name="Agency", code="agency")
+            person = insert_row(c, "persons", given_name="Sam")
+            referral = insert_row(c, "referrals", person_id=person, referring_agency_id=agency,
+                                  status="accepted", needs="[]", desired_outcomes="[]")
+            case = insert_row(c, "cases", reference="CASPA-2026-001", person_id=person,
+                              referral_id=referral, lead_agency_id=agency, status="active")
+            insert_row(c, "actions", case_id=case, agency_id=agency, description="Action",
+                       due_on=date(2026, 1, 1), status="open", created_at=datetime(2025, 12, 1))
+            before = _rows(c)
 
-                upgrade(revision="0023")
+        upgrade(revision="0023")
 
-                with _db.engine.connect() as c:
-                    assert _rows(c) == before
-                    assert triggered(c) == {(t, op) for t in _counted_tables() for op in ("insert", "update", "delete")}
-                    first = _token(c)
-                with _db.engine.begin() as c:
-                    c.execute(sa.text("UPDATE actions SET status = 'done'"))
-                with _db.engine.begin() as c:
-                    second = _token(c)
-                    c.execute(sa.text("UPDATE users SET id = id"))  # not a table the reports count
-                with _db.engine.connect() as c:
-                    assert first != second == _token(c)
+        with _db.engine.connect() as c:
+            assert _rows(c) == before
+            assert triggered(c) == {(t, op) for t in _counted_tables() for op in ("insert", "update", "delete")}
+            first = _token(c)
+        with _db.engine.begin() as c:
+            c.execute(sa.text("UPDATE actions SET status = 'done'"))
+        with _db.engine.begin() as c:
+            second = _token(c)
+            c.execute(sa.text("UPDATE users SET id = id"))  # not a table the reports count
+        with _db.engine.connect() as c:
+            assert first != second == _token(c)
 
-                downgrade(revision="0022")
-                with _db.engine.connect() as c:
-                    assert triggered(c) == set()
-                    assert "report_data_version" not in sa.inspect(c).get_table_names()
-                    assert _rows(c)[:-1] == before[:-1]
-            finally:
-                _db.session.remove()
-                _db.engine.dispose()
+        downgrade(revision="0022")
+        with _db.engine.connect() as c:
+            assert triggered(c) == set()
+            assert "report_data_version" not in sa.inspect(c).get_table_names()
+            assert _rows(c)[:-1] == before[:-1]
