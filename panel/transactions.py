@@ -107,3 +107,18 @@ def take_write_lock(conn: Connection) -> None:
     and no other writer can change it before the write lands."""
     if conn.info.get(_DEFERRED):
         _lock(conn)
+
+
+def commit_read(session: Session) -> None:
+    """Commit a page's read (its audit entry) without expiring what it read.
+
+    A commit normally expires every object loaded, so that the next read of an attribute fetches
+    the newest value. A page that has already drawn what it read, and reads nothing after, has
+    no next read: expiring them is only work, one call per object (a chair's pack loads several
+    hundred). The session goes back to expiring on commit for whatever uses it next."""
+    expiring = session.expire_on_commit
+    session.expire_on_commit = False
+    try:
+        session.commit()
+    finally:
+        session.expire_on_commit = expiring

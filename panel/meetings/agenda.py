@@ -43,6 +43,7 @@ from panel.models import (
     EngagementOutcome,
     Involvement,
     Meeting,
+    MinutesSnapshot,
     MeetingKind,
     MeetingStatus,
     PersonalOutcome,
@@ -96,8 +97,6 @@ def previous_panel(meeting: Meeting) -> Meeting | None:
 def _statements() -> dict[str, sa.Select]:
     """agenda_view's statements (and previous_panel's), each with its values left to bind."""
     ids = sa.bindparam("ids", expanding=True)
-    latest_risk = (sa.select(RiskChange.case_id, sa.func.max(RiskChange.id).label("id"))
-                   .where(RiskChange.case_id.in_(ids)).group_by(RiskChange.case_id).subquery())
     # An agency joined in is read without Agency.spoc_absent (an EXISTS per agency row, which
     # doubled the planning of these statements on PostgreSQL): nothing here shows it.
     quiet = sa.orm.defer(Agency.spoc_absent)
@@ -107,38 +106,57 @@ def _statements() -> dict[str, sa.Select]:
     open_from_last = sa.and_(Action.meeting_id == sa.bindparam("last_meeting_id"), Action.status == ActionStatus.OPEN)
     escalated = sa.and_(Action.escalated_to_chair_at >= sa.bindparam("since"),
                         Action.escalated_to_chair_at < sa.bindparam("until"))
+    # The agenda's cases and the cases in the pathway for over a year, in one statement; each row
+    # says which it is. With `details`, each agenda case comes with its last change of risk.
+    on_agenda = Case.id.in_(ids)
+    long_running = sa.and_(Case.status.in_([CaseStatus.ACTIVE, CaseStatus.CLOSURE_PROPOSED]),
+                           Case.accepted_on <= sa.bindparam("accepted_by"))
+    case_loads = (sa.orm.joinedload(Case.person), sa.orm.joinedload(Case.lead_agency).options(quiet),
+                  sa.orm.joinedload(Case.step_down_agency).options(quiet))
+    ranked = (sa.select(RiskChange, sa.func.row_number().over(partition_by=RiskChange.case_id,
+                                                              order_by=RiskChange.id.desc()).label("newest"))
+              .where(RiskChange.case_id.in_(ids)).subquery())
+    last_change = sa.orm.aliased(RiskChange, ranked)
+    cases = sa.select(Case, on_agenda.label("on_agenda"), long_running.label("long_running"))
+    cases_with_risk = (sa.select(Case, last_change, on_agenda.label("on_agenda"), long_running.label("long_running"))
+                       .outerjoin(last_change, sa.and_(last_change.case_id == Case.id, ranked.c.newest == 1)))
+    before = (Meeting.kind == MeetingKind.PANEL, Meeting.status == MeetingStatus.SCHEDULED,
+              Meeting.starts_at < sa.bindparam("starts_at"), Meeting.id != sa.bindparam("meeting_id"))
+    recent = sa.and_(EngagementAttempt.occurred_at >= sa.bindparam("since"),
+                     EngagementAttempt.occurred_at < sa.bindparam("until"))
     return {
         "items": sa.select(AgendaItem).where(AgendaItem.meeting_id == sa.bindparam("meeting_id"))
         .options(sa.orm.joinedload(AgendaItem.referral).joinedload(Referral.person),
                  sa.orm.joinedload(AgendaItem.referral).joinedload(Referral.referring_agency).options(quiet))
         .order_by(AgendaItem.position, AgendaItem.id),
-        "previous": sa.select(Meeting).where(
-            Meeting.kind == MeetingKind.PANEL, Meeting.status == MeetingStatus.SCHEDULED,
-            Meeting.starts_at < sa.bindparam("starts_at"), Meeting.id != sa.bindparam("meeting_id"))
+        "previous": sa.select(Meeting).where(*before)
         .order_by(Meeting.starts_at.desc()).limit(1),
-        "cases": sa.select(Case).where(Case.id.in_(ids)).options(
-            sa.orm.joinedload(Case.person), sa.orm.joinedload(Case.lead_agency).options(quiet),
-            sa.orm.joinedload(Case.step_down_agency).options(quiet)),
+        # the same with its finalised minutes' stored record, if any (for the chair's pack)
+        "previous_with_minutes": sa.select(Meeting, MinutesSnapshot.document).where(*before)
+        .outerjoin(MinutesSnapshot, MinutesSnapshot.meeting_id == Meeting.id)
+        .order_by(Meeting.starts_at.desc()).limit(1),
+        "cases": cases.where(sa.or_(on_agenda, long_running)).options(*case_loads),
+        "cases_with_risk": cases_with_risk.where(sa.or_(on_agenda, long_running)).options(*case_loads),
         # the cases' involvements and (for the pack) the new referrals' in one statement
         "involvements": sa.select(Involvement).where(sa.or_(Involvement.case_id.in_(ids),
                                                             Involvement.referral_id.in_(sa.bindparam("referral_ids",
                                                                                                      expanding=True))))
         .options(sa.orm.joinedload(Involvement.agency).options(quiet)).order_by(Involvement.id),
-        "risk": sa.select(RiskChange).join(latest_risk, latest_risk.c.id == RiskChange.id),
         "engagement": sa.select(EngagementAttempt.case_id, EngagementAttempt.outcome, sa.func.count())
-        .where(EngagementAttempt.case_id.in_(ids), EngagementAttempt.occurred_at >= sa.bindparam("since"),
-               EngagementAttempt.occurred_at < sa.bindparam("until"))
+        .where(EngagementAttempt.case_id.in_(ids), recent)
         .group_by(EngagementAttempt.case_id, EngagementAttempt.outcome),
+        # the same with every attempt ever, by method, for the chair's pack's closure checklists
+        "engagement_ever": sa.select(EngagementAttempt.case_id, EngagementAttempt.outcome, EngagementAttempt.method,
+                                     EngagementAttempt.out_of_hours, recent.label("recent"), sa.func.count())
+        .where(EngagementAttempt.case_id.in_(ids))
+        .group_by(EngagementAttempt.case_id, EngagementAttempt.outcome, EngagementAttempt.method,
+                  EngagementAttempt.out_of_hours, recent),
         # the cases' open actions, the last panel's still open and those escalated since, in one
         # query (SQLite answers the OR from three indexes); each row says which lists it is in
         "actions": sa.select(Action, open_on_case.label("on_case"), open_from_last.label("from_last"),
                              escalated.label("escalated"))
         .where(sa.or_(open_on_case, open_from_last, escalated))
         .options(*with_people).order_by(Action.due_on, Action.id),
-        "long_cases": sa.select(Case).where(Case.status.in_([CaseStatus.ACTIVE, CaseStatus.CLOSURE_PROPOSED]),
-                                            Case.accepted_on <= sa.bindparam("accepted_by"))
-        .options(sa.orm.joinedload(Case.person), sa.orm.joinedload(Case.lead_agency).options(quiet))
-        .order_by(Case.accepted_on),
     }
 
 
@@ -368,6 +386,8 @@ class CaseSection:
     last_risk_change: RiskChange | None = None
     open_actions: list[Action] = field(default_factory=list)
     engagement: dict[str, int] = field(default_factory=dict)
+    # every contact attempt ever by (method, out of hours), read for the chair's pack only
+    attempts_ever: dict[tuple[Any, bool], int] = field(default_factory=dict)
     # what only the chair's pack shows, filled by panel.meetings.pack (empty on the meeting page)
     staff_flags: list[StaffSafetyFlag] = field(default_factory=list)
     outcomes: list[PersonalOutcome] = field(default_factory=list)
@@ -412,8 +432,10 @@ class AgendaView:
     escalated_actions: list[Action]
     long_cases: list[Case]
     total_minutes: int
-    # the new referrals' involved agencies by referral id (read with `referral_involvements` only)
+    # the new referrals' involved agencies by referral id (read for the pack only)
     referral_involvements: dict[int, list[Involvement]] = field(default_factory=dict)
+    # the previous panel's stored minutes record, as JSON, if finalised (read for the pack only)
+    previous_minutes: Any = None
 
     @property
     def over_time(self) -> bool:
@@ -491,35 +513,67 @@ def _read_involvements(case_ids: list[int], cases: dict[int, CaseSection],
     return by_referral
 
 
-def agenda_view(meeting: Meeting, today: date, *, details: bool = True,
-                referral_involvements: bool = False) -> AgendaView:
+def _read_previous(meeting: Meeting, with_minutes: bool) -> tuple[Meeting | None, Any]:
+    """The previous panel, and with `with_minutes` its stored minutes record (JSON) if any (one query)."""
+    if not with_minutes:
+        return previous_panel(meeting), None
+    found = db.session.execute(_statements()["previous_with_minutes"],
+                               {"starts_at": meeting.starts_at, "meeting_id": meeting.id}).first()
+    return (found[0], found[1]) if found is not None else (None, None)
+
+
+def _read_attempts(cases: dict[int, CaseSection], window: dict[str, Any], *, ever: bool) -> None:
+    """Each case's contact attempts since the last panel by outcome, and with `ever` every attempt
+    ever by method (one query)."""
+    if not ever:
+        for case_id, outcome, count in db.session.execute(_statements()["engagement"], window):
+            _count_attempts(cases[case_id], outcome, count)
+        return
+    for case_id, outcome, method, out_of_hours, recent, count in db.session.execute(
+            _statements()["engagement_ever"], window):
+        section = cases[case_id]
+        key = (method, bool(out_of_hours))
+        section.attempts_ever[key] = section.attempts_ever.get(key, 0) + count
+        if recent:
+            _count_attempts(section, outcome, count)
+
+
+def _count_attempts(section: CaseSection, outcome: Any, count: int) -> None:
+    section.engagement["attempts"] = section.engagement.get("attempts", 0) + count
+    section.engagement[str(outcome)] = section.engagement.get(str(outcome), 0) + count
+
+
+def agenda_view(meeting: Meeting, today: date, *, details: bool = True, pack: bool = False) -> AgendaView:
     """Everything the agenda page and the pack need, in a fixed number of queries. The
     statements are built once (_statements) and run with this panel's values: building ten ORM
     statements with their eager loads cost more than running them. Without `details` (the
     meeting page and a SPoC's agenda, which show neither), each case's last change of risk and
-    its contacts since the last panel are not read (two queries fewer). With
-    `referral_involvements` (the pack), the referral items' involved agencies are read with the
-    cases' (AgendaView.referral_involvements)."""
+    its contacts since the last panel are not read. With `pack` (the chair's pack, which needs
+    details), three things more are read within the same statements: the referral items'
+    involved agencies with the cases' (AgendaView.referral_involvements), every contact attempt
+    ever with those since the last panel (CaseSection.attempts_ever, for closure checklists) and
+    the previous panel's stored minutes with the panel (AgendaView.previous_minutes)."""
     q = _statements()
     items = list(db.session.scalars(q["items"], {"meeting_id": meeting.id}))
-    previous = previous_panel(meeting)
+    previous, previous_minutes = _read_previous(meeting, pack)
     case_ids = [i.case_id for i in items if i.case_id]
     since = previous.starts_at if previous else meeting.starts_at - timedelta(days=31)
+    year_ago = meeting.starts_at.astimezone(LONDON).date() - timedelta(days=365)
     cases: dict[int, CaseSection] = {}
-    if case_ids:
-        for case in db.session.scalars(q["cases"], {"ids": case_ids}):
-            cases[case.id] = CaseSection(case=case)
+    long_cases: list[Case] = []
+    for row in db.session.execute(q["cases_with_risk" if details else "cases"],
+                                  {"ids": case_ids, "accepted_by": year_ago}):
+        case = row[0]
+        if row.on_agenda:
+            cases[case.id] = CaseSection(case=case, last_risk_change=row[1] if details else None)
+        if row.long_running:
+            long_cases.append(case)
+    long_cases.sort(key=lambda c: (c.accepted_on, c.id))
     referral_ids = [i.referral_id for i in items if i.kind == AgendaItemKind.REFERRAL and i.referral_id
-                    and i.referral is not None] if referral_involvements else []
+                    and i.referral is not None] if pack else []
     by_referral = _read_involvements(case_ids, cases, referral_ids)
     if case_ids and details:
-        for change in db.session.scalars(q["risk"], {"ids": case_ids}):
-            cases[change.case_id].last_risk_change = change
-        rows = db.session.execute(q["engagement"], {"ids": case_ids, "since": since, "until": meeting.starts_at}).all()
-        for case_id, outcome, count in rows:
-            summary = cases[case_id].engagement
-            summary["attempts"] = summary.get("attempts", 0) + count
-            summary[str(outcome)] = summary.get(str(outcome), 0) + count
+        _read_attempts(cases, {"ids": case_ids, "since": since, "until": meeting.starts_at}, ever=pack)
     last_panel_actions: list[Action] = []
     escalated: list[Action] = []
     for action, on_case, from_last, was_escalated in db.session.execute(q["actions"], {
@@ -531,8 +585,6 @@ def agenda_view(meeting: Meeting, today: date, *, details: bool = True,
             last_panel_actions.append(action)
         if was_escalated:
             escalated.append(action)
-    year_ago = meeting.starts_at.astimezone(LONDON).date() - timedelta(days=365)
-    long_cases = list(db.session.scalars(q["long_cases"], {"accepted_by": year_ago}))
-    return AgendaView(meeting=meeting, items=items, previous=previous, cases=cases,
+    return AgendaView(meeting=meeting, items=items, previous=previous, previous_minutes=previous_minutes, cases=cases,
                       last_panel_actions=last_panel_actions, escalated_actions=escalated, long_cases=long_cases,
                       total_minutes=sum(i.minutes for i in items), referral_involvements=by_referral)

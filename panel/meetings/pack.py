@@ -128,14 +128,14 @@ class Pack:
 def chairs_pack(meeting: Meeting, user: User, *, today: date, now: datetime | None = None) -> Pack:
     """The pack for this panel as `user` prints it (a chair or coordinator: the pack is theirs)."""
     now = now or utcnow()
-    view = agenda.agenda_view(meeting, today, referral_involvements=True)
+    view = agenda.agenda_view(meeting, today, pack=True)
     sections = view.cases
     if sections:
         _read_case_extras(sections)
         _closures(sections)
     last_final = None
     if view.previous is not None:
-        last = record.minutes_record(view.previous, now)
+        last = record.minutes_record(view.previous, now, stored=view.previous_minutes)
         last_final = last.finalised
         _last_panel(sections, last, record.reviewed_last_actions(meeting, view.previous, now))
     referrals = _referrals(view, now)
@@ -177,6 +177,9 @@ def _statements() -> dict[str, sa.Select]:
     latest = (sa.select(EngagementAttempt.case_id, sa.func.max(EngagementAttempt.occurred_at).label("at"))
               .where(EngagementAttempt.case_id.in_(ids), EngagementAttempt.outcome.in_(SUCCEEDED))
               .group_by(EngagementAttempt.case_id).subquery())
+    maybe_same = sa.or_(Person.id.in_(sa.bindparam("person_ids", expanding=True)),
+                        Person.nhs_number.in_(sa.bindparam("nhs_numbers", expanding=True)),
+                        Person.date_of_birth.in_(sa.bindparam("births", expanding=True)))
     return {
         "flags": sa.select(StaffSafetyFlag).where(StaffSafetyFlag.case_id.in_(ids), StaffSafetyFlag.cleared_at.is_(None))
         .options(sa.orm.joinedload(StaffSafetyFlag.set_by).load_only(User.name))  # only the name is shown
@@ -187,39 +190,36 @@ def _statements() -> dict[str, sa.Select]:
                               latest.c.at == EngagementAttempt.occurred_at))
         .where(EngagementAttempt.outcome.in_(SUCCEEDED))
         .options(sa.orm.joinedload(EngagementAttempt.agency).options(quiet)).order_by(EngagementAttempt.id),
-        "earlier_referrals": sa.select(Referral).where(Referral.person_id.in_(ids), Referral.status != ReferralStatus.DRAFT)
-        .options(sa.orm.joinedload(Referral.referring_agency).options(quiet))
+        # the earlier referrals and cases of every person record that may be one of the new
+        # referrals' adults: the record itself, or one sharing its NHS number or date of birth
+        # (panel.referrals.matching's candidates), read with those records
+        "earlier_referrals": sa.select(Referral).join(Referral.person).where(maybe_same, Referral.status != ReferralStatus.DRAFT)
+        .options(sa.orm.contains_eager(Referral.person), sa.orm.joinedload(Referral.referring_agency).options(quiet))
         .order_by(Referral.submitted_at.desc(), Referral.id.desc()),
         "chairs": sa.select(User.name).where(User.role == Role.CHAIR, User.active.is_(True)).order_by(User.name),
-        "persistence": sa.select(EngagementAttempt.case_id, EngagementAttempt.method, EngagementAttempt.out_of_hours,
-                                 sa.func.count())
-        .where(EngagementAttempt.case_id.in_(ids))
-        .group_by(EngagementAttempt.case_id, EngagementAttempt.method, EngagementAttempt.out_of_hours),
-        "earlier_cases": sa.select(Case).where(Case.person_id.in_(ids)).options(sa.orm.joinedload(Case.lead_agency).options(quiet))
+        "earlier_cases": sa.select(Case).join(Case.person).where(maybe_same)
+        .options(sa.orm.contains_eager(Case.person), sa.orm.joinedload(Case.lead_agency).options(quiet))
         .order_by(Case.accepted_on.desc(), Case.id.desc()),
     }
 
 
 def _closures(sections: dict[int, agenda.CaseSection]) -> None:
-    """The closure checklist of each case proposed for closure (one query for them all)."""
-    closing = {cid: s for cid, s in sections.items() if s.case.status == CaseStatus.CLOSURE_PROPOSED}
-    if not closing:
-        return
-    persistence: dict[int, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-    for case_id, method, out_of_hours, count in db.session.execute(_statements()["persistence"],
-                                                                   {"ids": list(closing)}):
-        tally = persistence[case_id]
-        if method == EngagementMethod.PHONE:
-            tally["phone"] += count
-            tally["phone_out_of_hours"] += count if out_of_hours else 0
-        elif method == EngagementMethod.LETTER:
-            tally["letter"] += count
-        elif method in VISITS:
-            tally["home_visit"] += count
-    for case_id, section in closing.items():
+    """The closure checklist of each case proposed for closure, from the contact attempts
+    agenda_view counted (no query of its own)."""
+    for section in sections.values():
+        if section.case.status != CaseStatus.CLOSURE_PROPOSED:
+            continue
+        tally: dict[str, int] = defaultdict(int)
+        for (method, out_of_hours), count in section.attempts_ever.items():
+            if method == EngagementMethod.PHONE:
+                tally["phone"] += count
+                tally["phone_out_of_hours"] += count if out_of_hours else 0
+            elif method == EngagementMethod.LETTER:
+                tally["letter"] += count
+            elif method in VISITS:
+                tally["home_visit"] += count
         section.closure = closure_checklist(section.case, open_actions=len(section.open_actions),
-                                            reviews=[o.review for o in section.outcomes],
-                                            persistence=persistence[case_id])
+                                            reviews=[o.review for o in section.outcomes], persistence=tally)
 
 
 def closure_checklist(case: Case, *, open_actions: int, reviews: list[OutcomeReview],
@@ -278,17 +278,17 @@ def _referrals(view: agenda.AgendaView, now: datetime) -> list[ReferralSection]:
 
 def _histories(out: list[ReferralSection], now: datetime) -> None:
     """Earlier referrals and cases of each referral's person and of the persons matched to them
-    by panel.referrals.matching's rule (three queries for them all), and from them the repeat
-    flag as matching.flags() counts it."""
+    by panel.referrals.matching's rule (two queries for them all: the candidates to match are the
+    person records those read), and from them the repeat flag as matching.flags() counts it. A
+    candidate with neither a referral nor a case has nothing to show or count."""
     persons = [s.referral.person for s in out]
-    numbers = {p.nhs_number for p in persons if p.nhs_number}
-    births = {p.date_of_birth for p in persons if p.date_of_birth is not None}
-    where = [Person.id.in_([p.id for p in persons])]
-    if numbers:
-        where.append(Person.nhs_number.in_(numbers))
-    if births:
-        where.append(Person.date_of_birth.in_(births))
-    candidates = list(db.session.scalars(sa.select(Person).where(sa.or_(*where)).order_by(Person.id)))
+    values = {"person_ids": [p.id for p in persons],
+              "nhs_numbers": sorted({p.nhs_number for p in persons if p.nhs_number}),
+              "births": sorted({p.date_of_birth for p in persons if p.date_of_birth is not None})}
+    all_referrals = list(db.session.scalars(_statements()["earlier_referrals"], values))
+    all_cases = list(db.session.scalars(_statements()["earlier_cases"], values))
+    candidates = sorted({p.id: p for p in [*(r.person for r in all_referrals), *(c.person for c in all_cases)]}.values(),
+                        key=lambda p: p.id)
     reasons: dict[int, dict[int, str]] = {}
     for section in out:
         person = section.referral.person
@@ -300,8 +300,8 @@ def _histories(out: list[ReferralSection], now: datetime) -> None:
                     mine[other.id] = found.reason
         reasons[section.referral.id] = mine
     everyone = {pid for mine in reasons.values() for pid in mine}
-    referrals = list(db.session.scalars(_statements()["earlier_referrals"], {"ids": list(everyone)}))
-    cases = list(db.session.scalars(_statements()["earlier_cases"], {"ids": list(everyone)}))
+    referrals = [r for r in all_referrals if r.person_id in everyone]
+    cases = [c for c in all_cases if c.person_id in everyone]
     case_of = {c.referral_id: c for c in cases}
     tally = matching.Tally.of(((r.person_id, r.id, r.submitted_at) for r in referrals),
                               {c.person_id for c in cases}, now=now)

@@ -307,9 +307,12 @@ def stored_minutes_record(meeting_id: int) -> MinutesRecord | None:
     return MinutesRecord.from_json(document) if document is not None else None
 
 
-def minutes_record(meeting: Meeting, now: datetime | None = None) -> MinutesRecord:
+def minutes_record(meeting: Meeting, now: datetime | None = None, *, stored: Any = None) -> MinutesRecord:
     """What the minutes of this panel say: the stored copy once finalised, else built from the
-    data as at the panel. Reads only."""
+    data as at the panel. Reads only. `stored`: the stored copy's JSON document, when the caller
+    read it already (panel.meetings.agenda reads the previous panel's with the panel)."""
+    if meeting.minutes_finalised_at is not None and stored is not None:
+        return MinutesRecord.from_json(stored)
     if meeting.minutes_finalised_at is not None:
         stored = stored_minutes_record(meeting.id)
         if stored is not None:

@@ -36,6 +36,7 @@ from panel.extensions import db
 from panel.forms.errors import ServiceError, show_service_error
 from panel.forms.text import one_line
 from panel.dates import LONDON, govuk_date, govuk_datetime, london_today
+from panel.transactions import commit_read
 from panel.meetings import agenda, agenda_tables, invitations, pack, panels, schedule
 from panel.meetings.agenda_forms import (
     AddItemForm,
@@ -476,7 +477,7 @@ def print_agenda(meeting_id: int):
     meeting = _meeting(meeting_id)
     audit.record(AuditAction.VIEW, "meeting", meeting.id, summary={"page": "print"})
     html = _pack_html(meeting, for_pdf=False)
-    db.session.commit()
+    commit_read(db.session())
     return html
 
 
@@ -490,7 +491,7 @@ def agency_agenda(meeting_id: int):
     audit.record(AuditAction.VIEW, "meeting", meeting.id, summary={"page": "agency_agenda"})
     html = render_template("meetings/agency_agenda.html", **_agenda_context(meeting, user), editable=False,
                            operations=False, can_move=None, agency=user.agency)
-    db.session.commit()
+    commit_read(db.session())
     return html
 
 
@@ -502,5 +503,5 @@ def agenda_pdf(meeting_id: int):
     day = meeting.starts_at.astimezone(LONDON).date()
     # Committed before the PDF is drawn, and nothing read after: on SQLite a transaction holds
     # the one write lock, which no one should wait on while WeasyPrint lays out pages.
-    db.session.commit()
+    commit_read(db.session())
     return pdf_response(html, f"panel-agenda-{day:%Y-%m-%d}.pdf")
