@@ -26,7 +26,7 @@ def test_what_was_read_stays_loaded_and_the_write_is_committed(db):
     assert "name" in agency.__dict__, "commit_read expired what the page had read"
     db.session.rollback()  # nothing open: a rollback now cannot take the audit entry back
     assert db.session.scalar(sa.select(sa.func.count()).select_from(AuditEvent).where(
-        AuditEvent.object_type == "agency", AuditEvent.object_id == agency.id)) == 1
+        AuditEvent.object_type == "agency", AuditEvent.object_id == str(agency.id))) == 1
 
 
 def test_the_next_commit_expires_as_before(db):
