@@ -265,7 +265,7 @@ def _last_panel(sections: dict[int, agenda.CaseSection], last: record.MinutesRec
 
 def _referrals(view: agenda.AgendaView, now: datetime) -> list[ReferralSection]:
     """The referral items' sections with their agencies (read by agenda_view) and histories
-    (three queries at most)."""
+    (two queries at most)."""
     out = [ReferralSection(item=i, referral=i.referral) for i in view.items
            if i.kind == AgendaItemKind.REFERRAL and i.referral is not None]
     if not out:

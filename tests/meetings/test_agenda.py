@@ -210,6 +210,39 @@ def test_the_view_gathers_each_cases_actions_risk_change_and_engagement(db, worl
     assert [s.case.id for s in view.case_sections()] == [i.case_id for i in view.items if i.case_id]
 
 
+def test_the_packs_view_reads_the_same_and_every_attempt_ever_in_the_same_statements(db, world, count_queries):
+    """agenda_view(pack=True), as the chair's pack reads it: the same counts since the last panel,
+    with every contact attempt ever by method (the closure checklists) read in the same statement,
+    and the previous panel with its stored minutes (none here: not finalised)."""
+    previous = panel_meeting(utcnow() - timedelta(days=28))
+    case = world.cases[1]
+    attempts = ((40, EngagementMethod.PHONE, True), (10, EngagementMethod.PHONE, False),
+                (5, EngagementMethod.LETTER, False), (4, EngagementMethod.HOME_VISIT, False))
+    for days, method, out_of_hours in attempts:
+        db.session.add(EngagementAttempt(case_id=case.id, agency_id=world.police.id, method=method,
+                                         out_of_hours=out_of_hours, occurred_at=utcnow() - timedelta(days=days),
+                                         outcome=EngagementOutcome.ENGAGED))
+    db.session.add(RiskChange(case_id=case.id, from_level=RiskLevel.HIGH, to_level=RiskLevel.CRITICAL,
+                              at=utcnow() - timedelta(days=10), reason="Worse"))
+    db.session.commit()
+    agenda.sync_agenda(world.meeting)
+
+    plain = agenda.agenda_view(world.meeting, date.today())
+    with count_queries() as plain_count:
+        agenda.agenda_view(world.meeting, date.today())
+    with count_queries() as pack_count:
+        view = agenda.agenda_view(world.meeting, date.today(), pack=True)
+
+    section = view.cases[case.id]
+    assert view.previous.id == previous.id and view.previous_minutes is None
+    assert section.attempts == plain.cases[case.id].attempts == 3  # the one 40 days ago is before the last panel
+    assert section.last_risk_change.to_level == RiskLevel.CRITICAL
+    assert section.attempts_ever == {(EngagementMethod.PHONE, True): 1, (EngagementMethod.PHONE, False): 1,
+                                     (EngagementMethod.LETTER, False): 1, (EngagementMethod.HOME_VISIT, False): 1}
+    assert plain.cases[case.id].attempts_ever == {}
+    assert pack_count.count == plain_count.count  # read with the same statements, not in more
+
+
 # ---- the coordinator's changes --------------------------------------------------------------------
 
 
