@@ -140,9 +140,13 @@ def _need(value: str) -> str:
 
 
 def _person_fields(person: Person) -> list[dict | None]:
+    """The person record's details: those a referral copies (PERSON_LABELS), then what is recorded
+    on the person record only (disability, for equality monitoring, where recorded)."""
     values = {name: getattr(person, name) for name in PERSON_LABELS}
     values["nhs_number"] = _nhs(person.nhs_number or "")
-    return [_field(name, label, values[name]) for name, label in PERSON_LABELS.items()]
+    fields = [_field(name, label, values[name]) for name, label in PERSON_LABELS.items()]
+    fields.append(_field("disability", "Disability", person.disability.label if person.disability else None))
+    return fields
 
 
 # ---- reading ------------------------------------------------------------------------------------

@@ -20,6 +20,7 @@ from panel.meetings.pdf import render_pdf
 from panel.models import (
     AuditAction,
     AuditEvent,
+    Disability,
     Referral,
     ReferralStatus,
     SubjectAccessStatus,
@@ -130,6 +131,21 @@ def test_the_bundle_holds_every_kind_of_record_about_the_person(world):
     assert {f"Case {world.a.case.reference}", f"Referral {world.a.referral.reference}"} <= records
     whos = {f["value"] for e in by_key["audit"]["entries"] for f in e["fields"] if f["name"] == "who"}
     assert "Charlie Chair, Host Council" in whos
+
+
+def test_the_bundle_holds_the_disability_recorded_on_the_person_record(world):
+    """Recorded only on the person record (equality monitoring), never on a referral's copy of
+    the details: special category data, so it must be in what the person is sent."""
+    world.a.person.disability = Disability.YES
+    db.session.flush()
+    bundle = bundles.gather(world.a.person.id, now=utcnow())
+    details = next(s for s in bundle["sections"] if s["key"] == "about_you")["entries"][0]["fields"]
+    assert {"name": "disability", "label": "Disability", "value": "Disabled"} in details
+    world.a.person.disability = None
+    db.session.flush()
+    again = bundles.gather(world.a.person.id, now=utcnow())
+    details = next(s for s in again["sections"] if s["key"] == "about_you")["entries"][0]["fields"]
+    assert "disability" not in {f["name"] for f in details}
 
 
 def test_the_bundle_holds_nothing_about_another_person_discussed_at_the_same_panel(world):
