@@ -45,6 +45,21 @@ TESTS=(
   tests/actions/test_sweep.py
   tests/test_scheduler.py
   tests/test_demo_data.py
+  # run mode (open once the panel has started), reply links (expire after the meeting), time
+  # boxes, attendance, chasing overdue actions, the home pages' counts, subject-access deadlines
+  # (a month, then the next working day) and retention (six years from each record's last date)
+  tests/meetings/test_run_mode.py
+  tests/meetings/test_reply_links.py
+  tests/meetings/test_time_boxes.py
+  tests/meetings/test_attendance.py
+  tests/actions/test_chase.py
+  tests/main/test_home_pages.py
+  tests/reports/test_subject_access.py
+  tests/reports/test_subject_access_pages.py
+  tests/reports/test_retention.py
+  tests/reports/test_retention_rules.py
+  tests/reports/test_retention_list.py
+  tests/reports/test_retention_pages.py
 )
 
 command -v faketime >/dev/null || {
