@@ -23,7 +23,11 @@ def pytest_collection_modifyitems(items):
 
 def assert_accessible(page) -> None:
     """axe-core finds no WCAG 2.2 AA violation on the page as it is now."""
-    results = _axe.run(page, options={"runOnly": {"type": "tag", "values": WCAG_TAGS}})
+    # resultTypes: only the violations get every node's details (a unique selector for each); the
+    # passes and the rest get one node each. Every rule still runs; axe-core documents the option
+    # for speed, and it took a third off the coordinator's month (60 runs: 27 s -> 18 s).
+    results = _axe.run(page, options={"runOnly": {"type": "tag", "values": WCAG_TAGS},
+                                      "resultTypes": ["violations"]})
     violations = results.response["violations"]
     assert not violations, "\n".join(
         f"{v['id']}: {v['help']} — {[n['target'] for n in v['nodes']][:5]}" for v in violations

@@ -26,6 +26,20 @@ def _sign_in(page, email: str) -> None:
         page.get_by_role("button", name="Sign in").click()
 
 
+def test_the_check_finds_each_violation_on_a_page_that_has_them(page):
+    """The check can fail: a page with an image without alternative text, a field without a label
+    and faint text is refused, each rule named (so asking axe-core for the violations' details
+    only still finds them all)."""
+    page.set_content('<!doctype html><html lang="en"><head><title>Not accessible</title></head><body><main>'
+                     '<h1>A page</h1><img src="data:image/gif;base64,R0lGODlhAQABAAAAACw=">'
+                     '<input type="text" name="anything">'
+                     '<p style="color:#bbbbbb;background:#ffffff">Faint words</p></main></body></html>')
+    with pytest.raises(AssertionError) as refused:
+        assert_accessible(page)
+    for rule in ("image-alt", "label", "color-contrast"):
+        assert f"{rule}:" in str(refused.value), rule
+
+
 def test_sign_in_and_two_factor_pages_are_accessible(page, app):
     page.goto("/login")
     assert_accessible(page)
