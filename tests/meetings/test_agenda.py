@@ -10,7 +10,7 @@ import pytest
 import sqlalchemy as sa
 import time_machine
 
-from panel.meetings import agenda, panels
+from panel.meetings import agenda, pack, panels
 from panel.models import (
     Action,
     ActionStatus,
@@ -241,6 +241,35 @@ def test_the_packs_view_reads_the_same_and_every_attempt_ever_in_the_same_statem
                                      (EngagementMethod.LETTER, False): 1, (EngagementMethod.HOME_VISIT, False): 1}
     assert plain.cases[case.id].attempts_ever == {}
     assert pack_count.count == plain_count.count  # read with the same statements, not in more
+
+
+def test_the_pack_shows_each_cases_last_successful_contact(db, world):
+    """The chair's pack's last successful contact: the newest attempt in which the person engaged,
+    fully or partly (a later unanswered one is not it; of two at the same moment the first
+    recorded); none for a case without one."""
+    panel_meeting(utcnow() - timedelta(days=28))
+    engaged, quiet = world.cases[1], world.cases[2]
+    moment = utcnow() - timedelta(days=3)
+    rows = [(engaged, 20, EngagementOutcome.ENGAGED, EngagementMethod.LETTER),
+            (engaged, 3, EngagementOutcome.PARTLY_ENGAGED, EngagementMethod.PHONE),   # the one: first at that moment
+            (engaged, 3, EngagementOutcome.ENGAGED, EngagementMethod.HOME_VISIT),
+            (engaged, 1, EngagementOutcome.NO_ANSWER, EngagementMethod.PHONE),        # later, but not reached
+            (quiet, 2, EngagementOutcome.NO_ANSWER, EngagementMethod.PHONE)]
+    made = []
+    for case, days, outcome, method in rows:
+        attempt = EngagementAttempt(case_id=case.id, agency_id=world.police.id, method=method, outcome=outcome,
+                                    occurred_at=moment if days == 3 else utcnow() - timedelta(days=days))
+        db.session.add(attempt)
+        db.session.flush()
+        made.append(attempt.id)
+    db.session.commit()
+    agenda.sync_agenda(world.meeting)
+
+    view = pack.chairs_pack(world.meeting, world.coordinator, today=date.today()).view
+
+    last = view.cases[engaged.id].last_contact
+    assert last.id == made[1] and last.method == EngagementMethod.PHONE and last.agency.name == world.police.name
+    assert view.cases[quiet.id].last_contact is None
 
 
 # ---- the coordinator's changes --------------------------------------------------------------------
