@@ -350,7 +350,6 @@ def _family(column: Any) -> tuple[Any, ...]:
     return (type(kind),)
 
 
-
 def _records_query(kinds: list[_Kind]) -> tuple[sa.Select, list[tuple[str, Any, tuple[int, ...], int | None]]]:
     """The UNION ALL of the kinds (see the notes above), and each kind's name, row type, where its
     fields are in the union's row and which field it is ordered by (then by id)."""
